@@ -1,0 +1,59 @@
+namespace SpectralAlign;
+
+/// <summary>
+/// Everything the monitor measured for one watched layer at one measured step. Immutable; raised through
+/// <see cref="SpectralMonitor.Measured"/>.
+/// </summary>
+/// <remarks>
+/// Spectral quantities refer to the weight as it is when <see cref="SpectralMonitor.Step()"/> runs (after the
+/// optimizer step); the input rows are those the layer saw during the forward pass(es) of that step.
+/// </remarks>
+public sealed class LayerMeasurement
+{
+    /// <summary>Name the layer was watched under.</summary>
+    public required string Layer { get; init; }
+
+    /// <summary>Zero-based training step (the value of <see cref="SpectralMonitor.CurrentStep"/> during the forward
+    /// pass that produced the inputs).</summary>
+    public long Step { get; init; }
+
+    /// <summary>Distribution of SA over the sampled input rows.</summary>
+    public SpectralAlignmentStats Stats { get; init; } = SpectralAlignmentStats.Empty;
+
+    /// <summary>Spectral norm σ1 of the weight (largest singular value).</summary>
+    public double SpectralNorm { get; init; }
+
+    /// <summary>Estimate of the second singular value σ2 (0 when the subspace has a single dimension).</summary>
+    public double SecondSingularValue { get; init; }
+
+    /// <summary>σ2/σ1 in [0, 1]: close to 1 means the top singular values are nearly tied and v1 is ill-determined.</summary>
+    public double GapRatio => SpectralNorm > 0 ? SecondSingularValue / SpectralNorm : 0;
+
+    /// <summary>Frobenius norm ‖W‖_F of the weight.</summary>
+    public double FrobeniusNorm { get; init; }
+
+    /// <summary>Stable rank ‖W‖²_F / σ1² (≥ 1 for a non-zero weight; 0 when σ1 is 0).</summary>
+    public double StableRank => SpectralNorm > 0 ? FrobeniusNorm * FrobeniusNorm / (SpectralNorm * SpectralNorm) : 0;
+
+    /// <summary>Relative residual ‖WᵀW v − σ1² v‖ / σ1² of the reported singular vector.</summary>
+    public double Residual { get; init; }
+
+    /// <summary>Subspace-iteration steps spent on this measurement.</summary>
+    public int Iterations { get; init; }
+
+    /// <summary>Cosine between the mean of the sampled input rows and v1 (sign follows v1's convention).</summary>
+    public double InputMeanAlignment { get; init; }
+
+    /// <summary>Largest absolute value among the finite sampled input elements.</summary>
+    public double MaxAbsInput { get; init; }
+
+    /// <summary>Rows the layer's input had on its first captured call of the step, before subsampling.</summary>
+    public long InputRows { get; init; }
+
+    /// <summary>Conditions of this measurement (missing input, non-finite values, convergence).</summary>
+    public MeasurementConditions Conditions { get; init; }
+
+    /// <inheritdoc />
+    public override string ToString() =>
+        FormattableString.Invariant($"{Layer}@{Step}: {Stats} σ1={SpectralNorm:G4} σ2/σ1={GapRatio:0.000} srank={StableRank:0.00} [{Conditions}]");
+}

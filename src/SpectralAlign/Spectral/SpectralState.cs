@@ -1,0 +1,29 @@
+using static TorchSharp.torch;
+
+namespace SpectralAlign.Spectral;
+
+/// <summary>
+/// What the monitor remembers about one layer's spectrum between measurements: the orthonormal basis (in × k,
+/// float32, on the weight's device) whose first column is the last v1, used to warm-start the next measurement and
+/// to keep v1's sign consistent.
+/// </summary>
+internal sealed class SpectralState : IDisposable
+{
+    /// <summary>The warm-start basis, or <c>null</c> before the first measurement (cold start).</summary>
+    public Tensor? Basis { get; private set; }
+
+    /// <summary>Iterations to start the next measurement with (raised after a measurement needed more).</summary>
+    public int IterationHint { get; set; }
+
+    public void Replace(Tensor basis)
+    {
+        Basis?.Dispose();
+        Basis = basis;
+    }
+
+    public void Dispose()
+    {
+        Basis?.Dispose();
+        Basis = null;
+    }
+}

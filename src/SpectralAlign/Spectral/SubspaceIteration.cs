@@ -1,0 +1,69 @@
+using static TorchSharp.torch;
+
+namespace SpectralAlign.Spectral;
+
+/// <summary>
+/// Batched, warm-started subspace (block power) iteration with a Rayleigh–Ritz step, for a stack of weights that
+/// share a shape. Finds the top right singular vector v1 of each W (the principal direction in the input space,
+/// <c>Vh[0]</c> of <c>torch.linalg.svd</c>), σ1, an estimate of σ2 and the residual, on the weights' device.
+/// </summary>
+internal static class SubspaceIteration
+{
+    /// <summary>The result of a Rayleigh–Ritz step; all tensors are batched over layers.</summary>
+    /// <param name="Basis">(L, n, k) orthonormal Ritz vectors, descending, first column = v1 with its sign fixed.</param>
+    /// <param name="V">(L, n) v1.</param>
+    /// <param name="Sigma1">(L) σ1 of the scaled weights.</param>
+    /// <param name="Sigma2">(L) σ2 estimate of the scaled weights (0 when k = 1).</param>
+    /// <param name="Residual">(L) ‖WᵀW v1 − σ1² v1‖ / σ1² (0 when σ1 = 0).</param>
+    public readonly record struct Ritz(Tensor Basis, Tensor V, Tensor Sigma1, Tensor Sigma2, Tensor Residual);
+
+    /// <summary>Runs <paramref name="iterations"/> steps of Q ← orth(WᵀW Q).</summary>
+    /// <param name="w">(L, m, n) float32 weights.</param>
+    /// <param name="basis">(L, n, k) start basis.</param>
+    /// <param name="iterations">Number of steps (≥ 0).</param>
+    /// <returns>The new orthonormal basis.</returns>
+    public static Tensor Iterate(Tensor w, Tensor basis, int iterations)
+    {
+        var wt = w.transpose(1, 2);
+        var q = basis;
+        for (int i = 0; i < iterations; i++)
+            q = linalg.qr(bmm(wt, bmm(w, q)), linalg.QRMode.Reduced).Item1;
+        return q;
+    }
+
+    /// <summary>
+    /// Extracts the Ritz pairs of WᵀW from the span of <paramref name="basis"/>, fixes v1's sign (aligned with
+    /// <paramref name="reference"/> where <paramref name="hasReference"/>, otherwise so that its largest-magnitude
+    /// component is positive) and computes the residual.
+    /// </summary>
+    public static Ritz RayleighRitz(Tensor w, Tensor basis, Tensor reference, Tensor hasReference)
+    {
+        long k = basis.shape[2];
+        var b = bmm(w, basis);                                        // (L, m, k) = W Q
+        var gram = bmm(b.transpose(1, 2), b);                         // (L, k, k) = Qᵀ WᵀW Q
+        var (values, vectors) = linalg.eigh(gram);                    // ascending
+        values = values.flip(-1).clamp_min(0);
+        vectors = vectors.flip(-1);
+        var ritz = bmm(basis, vectors);                               // (L, n, k), descending
+        var v = ritz.select(2, 0);                                    // (L, n)
+        var lambda1 = values.select(1, 0);
+        var sigma2 = k > 1 ? values.select(1, 1).sqrt() : zeros_like(lambda1);
+
+        // Residual of the top Ritz pair: ‖WᵀW v − λ1 v‖ / λ1.
+        var wv = bmm(b, vectors.narrow(2, 0, 1));                    // (L, m, 1) = W v
+        var wtwv = bmm(w.transpose(1, 2), wv).squeeze(2);             // (L, n)
+        var safeLambda = lambda1.masked_fill(lambda1.eq(0), 1);
+        var residual = (linalg.vector_norm(wtwv - lambda1.unsqueeze(1) * v, 2, [1], false) / safeLambda)
+            .masked_fill(lambda1.eq(0), 0);
+
+        // Sign: consistent with the previous v1 where there is one, deterministic otherwise.
+        var agreement = (v * reference).sum(1);
+        var warmSign = ones_like(agreement).masked_fill(agreement.lt(0), -1);
+        var largest = v.gather(1, v.abs().argmax(1, keepdim: true)).squeeze(1);
+        var coldSign = ones_like(largest).masked_fill(largest.lt(0), -1);
+        var sign = where(hasReference, warmSign, coldSign);
+        ritz.select(2, 0).mul_(sign.unsqueeze(1));
+
+        return new Ritz(ritz, ritz.select(2, 0), lambda1.sqrt(), sigma2, residual);
+    }
+}

@@ -1,0 +1,106 @@
+using SpectralAlign.Detection;
+
+namespace SpectralAlign;
+
+/// <summary>
+/// Settings of a <see cref="SpectralMonitor"/>. Plain settable properties with their defaults declared here; the
+/// monitor validates them (listing every problem at once) and takes a copy, so changing the object afterwards has no
+/// effect on a running monitor.
+/// </summary>
+public sealed class SpectralMonitorOptions
+{
+    /// <summary>Measure every <c>Interval</c>-th step (steps 0, Interval, 2·Interval, …). On other steps the hooks
+    /// return at once and <see cref="SpectralMonitor.Step()"/> only advances the counter. Default <c>10</c>.</summary>
+    public int Interval { get; set; } = 10;
+
+    /// <summary>At most this many input rows per layer and measured step enter the SA distribution; larger inputs are
+    /// subsampled uniformly without replacement, reproducibly from <see cref="Seed"/>. Default <c>256</c>.</summary>
+    public int MaxSamplesPerLayer { get; set; } = 256;
+
+    /// <summary>Warm-started subspace-iteration steps per measurement. Default <c>2</c>.</summary>
+    public int PowerIterations { get; set; } = 2;
+
+    /// <summary>Width k of the iterated subspace. The top singular vector is extracted from it by a Rayleigh–Ritz
+    /// step, so a layer whose top singular values are nearly tied still converges as fast as σ_{k+1}/σ1 allows,
+    /// and σ2 comes for free. Reading the weight dominates the cost, so k up to ~8 costs about the same as k = 1.
+    /// Clamped to the layer's input width. Default <c>4</c>.</summary>
+    public int SubspaceDimension { get; set; } = 4;
+
+    /// <summary>Relative residual ‖WᵀW v − σ1² v‖/σ1² below which v1 counts as converged. A warm-started
+    /// measurement whose residual is above it keeps iterating (the only case besides a cold start in which the
+    /// monitor reads device results more than once in a step). Default <c>1e-3</c>.</summary>
+    public double ResidualTolerance { get; set; } = 1e-3;
+
+    /// <summary>Cap on subspace-iteration steps per measurement (cold starts included). Default <c>200</c>.</summary>
+    public int MaxPowerIterations { get; set; } = 200;
+
+    /// <summary>Bins of <see cref="SpectralAlignmentStats.Histogram"/> over [-1, 1]. Default <c>20</c>.</summary>
+    public int HistogramBins { get; set; } = 20;
+
+    /// <summary>Seed of the monitor's private random streams (row subsampling, cold-start vectors). The monitor never
+    /// draws from torch's global generator. Default <c>0</c>.</summary>
+    public int Seed { get; set; }
+
+    /// <summary>A watched layer whose hook has not fired for this many consecutive steps gets one warning in the log
+    /// (usually it is being invoked with <c>forward()</c> instead of <c>call()</c>). Default <c>5</c>.</summary>
+    public int SilentHookSteps { get; set; } = 5;
+
+    /// <summary>Detection rules and episode settings. Default: see <see cref="DetectionOptions"/>.</summary>
+    public DetectionOptions Detection { get; set; } = new();
+
+    /// <summary>Lists every problem with these options; empty when they are valid.</summary>
+    /// <returns>The problems, one sentence each.</returns>
+    public IReadOnlyList<string> Validate()
+    {
+        var problems = new List<string>();
+        if (Interval < 1)
+            problems.Add($"Interval must be >= 1 (was {Interval}).");
+        if (MaxSamplesPerLayer < 1)
+            problems.Add($"MaxSamplesPerLayer must be >= 1 (was {MaxSamplesPerLayer}).");
+        if (PowerIterations < 1)
+            problems.Add($"PowerIterations must be >= 1 (was {PowerIterations}).");
+        if (SubspaceDimension < 1)
+            problems.Add($"SubspaceDimension must be >= 1 (was {SubspaceDimension}).");
+        if (!(ResidualTolerance > 0 && ResidualTolerance < 1))
+            problems.Add($"ResidualTolerance must be in (0, 1) (was {ResidualTolerance}).");
+        if (MaxPowerIterations < PowerIterations)
+            problems.Add($"MaxPowerIterations must be >= PowerIterations ({PowerIterations}) (was {MaxPowerIterations}).");
+        if (HistogramBins < 2)
+            problems.Add($"HistogramBins must be >= 2 (was {HistogramBins}).");
+        if (SilentHookSteps < 1)
+            problems.Add($"SilentHookSteps must be >= 1 (was {SilentHookSteps}).");
+        if (Detection is null)
+            problems.Add("Detection must not be null.");
+        else
+            problems.AddRange(Detection.Validate());
+        return problems;
+    }
+
+    /// <summary>A deep copy (the detection rules themselves are shared; they are stateless).</summary>
+    /// <returns>The copy.</returns>
+    public SpectralMonitorOptions Clone() => new()
+    {
+        Interval = Interval,
+        MaxSamplesPerLayer = MaxSamplesPerLayer,
+        PowerIterations = PowerIterations,
+        SubspaceDimension = SubspaceDimension,
+        ResidualTolerance = ResidualTolerance,
+        MaxPowerIterations = MaxPowerIterations,
+        HistogramBins = HistogramBins,
+        Seed = Seed,
+        SilentHookSteps = SilentHookSteps,
+        Detection = Detection?.Clone()!,
+    };
+
+    internal void ThrowIfInvalid(string paramName)
+    {
+        var problems = Validate();
+        if (problems.Count > 0)
+        {
+            throw new ArgumentException(
+                $"Invalid {nameof(SpectralMonitorOptions)} ({problems.Count} problem{(problems.Count == 1 ? "" : "s")}):" + Environment.NewLine
+                + string.Join(Environment.NewLine, problems.Select(p => "  - " + p)),
+                paramName);
+        }
+    }
+}

@@ -1,0 +1,53 @@
+using Microsoft.Extensions.Logging;
+
+namespace SpectralAlign.Telemetry;
+
+/// <summary>
+/// The monitor's log messages, source-generated with stable event ids (1–99 reserved for the core monitor).
+/// </summary>
+internal static partial class Log
+{
+    [LoggerMessage(EventId = 1, EventName = "SpectralCollapse", Level = LogLevel.Warning,
+        Message = "Spectral alignment alert {Reason} in layer '{Layer}' at step {Step} (episode since step {EpisodeStart}): {Detail}")]
+    public static partial void CollapseDetected(ILogger logger, string reason, string layer, long step, long episodeStart, string detail);
+
+    [LoggerMessage(EventId = 2, EventName = "NonFiniteValues", Level = LogLevel.Warning,
+        Message = "Non-finite values in layer '{Layer}' at step {Step}: {Detail}")]
+    public static partial void NonFinite(ILogger logger, string layer, long step, string detail);
+
+    [LoggerMessage(EventId = 3, EventName = "HookNotFiring", Level = LogLevel.Warning,
+        Message = "The hook of watched layer '{Layer}' has not fired for {Steps} steps. TorchSharp runs forward hooks only when a module is invoked with module.call(x), never with module.forward(x): call this layer (and every module that contains it) with .call(), or dispose its LayerWatch.")]
+    public static partial void HookNotFiring(ILogger logger, string layer, long steps);
+
+    [LoggerMessage(EventId = 4, EventName = "EventHandlerFailed", Level = LogLevel.Error,
+        Message = "A handler of the {EventName} event threw; the exception was caught and training continues.")]
+    public static partial void HandlerFailed(ILogger logger, string eventName, Exception exception);
+
+    [LoggerMessage(EventId = 5, EventName = "CaptureFailed", Level = LogLevel.Error,
+        Message = "Capturing the input of layer '{Layer}' failed at step {Step}; the layer's input is skipped for this call.")]
+    public static partial void CaptureFailed(ILogger logger, string layer, long step, Exception exception);
+
+    [LoggerMessage(EventId = 6, EventName = "MeasurementFailed", Level = LogLevel.Error,
+        Message = "Measuring step {Step} failed; no measurements were produced for it and training continues.")]
+    public static partial void MeasurementFailed(ILogger logger, long step, Exception exception);
+
+    [LoggerMessage(EventId = 7, EventName = "UnexpectedInput", Level = LogLevel.Warning,
+        Message = "Layer '{Layer}' received an input of shape [{Shape}] and type {DType}; expected a floating-point tensor whose last dimension is {InFeatures}. Such inputs are ignored (logged once per layer).")]
+    public static partial void UnexpectedInput(ILogger logger, string layer, string shape, string dType, int inFeatures);
+
+    [LoggerMessage(EventId = 8, EventName = "NotConverged", Level = LogLevel.Debug,
+        Message = "Subspace iteration for layer '{Layer}' at step {Step} stopped after {Iterations} iterations with residual {Residual:G3}.")]
+    public static partial void NotConverged(ILogger logger, string layer, long step, int iterations, double residual);
+
+    [LoggerMessage(EventId = 9, EventName = "Measured", Level = LogLevel.Trace,
+        Message = "{Measurement}")]
+    public static partial void Measured(ILogger logger, LayerMeasurement measurement);
+
+    [LoggerMessage(EventId = 10, EventName = "Watching", Level = LogLevel.Debug,
+        Message = "Watching layer '{Layer}' ({Kind}, weight {OutFeatures}x{InFeatures}).")]
+    public static partial void Watching(ILogger logger, string layer, string kind, int outFeatures, int inFeatures);
+
+    [LoggerMessage(EventId = 11, EventName = "WeightMissing", Level = LogLevel.Warning,
+        Message = "Watched layer '{Layer}' no longer has a weight; it is skipped until it has one again.")]
+    public static partial void WeightMissing(ILogger logger, string layer);
+}
