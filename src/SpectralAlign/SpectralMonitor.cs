@@ -327,7 +327,7 @@ public sealed class SpectralMonitor : IDisposable
     {
         long step = Interlocked.Read(ref _step);
         layer.LastCallStep = step;
-        if (_disposed || !IsMeasuredStep(step) || !module.training || !layer.Capture.HasRoom)
+        if (_disposed || !IsMeasuredStep(step) || !module.training)
             return;
         try
         {

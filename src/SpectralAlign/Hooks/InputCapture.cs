@@ -19,24 +19,19 @@ internal sealed class InputCapture(int capacity, int inFeatures, int seed) : IDi
 
     public int InFeatures => inFeatures;
 
-    /// <summary>Whether the capture still has room on this step.</summary>
-    public bool HasRoom
-    {
-        get
-        {
-            lock (_sync)
-                return !_disposed && _rows < capacity;
-        }
-    }
-
-    /// <summary>Copies a uniform subsample of the rows of <paramref name="input"/> (any rank ≥ 1, last dimension
+    /// <summary>Counts the rows of <paramref name="input"/> and, while there is room, copies a uniform subsample of the rows of <paramref name="input"/> (any rank ≥ 1, last dimension
     /// = in_features). Call under <c>no_grad</c>; never modifies the input.</summary>
     public void Add(Tensor input)
     {
         lock (_sync)
         {
-            if (_disposed || _rows >= capacity)
+            if (_disposed)
                 return;
+            if (_rows >= capacity)
+            {
+                _seenRows += input.numel() / inFeatures;
+                return;
+            }
 
             using var scope = NewDisposeScope();
             var rows = input.detach().reshape(-1, inFeatures);

@@ -1,0 +1,130 @@
+using MathNet.Numerics.Distributions;
+using SpectralAlign.Hooks;
+using SpectralAlign.Tests.Support;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace SpectralAlign.Tests.Hooks;
+
+[Collection(TorchCollection.Name)]
+public sealed class InputCaptureTests
+{
+    [Fact]
+    public void Sample_ManyDraws_EverySubsetEquallyLikely()
+    {
+        // 5 choose 2 = 10 subsets; 20,000 draws; chi-square goodness of fit against the uniform distribution.
+        var sampler = new RowSampler(seed: 7);
+        var counts = new Dictionary<(long, long), int>();
+        const int draws = 20_000;
+        for (int i = 0; i < draws; i++)
+        {
+            var s = sampler.Sample(5, 2);
+            Assert.Equal(2, s.Length);
+            Assert.True(s[0] < s[1]);
+            counts[(s[0], s[1])] = counts.GetValueOrDefault((s[0], s[1])) + 1;
+        }
+
+        Assert.Equal(10, counts.Count);
+        double expected = draws / 10.0;
+        double chi2 = counts.Values.Sum(c => (c - expected) * (c - expected) / expected);
+        double p = 1 - ChiSquared.CDF(9, chi2);
+        Assert.True(p > 0.001, $"chi-square {chi2:F1}, p = {p:G3}");
+    }
+
+    [Fact]
+    public void Sample_LargePopulation_EachIndexIncludedWithProbabilityTakeOverCount()
+    {
+        var sampler = new RowSampler(seed: 3);
+        const int count = 1000, take = 100, draws = 2000;
+        var inclusions = new int[count];
+        for (int i = 0; i < draws; i++)
+        {
+            var s = sampler.Sample(count, take);
+            Assert.Equal(take, s.Distinct().Count());
+            Assert.All(s, x => Assert.InRange(x, 0, count - 1));
+            foreach (var x in s)
+                inclusions[x]++;
+        }
+
+        // Binomial(2000, 0.1): mean 200, sd ≈ 13.4; all 1000 indices within 5 sd.
+        Assert.All(inclusions, c => Assert.InRange(c, 200 - 67, 200 + 67));
+    }
+
+    [Fact]
+    public void Sample_SameSeed_SameSequence_DifferentSeed_Differs()
+    {
+        var a = new RowSampler(11);
+        var b = new RowSampler(11);
+        var c = new RowSampler(12);
+        var first = a.Sample(10_000, 64);
+        Assert.Equal(first, b.Sample(10_000, 64));
+        Assert.NotEqual(first, c.Sample(10_000, 64));
+    }
+
+    [Fact]
+    public void Add_MoreRowsThanCapacity_KeepsDistinctOriginalRowsWithoutChangingInput()
+    {
+        using var input = arange(0, 500 * 3, dtype: ScalarType.Float32).reshape(5, 100, 3);
+        using var before = input.clone();
+        using var capture = new InputCapture(capacity: 40, inFeatures: 3, seed: 1);
+
+        using (no_grad())
+            capture.Add(input);
+        var (rows, seen) = capture.Take();
+        using var _ = rows;
+
+        Assert.True(input.eq(before).all().item<bool>());
+        Assert.Equal(500, seen);
+        Assert.NotNull(rows);
+        Assert.Equal(new long[] { 40, 3 }, rows!.shape);
+        // Row r of the flattened input is (3r, 3r+1, 3r+2): recover r and check rows are distinct originals.
+        var values = Reference.ToDoubles(rows);
+        var indices = Enumerable.Range(0, 40).Select(i =>
+        {
+            double r = values[i * 3] / 3;
+            Assert.Equal(3 * r + 1, values[i * 3 + 1]);
+            Assert.Equal(3 * r + 2, values[i * 3 + 2]);
+            return r;
+        }).ToArray();
+        Assert.Equal(40, indices.Distinct().Count());
+    }
+
+    [Fact]
+    public void Add_SeveralCalls_FillsUpToCapacityInCallOrder()
+    {
+        using var capture = new InputCapture(capacity: 16, inFeatures: 2, seed: 1);
+        using var first = ones(10, 2);
+        using var second = full(30, 2, 2f);
+        using var third = full(5, 2, 3f);
+        capture.Add(first);
+        capture.Add(second);
+        capture.Add(third); // no room left
+        var (rows, seen) = capture.Take();
+        using var _ = rows;
+
+        Assert.Equal(45, seen);
+        var values = Reference.ToDoubles(rows!);
+        Assert.Equal(32, values.Length);
+        Assert.Equal(20, values.Count(v => v == 1));
+        Assert.Equal(12, values.Count(v => v == 2));
+
+        // Take resets the capture.
+        capture.Add(third);
+        var (again, seenAgain) = capture.Take();
+        using var __ = again;
+        Assert.Equal(5, seenAgain);
+        Assert.Equal(new long[] { 5, 2 }, again!.shape);
+    }
+
+    [Fact]
+    public void Add_InputModifiedInPlaceAfterwards_CaptureUnaffected()
+    {
+        using var capture = new InputCapture(capacity: 8, inFeatures: 4, seed: 1);
+        using var input = ones(8, 4);
+        capture.Add(input);
+        input.mul_(-5);
+        var (rows, _) = capture.Take();
+        using var _ = rows;
+        Assert.All(Reference.ToDoubles(rows!), v => Assert.Equal(1.0, v));
+    }
+}
