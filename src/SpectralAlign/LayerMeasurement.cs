@@ -20,7 +20,8 @@ public sealed class LayerMeasurement
     /// <summary>Distribution of SA over the sampled input rows.</summary>
     public SpectralAlignmentStats Stats { get; init; } = SpectralAlignmentStats.Empty;
 
-    /// <summary>Spectral norm σ1 of the weight (largest singular value).</summary>
+    /// <summary>Spectral norm σ1 of the weight (largest singular value); +∞ when the weight is not finite
+    /// (<see cref="MeasurementConditions.NonFiniteWeight"/>).</summary>
     public double SpectralNorm { get; init; }
 
     /// <summary>Estimate of the second singular value σ2 (0 when the subspace has a single dimension).</summary>
@@ -29,11 +30,11 @@ public sealed class LayerMeasurement
     /// <summary>σ2/σ1 in [0, 1]: close to 1 means the top singular values are nearly tied and v1 is ill-determined.</summary>
     public double GapRatio => SpectralNorm > 0 ? SecondSingularValue / SpectralNorm : 0;
 
-    /// <summary>Frobenius norm ‖W‖_F of the weight.</summary>
+    /// <summary>Frobenius norm ‖W‖_F of the weight; +∞ when the weight is not finite.</summary>
     public double FrobeniusNorm { get; init; }
 
-    /// <summary>Stable rank ‖W‖²_F / σ1² (≥ 1 for a non-zero weight; 0 when σ1 is 0).</summary>
-    public double StableRank => SpectralNorm > 0 ? FrobeniusNorm * FrobeniusNorm / (SpectralNorm * SpectralNorm) : 0;
+    /// <summary>Stable rank ‖W‖²_F / σ1² (≥ 1 for a non-zero weight; 0 when σ1 is 0 or not finite).</summary>
+    public double StableRank => SpectralNorm > 0 && double.IsFinite(SpectralNorm) ? FrobeniusNorm * FrobeniusNorm / (SpectralNorm * SpectralNorm) : 0;
 
     /// <summary>Relative residual ‖WᵀW v − σ1² v‖ / σ1² of the reported singular vector.</summary>
     public double Residual { get; init; }
