@@ -91,9 +91,12 @@ public sealed class BaselineRelativeRule : IDetectionRule
             if (!meanRose && !diversityFell)
                 return DetectorVerdict.Normal;
 
+            string diversityPart = _diversityThreshold > 0
+                ? string.Create(CultureInfo.InvariantCulture, $"sign diversity {diversity:0.000} (baseline {_diversityMedian:0.000}, threshold {_diversityThreshold:0.000})")
+                : string.Create(CultureInfo.InvariantCulture, $"sign diversity {diversity:0.000} (baseline {_diversityMedian:0.000}: one-sided layer, judged by |mean SA|)");
             return DetectorVerdict.Anomalous(string.Create(
                 CultureInfo.InvariantCulture,
-                $"|mean SA| {absMean:0.000} (baseline {_meanMedian:0.000}, threshold {_meanThreshold:0.000}); sign diversity {diversity:0.000} (baseline {_diversityMedian:0.000}, threshold {Math.Max(_diversityThreshold, 0):0.000})"));
+                $"|mean SA| {absMean:0.000} (baseline {_meanMedian:0.000}, threshold {_meanThreshold:0.000}); {diversityPart}"));
         }
 
         private static (double Median, double Spread) MedianAndSpread(List<double> values)

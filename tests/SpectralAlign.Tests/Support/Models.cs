@@ -32,9 +32,9 @@ internal sealed class SmallMlp : nn.Module<Tensor, Tensor>
 }
 
 /// <summary>
-/// Adds α·‖h_i‖·v1(target) to every row h_i, where v1 is the target layer's current top right singular vector
-/// (from a full SVD, without gradient): a planted drift of the target's inputs towards its principal direction.
-/// α = 0 leaves the input untouched.
+/// Adds α·‖h_i‖·s·v1(target) to every row h_i, where v1 is the target layer's current top right singular vector
+/// (from a full SVD, without gradient) and s = ±1 the side the batch already leans to: a planted drift of the
+/// target's inputs towards its principal direction. α = 0 leaves the input untouched.
 /// </summary>
 internal sealed class DriftInjector : nn.Module<Tensor, Tensor>
 {
@@ -53,7 +53,9 @@ internal sealed class DriftInjector : nn.Module<Tensor, Tensor>
         using (no_grad())
         {
             var (_, _, vh) = linalg.svd(_target.weight!.detach(), fullMatrices: false);
-            push = vh[0].unsqueeze(0) * h.detach().norm(1, keepdim: true) * Alpha;
+            var v1 = vh[0];
+            var side = h.detach().matmul(v1).sum().sign().item<float>() >= 0 ? 1.0 : -1.0;
+            push = v1.unsqueeze(0) * h.detach().norm(1, keepdim: true) * (Alpha * side);
         }
 
         return (h + push).MoveToOuterDisposeScope();

@@ -1,0 +1,32 @@
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace SpectralAlign.Tests.Support;
+
+/// <summary>A plain, deterministic training loop for tests: one Adam step per batch, a dispose scope per step.</summary>
+internal static class Training
+{
+    public static void Run(SmallMlp model, TeacherTask task, SpectralMonitor? monitor, int steps, int batch = 64, double lr = 1e-3, Action<int>? beforeStep = null, Action<int, double>? afterStep = null)
+    {
+        using var optimizer = optim.Adam(model.parameters(), lr);
+        model.train();
+        for (int step = 0; step < steps; step++)
+        {
+            beforeStep?.Invoke(step);
+            using var scope = NewDisposeScope();
+            var (x, y) = task.Batch(batch);
+            optimizer.zero_grad();
+            var loss = nn.functional.cross_entropy(model.call(x), y);
+            loss.backward();
+            optimizer.step();
+            monitor?.Step();
+            afterStep?.Invoke(step, loss.item<float>());
+        }
+    }
+
+    public static SmallMlp Mlp(long seed, int input = 32, int hidden = 64, int classes = 10)
+    {
+        manual_seed(seed);
+        return new SmallMlp(input, hidden, classes);
+    }
+}
