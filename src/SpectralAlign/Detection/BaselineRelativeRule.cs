@@ -93,7 +93,7 @@ public sealed class BaselineRelativeRule : IDetectionRule
 
             string diversityPart = _diversityThreshold > 0
                 ? string.Create(CultureInfo.InvariantCulture, $"sign diversity {diversity:0.000} (baseline {_diversityMedian:0.000}, threshold {_diversityThreshold:0.000})")
-                : string.Create(CultureInfo.InvariantCulture, $"sign diversity {diversity:0.000} (baseline {_diversityMedian:0.000}: one-sided layer, judged by |mean SA|)");
+                : string.Create(CultureInfo.InvariantCulture, $"sign diversity {diversity:0.000} (baseline {_diversityMedian:0.000}: too low or too variable to judge)");
             return DetectorVerdict.Anomalous(string.Create(
                 CultureInfo.InvariantCulture,
                 $"|mean SA| {absMean:0.000} (baseline {_meanMedian:0.000}, threshold {_meanThreshold:0.000}); {diversityPart}"));
