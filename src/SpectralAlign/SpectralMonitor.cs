@@ -45,6 +45,8 @@ public sealed class SpectralMonitor : IDisposable
     private readonly ILogger _logger;
     private readonly object _gate = new();
     private readonly List<WatchedLayer> _layers = [];
+    private readonly List<ISpectralSink> _sinks = [];
+    private readonly List<ICaptureSink> _captureSinks = [];
     private readonly SpectralEngine _engine;
     private readonly CollapseDetector _detector;
     private long _step;
@@ -156,6 +158,53 @@ public sealed class SpectralMonitor : IDisposable
     }
 
     /// <summary>
+    /// Registers a sink that receives every measured step's measurements and alerts after detection (run logs,
+    /// dashboards). Sinks are called in registration order on the thread that calls <see cref="Step()"/>, after the
+    /// events; an exception thrown by a sink is caught and logged.
+    /// </summary>
+    /// <param name="sink">The sink. The monitor does not dispose it.</param>
+    /// <returns>A handle; disposing it unregisters the sink.</returns>
+    /// <exception cref="ObjectDisposedException">The monitor has been disposed.</exception>
+    public IDisposable AddSink(ISpectralSink sink)
+    {
+        ArgumentNullException.ThrowIfNull(sink);
+        lock (_gate)
+        {
+            ThrowIfDisposed();
+            _sinks.Add(sink);
+        }
+
+        return new Registration(() =>
+        {
+            lock (_gate)
+                _sinks.Remove(sink);
+        });
+    }
+
+    /// <summary>
+    /// Registers a sink that receives each watched layer's subsampled input rows and weight on every measured step,
+    /// before measurement (offline analysis). Called inside <see cref="Step()"/>; exceptions are caught and logged.
+    /// </summary>
+    /// <param name="sink">The sink. The monitor does not dispose it.</param>
+    /// <returns>A handle; disposing it unregisters the sink.</returns>
+    /// <exception cref="ObjectDisposedException">The monitor has been disposed.</exception>
+    public IDisposable AddCaptureSink(ICaptureSink sink)
+    {
+        ArgumentNullException.ThrowIfNull(sink);
+        lock (_gate)
+        {
+            ThrowIfDisposed();
+            _captureSinks.Add(sink);
+        }
+
+        return new Registration(() =>
+        {
+            lock (_gate)
+                _captureSinks.Remove(sink);
+        });
+    }
+
+    /// <summary>
     /// Advances the step counter; on measured steps, measures every watched layer, runs detection and raises
     /// <see cref="Measured"/> and <see cref="CollapseDetected"/>. Call once per optimizer step, after
     /// <c>optimizer.step()</c>. Problems with the data (NaN, zero rows, missing inputs) become flags and alerts,
@@ -166,16 +215,20 @@ public sealed class SpectralMonitor : IDisposable
     {
         LayerMeasurement[] measurements = [];
         var alerts = new List<CollapseAlert>();
+        ISpectralSink[] sinks = [];
+        long step;
         lock (_gate)
         {
             ThrowIfDisposed();
-            long step = _step;
+            step = _step;
             if (IsMeasuredStep(step) && _layers.Count > 0)
             {
                 var measurable = _layers.Where(HasWeight).ToList();
                 try
                 {
-                    measurements = measurable.Count > 0 ? _engine.Measure(step, measurable) : [];
+                    measurements = measurable.Count > 0
+                        ? _engine.Measure(step, measurable, _captureSinks.Count > 0 ? OnCapture : null)
+                        : [];
                 }
 #pragma warning disable CA1031 // A failure of the monitor must never stop training.
                 catch (Exception ex)
@@ -197,6 +250,8 @@ public sealed class SpectralMonitor : IDisposable
 
             WarnAboutSilentHooks(step);
             Interlocked.Exchange(ref _step, step + 1);
+            if (measurements.Length > 0)
+                sinks = [.. _sinks];
         }
 
         foreach (var m in measurements)
@@ -212,6 +267,41 @@ public sealed class SpectralMonitor : IDisposable
             else
                 Log.CollapseDetected(_logger, alert.Reason, alert.Layer, alert.Step, alert.EpisodeStartStep, alert.Detail);
             EventRaiser.Raise(CollapseDetected, this, alert, _logger, nameof(CollapseDetected));
+        }
+
+        if (sinks.Length > 0)
+        {
+            var report = new StepReport { Step = step, Measurements = Array.AsReadOnly(measurements), Alerts = alerts.AsReadOnly() };
+            foreach (var sink in sinks)
+            {
+                try
+                {
+                    sink.OnStep(report);
+                }
+#pragma warning disable CA1031 // A failing sink must never stop training.
+                catch (Exception ex)
+#pragma warning restore CA1031
+                {
+                    Log.SinkFailed(_logger, sink.GetType().Name, step, ex);
+                }
+            }
+        }
+    }
+
+    private void OnCapture(CaptureRecord record)
+    {
+        foreach (var sink in _captureSinks)
+        {
+            try
+            {
+                sink.OnCapture(record);
+            }
+#pragma warning disable CA1031 // A failing sink must never stop training.
+            catch (Exception ex)
+#pragma warning restore CA1031
+            {
+                Log.CaptureSinkFailed(_logger, sink.GetType().Name, record.Layer, record.Step, ex);
+            }
         }
     }
 

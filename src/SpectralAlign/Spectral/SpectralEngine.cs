@@ -1,4 +1,5 @@
 using SpectralAlign.Hooks;
+using SpectralAlign.Telemetry;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -26,7 +27,10 @@ internal sealed class SpectralEngine : IDisposable
     public long HostReadbacks => Interlocked.Read(ref _hostReadbacks);
 
     /// <summary>Measures every layer for <paramref name="step"/> and consumes their captured rows.</summary>
-    public LayerMeasurement[] Measure(long step, IReadOnlyList<WatchedLayer> layers)
+    /// <param name="step">The measured step.</param>
+    /// <param name="layers">The layers, each with a current weight.</param>
+    /// <param name="onCapture">Receives each layer's rows and weight before measurement (offline capture).</param>
+    public LayerMeasurement[] Measure(long step, IReadOnlyList<WatchedLayer> layers, Action<CaptureRecord>? onCapture = null)
     {
         var captured = new (Tensor? Rows, long Seen)[layers.Count];
         try
@@ -36,6 +40,21 @@ internal sealed class SpectralEngine : IDisposable
 
             using var scope = NewDisposeScope();
             using var noGrad = no_grad();
+
+            if (onCapture is not null)
+            {
+                for (int i = 0; i < layers.Count; i++)
+                {
+                    onCapture(new CaptureRecord
+                    {
+                        Step = step,
+                        Layer = layers[i].Name,
+                        Rows = captured[i].Rows,
+                        InputRows = captured[i].Seen,
+                        Weight = layers[i].Adapter.CurrentWeight()!.detach(),
+                    });
+                }
+            }
 
             var groups = new List<Group>();
             foreach (var grouping in Enumerable.Range(0, layers.Count).GroupBy(i => GroupKey(layers[i])))

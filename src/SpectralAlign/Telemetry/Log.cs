@@ -50,4 +50,12 @@ internal static partial class Log
     [LoggerMessage(EventId = 11, EventName = "WeightMissing", Level = LogLevel.Warning,
         Message = "Watched layer '{Layer}' no longer has a weight; it is skipped until it has one again.")]
     public static partial void WeightMissing(ILogger logger, string layer);
+
+    [LoggerMessage(EventId = 12, EventName = "SinkFailed", Level = LogLevel.Error,
+        Message = "The sink {Sink} threw while handling step {Step}; the exception was caught and training continues.")]
+    public static partial void SinkFailed(ILogger logger, string sink, long step, Exception exception);
+
+    [LoggerMessage(EventId = 13, EventName = "CaptureSinkFailed", Level = LogLevel.Error,
+        Message = "The capture sink {Sink} threw while handling layer '{Layer}' at step {Step}; the exception was caught and training continues.")]
+    public static partial void CaptureSinkFailed(ILogger logger, string sink, string layer, long step, Exception exception);
 }

@@ -1,0 +1,27 @@
+using static TorchSharp.torch;
+
+namespace SpectralAlign.Telemetry;
+
+/// <summary>
+/// The raw material of one layer's measurement, handed to an <see cref="ICaptureSink"/>: the subsampled input rows
+/// and the weight, exactly as the monitor uses them. The tensors belong to the monitor and are valid only during the
+/// call; copy them (e.g. <c>.cpu()</c> or save them) if you need them afterwards. Never modify them.
+/// </summary>
+public sealed class CaptureRecord
+{
+    /// <summary>The measured step.</summary>
+    public long Step { get; init; }
+
+    /// <summary>The layer's watch name.</summary>
+    public required string Layer { get; init; }
+
+    /// <summary>The subsampled input rows (rows × in_features, the input's dtype and device), or <c>null</c> when the
+    /// layer's hook captured nothing on this step.</summary>
+    public Tensor? Rows { get; init; }
+
+    /// <summary>Rows the layer saw on this step before subsampling.</summary>
+    public long InputRows { get; init; }
+
+    /// <summary>The weight matrix (out × in, detached, its own dtype and device).</summary>
+    public required Tensor Weight { get; init; }
+}
