@@ -1,67 +1,93 @@
-using SpectralAlign.Hooks;
 using static TorchSharp.torch;
 
 namespace SpectralAlign;
 
 /// <summary>
-/// The handle of one watched layer, returned by <see cref="SpectralMonitor.Watch"/> and
-/// <see cref="SpectralMonitor.WatchAll"/>. Disposing it removes the layer's hook at once and forgets the layer;
-/// training continues unaffected. Disposing the monitor disposes every handle.
+/// The handle of one watched module, returned by the <c>Watch</c> methods and <see cref="SpectralMonitor.WatchAll"/>.
+/// A module is measured as one or more layers (<see cref="Layers"/>): one for a Linear or a convolution, four
+/// (<c>.q</c>, <c>.k</c>, <c>.v</c>, <c>.out</c>) for a MultiheadAttention, one per slice for
+/// <see cref="SpectralMonitor.WatchSlices"/>. Disposing the handle removes the module's hooks at once and forgets its
+/// layers; training continues unaffected. Disposing the monitor disposes every handle.
 /// </summary>
 public sealed class LayerWatch : IDisposable
 {
     private readonly SpectralMonitor _monitor;
-    private readonly WatchedLayer _layer;
+    private readonly SpectralMonitor.WatchEntry _entry;
     private volatile bool _disposed;
 
-    internal LayerWatch(SpectralMonitor monitor, WatchedLayer layer)
+    internal LayerWatch(SpectralMonitor monitor, SpectralMonitor.WatchEntry entry)
     {
         _monitor = monitor;
-        _layer = layer;
+        _entry = entry;
     }
 
-    /// <summary>The name the layer is watched under.</summary>
-    public string Name => _layer.Name;
+    /// <summary>The name the module is watched under (for a single-layer module, its measured name).</summary>
+    public string Name => _entry.Layers.Length == 1 ? _entry.Layers[0].Name : CommonName();
+
+    /// <summary>The names of the measured layers of this module, as they appear in measurements and alerts.</summary>
+    public IReadOnlyList<string> Layers => _entry.Layers.Select(l => l.Name).ToArray();
 
     /// <summary>The watched module.</summary>
-    public nn.Module Module => _layer.Adapter.Module;
+    public nn.Module Module => _entry.Adapter.Module;
 
-    /// <summary>Input width n of the weight (length of v1).</summary>
-    public int InFeatures => _layer.Adapter.InFeatures;
+    /// <summary>Input width n of the first measured layer's matrix (length of its v1).</summary>
+    public int InFeatures => _entry.Layers[0].View.InFeatures;
 
-    /// <summary>Output width m of the weight.</summary>
-    public int OutFeatures => _layer.Adapter.OutFeatures;
+    /// <summary>Output width of the first measured layer's weight (all groups).</summary>
+    public int OutFeatures => _entry.Layers[0].View.OutFeatures * _entry.Layers[0].View.Groups;
 
-    /// <summary>The most recent measurement of this layer, or <c>null</c> before the first.</summary>
-    public LayerMeasurement? LastMeasurement => _layer.LastMeasurement;
+    /// <summary>Number of groups of the first measured layer (1 except for grouped convolutions).</summary>
+    public int Groups => _entry.Layers[0].View.Groups;
 
-    /// <summary>
-    /// A copy of the layer's current principal input direction v1 (unit length, float32, on the weight's device),
-    /// with the sign convention the monitor keeps between steps; <c>null</c> before the first measurement. The caller
-    /// owns (and disposes) the tensor.
-    /// </summary>
-    /// <returns>The vector, of length <see cref="InFeatures"/>, or <c>null</c>.</returns>
-    /// <exception cref="ObjectDisposedException">The watch has been disposed.</exception>
-    public Tensor? CopySingularVector()
-    {
-        ObjectDisposedException.ThrowIf(_disposed, this);
-        return _monitor.CopySingularVector(_layer);
-    }
+    /// <summary>The most recent measurement of the first measured layer, or <c>null</c> before the first.</summary>
+    public LayerMeasurement? LastMeasurement => _entry.Layers[0].LastMeasurement;
 
     /// <summary>Whether this watch (or its monitor) has been disposed.</summary>
     public bool IsDisposed => _disposed;
 
-    /// <summary>Removes the hook and forgets the layer. Idempotent.</summary>
+    /// <summary>The most recent measurement of one of this module's layers.</summary>
+    /// <param name="layer">One of <see cref="Layers"/>.</param>
+    /// <returns>The measurement, or <c>null</c> before the first.</returns>
+    /// <exception cref="ArgumentException"><paramref name="layer"/> is not one of <see cref="Layers"/>.</exception>
+    public LayerMeasurement? GetLastMeasurement(string layer) => Find(layer).LastMeasurement;
+
+    /// <summary>
+    /// A copy of a layer's current principal input direction v1 (unit length, float32, on the weight's device), with
+    /// the sign convention the monitor keeps between steps; <c>null</c> before the first measurement. For a grouped
+    /// convolution the result is (groups, n), one v1 per group. The caller owns (and disposes) the tensor.
+    /// </summary>
+    /// <param name="layer">One of <see cref="Layers"/>; <c>null</c> for the first.</param>
+    /// <returns>The vector, or <c>null</c>.</returns>
+    /// <exception cref="ObjectDisposedException">The watch has been disposed.</exception>
+    /// <exception cref="ArgumentException"><paramref name="layer"/> is not one of <see cref="Layers"/>.</exception>
+    public Tensor? CopySingularVector(string? layer = null)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        return _monitor.CopySingularVector(layer is null ? _entry.Layers[0] : Find(layer));
+    }
+
+    /// <summary>Removes the hooks and forgets the layers. Idempotent.</summary>
     public void Dispose()
     {
         if (_disposed)
             return;
         _disposed = true;
-        _monitor.Unwatch(_layer);
+        _monitor.Unwatch(_entry);
     }
 
     /// <inheritdoc />
-    public override string ToString() => $"{Name} ({_layer.Adapter.Kind} {OutFeatures}x{InFeatures})";
+    public override string ToString() => $"{Name} ({_entry.Adapter.Kind}: {string.Join(", ", Layers)})";
 
     internal void MarkDisposed() => _disposed = true;
+
+    private Hooks.WatchedLayer Find(string layer) =>
+        _entry.Layers.FirstOrDefault(l => l.Name == layer)
+        ?? throw new ArgumentException($"'{layer}' is not a layer of this watch; its layers are: {string.Join(", ", Layers)}.", nameof(layer));
+
+    private string CommonName()
+    {
+        string first = _entry.Layers[0].Name;
+        int dot = first.LastIndexOf('.');
+        return dot > 0 ? first[..dot] : first;
+    }
 }

@@ -15,23 +15,27 @@ namespace SpectralAlign;
 /// </summary>
 /// <remarks>
 /// <para>
-/// Usage: create one monitor, <see cref="Watch"/> the layers of interest (or <see cref="WatchAll"/>), subscribe to
-/// <see cref="CollapseDetected"/> and <see cref="Measured"/>, and call <see cref="Step()"/> once per optimizer step,
-/// after <c>optimizer.step()</c>. Layers must be invoked with <c>module.call(x)</c>: TorchSharp runs hooks only there.
+/// Usage: create one monitor, <see cref="Watch(nn.Module, string)"/> the layers of interest (or
+/// <see cref="WatchAll"/>), subscribe to <see cref="CollapseDetected"/> and <see cref="Measured"/>, and call
+/// <see cref="Step()"/> once per optimizer step, after <c>optimizer.step()</c>. Layers must be invoked with
+/// <c>module.call(x)</c>: TorchSharp runs hooks only there.
 /// </para>
 /// <para>
-/// Data path: on measured steps (every <see cref="SpectralMonitorOptions.Interval"/>-th) a forward pre-hook copies a
-/// uniform subsample of each layer's input rows (training mode only; eval-mode calls are ignored). <see cref="Step()"/>
-/// then computes, on each weight's own device, v1 (top right singular vector of the torch weight, i.e. the principal
-/// input direction) by warm-started subspace iteration, the SA distribution and its statistics, reads the results
-/// back to the host once, runs the detection rules and raises the events.
+/// Data path: on measured steps (every <see cref="SpectralMonitorOptions.Interval"/>-th) forward hooks copy a
+/// uniform subsample of each watched layer's input rows (training mode only; eval-mode calls are ignored).
+/// <see cref="Step()"/> then computes, on each weight's own device, v1 (top right singular vector of the torch weight,
+/// i.e. the principal input direction) by warm-started subspace iteration, the SA distribution and its statistics,
+/// reads the results back to the host once, runs the detection rules, raises the events and feeds the sinks.
 /// </para>
 /// <para>
-/// Threading: <see cref="Measured"/> and <see cref="CollapseDetected"/> are raised synchronously on the thread that
-/// calls <see cref="Step()"/>, after the monitor's internal lock is released (handlers may call back into the
-/// monitor, even dispose it). An exception thrown by a handler is caught and logged; training continues.
-/// <see cref="Step()"/>, <see cref="Watch"/>, <see cref="LayerWatch.Dispose"/> and <see cref="Dispose"/> may be
-/// called from different threads; they are serialised.
+/// Threading: <see cref="Measured"/>, <see cref="CollapseDetected"/> and the sinks run synchronously on the thread
+/// that calls <see cref="Step()"/>, after the monitor's internal lock is released (handlers may call back into the
+/// monitor, even dispose it). An exception thrown by a handler or sink is caught and logged; training continues.
+/// <see cref="Step()"/>, event subscription, <see cref="LayerWatch.Dispose"/> and <see cref="Dispose"/> may be called
+/// from any thread; they are serialised. Hooks disposed from a thread other than the one running forward passes
+/// become inert at once and remove themselves at their next call (TorchSharp's hook table is not thread-safe).
+/// <see cref="Watch(nn.Module, string)"/> registers a hook, so call it when no forward pass is running on another
+/// thread.
 /// </para>
 /// <para>
 /// Gradient accumulation: the subsample of a measured step is filled from the layer's training-mode calls in call
@@ -39,18 +43,18 @@ namespace SpectralAlign;
 /// least that many rows it comes from the first micro-batch. The weight is the one after the optimizer step.
 /// </para>
 /// </remarks>
-public sealed class SpectralMonitor : IDisposable
+public sealed partial class SpectralMonitor : IDisposable
 {
     private readonly SpectralMonitorOptions _options;
     private readonly ILogger _logger;
     private readonly object _gate = new();
-    private readonly List<WatchedLayer> _layers = [];
+    private readonly List<WatchEntry> _watches = [];
     private readonly List<ISpectralSink> _sinks = [];
     private readonly List<ICaptureSink> _captureSinks = [];
     private readonly SpectralEngine _engine;
     private readonly CollapseDetector _detector;
+    private WatchedLayer[] _layers = [];
     private long _step;
-    private int _layerOrdinal;
     private volatile bool _disposed;
 
     /// <summary>Creates a monitor.</summary>
@@ -67,7 +71,7 @@ public sealed class SpectralMonitor : IDisposable
         _detector = new CollapseDetector(_options.Detection);
     }
 
-    /// <summary>Raised for every watched layer on every measured step, in the order the layers were watched.
+    /// <summary>Raised for every measured layer on every measured step, in the order the layers were watched.
     /// Raised on the thread that calls <see cref="Step()"/>.</summary>
     public event EventHandler<LayerMeasurement>? Measured;
 
@@ -81,13 +85,13 @@ public sealed class SpectralMonitor : IDisposable
     /// <summary>A copy of the options in effect.</summary>
     public SpectralMonitorOptions Options => _options.Clone();
 
-    /// <summary>The layers currently watched, in the order they were watched.</summary>
+    /// <summary>The current watches, in the order they were made.</summary>
     public IReadOnlyList<LayerWatch> Watches
     {
         get
         {
             lock (_gate)
-                return _layers.Select(l => l.Handle!).ToArray();
+                return _watches.Select(w => w.Handle).ToArray();
         }
     }
 
@@ -100,60 +104,121 @@ public sealed class SpectralMonitor : IDisposable
     internal long HostReadbacks => _engine.HostReadbacks;
 
     /// <summary>
-    /// Watches one layer: a <see cref="Linear"/>, or any single-tensor module with a 2-D parameter named
-    /// <c>weight</c> (out × in) that it applies as x·Wᵀ to the last dimension of its input.
+    /// Watches one module, measured under <paramref name="name"/>:
+    /// <list type="bullet">
+    /// <item><c>Linear</c>, or any single-tensor module with a 2-D parameter <c>weight</c> (out × in) applied as x·Wᵀ
+    /// to the last dimension of its input;</item>
+    /// <item><c>Conv1d</c> / <c>Conv2d</c>: the weight read as (out/groups) × (in/groups·Πkernel) per group, the
+    /// samples being the input patches the kernel sees;</item>
+    /// <item><c>MultiheadAttention</c>: four measured layers <c>name.q</c>, <c>name.k</c>, <c>name.v</c> (the packed
+    /// input projections, each with its own input) and <c>name.out</c> (the output projection).</item>
+    /// </list>
     /// </summary>
     /// <param name="layer">The module.</param>
-    /// <param name="name">A unique name for the layer, used in events, logs and metrics.</param>
-    /// <returns>A handle; disposing it removes the hook and forgets the layer.</returns>
+    /// <param name="name">A unique name, used in events, logs and metrics.</param>
+    /// <returns>A handle; disposing it removes the hooks and forgets the layer.</returns>
     /// <exception cref="ArgumentNullException"><paramref name="layer"/> or <paramref name="name"/> is null.</exception>
-    /// <exception cref="ArgumentException">The module cannot be watched (the message says why), or the name is
-    /// empty.</exception>
-    /// <exception cref="InvalidOperationException">The layer or the name is already watched by this monitor.</exception>
+    /// <exception cref="ArgumentException">The module cannot be watched (the message says why and what can), or the
+    /// name is empty.</exception>
+    /// <exception cref="InvalidOperationException">The module or a resulting name is already watched.</exception>
     /// <exception cref="ObjectDisposedException">The monitor has been disposed.</exception>
     public LayerWatch Watch(nn.Module layer, string name)
     {
         ArgumentNullException.ThrowIfNull(layer);
-        ArgumentNullException.ThrowIfNull(name);
-        lock (_gate)
+        CheckName(name);
+        if (!LayerAdapters.TryCreate(layer, name, out var adapter, out var problem))
         {
-            ThrowIfDisposed();
-            var adapter = CreateAdapter(layer, name);
-            CheckNotWatched(layer, name);
-            return Register(adapter, name);
+            throw new ArgumentException(
+                $"Cannot watch '{name}' ({layer.GetType().Name}): {problem}. Watchable: Linear, Conv1d, Conv2d, MultiheadAttention, any single-tensor module with a 2-D 'weight' applied as x·Wᵀ, and any module through the Watch overload with a weight selector.",
+                nameof(layer));
         }
+
+        return Register(adapter!);
     }
 
     /// <summary>
-    /// Watches every layer of <paramref name="model"/> (found recursively through <c>named_modules()</c> and named by
-    /// its path, e.g. <c>blocks.0.attn.q</c>) that this monitor can watch and that <paramref name="filter"/> accepts.
+    /// Watches a single-tensor module whose weight matrix and input rows you choose: e.g. an LM head that multiplies
+    /// by the (tied) embedding matrix, <c>Watch(head, "lm_head", () =&gt; embedding.weight)</c>.
+    /// </summary>
+    /// <param name="layer">The module whose calls are hooked.</param>
+    /// <param name="name">A unique name.</param>
+    /// <param name="weight">Returns the 2-D weight W (out × in) the module applies as x·Wᵀ; called at every
+    /// measurement, so it may return a replaced parameter.</param>
+    /// <param name="input">Maps the module's input to the tensor whose last dimension holds the rows multiplied by
+    /// Wᵀ; <c>null</c> for the input itself.</param>
+    /// <returns>A handle; disposing it removes the hook.</returns>
+    /// <exception cref="ArgumentException">The module does not take a single tensor, or the selector does not return
+    /// a 2-D tensor.</exception>
+    /// <exception cref="InvalidOperationException">The module or name is already watched.</exception>
+    /// <exception cref="ObjectDisposedException">The monitor has been disposed.</exception>
+    public LayerWatch Watch(nn.Module layer, string name, Func<Tensor> weight, Func<Tensor, Tensor>? input = null)
+    {
+        ArgumentNullException.ThrowIfNull(layer);
+        ArgumentNullException.ThrowIfNull(weight);
+        CheckName(name);
+        return Register(LayerAdapters.WithSelectors(layer, name, weight, input));
+    }
+
+    /// <summary>
+    /// Watches row ranges of a module's weight as separate layers named <c>{name}.{slice}</c>, all fed by the module's
+    /// input: e.g. a fused qkv projection, <c>WatchSlices(qkv, "attn", new("q", 0, d), new("k", d, d), new("v", 2*d, d))</c>.
+    /// </summary>
+    /// <param name="layer">A Linear or single-tensor module with a 2-D weight.</param>
+    /// <param name="name">The common prefix of the slices' names.</param>
+    /// <param name="slices">The row ranges; non-empty, distinct names, inside the weight.</param>
+    /// <returns>One handle for all slices.</returns>
+    /// <exception cref="ArgumentException">The module cannot be sliced or a slice is invalid (every problem is
+    /// listed).</exception>
+    /// <exception cref="InvalidOperationException">The module or a name is already watched.</exception>
+    /// <exception cref="ObjectDisposedException">The monitor has been disposed.</exception>
+    public LayerWatch WatchSlices(nn.Module layer, string name, params WeightSlice[] slices)
+    {
+        ArgumentNullException.ThrowIfNull(layer);
+        ArgumentNullException.ThrowIfNull(slices);
+        CheckName(name);
+        return Register(LayerAdapters.WithSlices(layer, name, slices));
+    }
+
+    /// <summary>
+    /// Watches every module of <paramref name="model"/> (found recursively through <c>named_modules()</c> — nested
+    /// Sequential, ModuleList, ModuleDict and custom modules — and named by its path, e.g. <c>blocks.0.attn.q</c>)
+    /// that this monitor can watch and that <paramref name="filter"/> accepts. <see cref="LayerFilter"/> has
+    /// ready-made filters by name pattern and type.
     /// </summary>
     /// <param name="model">The model.</param>
-    /// <param name="filter">Chooses among the watchable layers by path and module; <c>null</c> for every
+    /// <param name="filter">Chooses among the watchable modules by path and module; <c>null</c> for every
     /// <see cref="Linear"/>.</param>
-    /// <returns>The new watches, in module order. Nothing is registered if any selected layer is already
+    /// <returns>The new watches, in module order. Nothing is registered if any selected module is already
     /// watched.</returns>
-    /// <exception cref="InvalidOperationException">A selected layer or name is already watched.</exception>
+    /// <exception cref="InvalidOperationException">A selected module or name is already watched.</exception>
     /// <exception cref="ObjectDisposedException">The monitor has been disposed.</exception>
     public IReadOnlyList<LayerWatch> WatchAll(nn.Module model, Func<string, nn.Module, bool>? filter = null)
     {
         ArgumentNullException.ThrowIfNull(model);
-        filter ??= static (_, module) => module is Linear;
+        filter ??= LayerFilter.Linear;
+        var selected = new List<LayerAdapter>();
+        foreach (var (path, module) in EnumerateModules(model))
+        {
+            if (selected.Any(s => ReferenceEquals(s.Module, module)) || !LayerAdapters.TryCreate(module, path, out var adapter, out _) || !filter(path, module))
+                continue;
+            selected.Add(adapter!);
+        }
+
         lock (_gate)
         {
             ThrowIfDisposed();
-            var selected = new List<(LayerAdapter Adapter, string Name)>();
-            foreach (var (path, module) in EnumerateModules(model))
+            var names = new HashSet<string>(StringComparer.Ordinal);
+            foreach (var adapter in selected)
             {
-                if (!LayerAdapter.TryCreate(module, out var adapter, out _) || !filter(path, module))
-                    continue;
-                CheckNotWatched(module, path);
-                if (selected.Any(s => ReferenceEquals(s.Adapter.Module, adapter!.Module)))
-                    continue; // the same module reachable under two paths
-                selected.Add((adapter!, path));
+                CheckNotWatched(adapter);
+                foreach (var view in adapter.Views)
+                {
+                    if (!names.Add(view.Name))
+                        throw new InvalidOperationException($"Two selected modules would both be measured as '{view.Name}'; watch one of them separately under another name.");
+                }
             }
 
-            return selected.Select(s => Register(s.Adapter, s.Name)).ToArray();
+            return selected.Select(RegisterLocked).ToArray();
         }
     }
 
@@ -205,9 +270,9 @@ public sealed class SpectralMonitor : IDisposable
     }
 
     /// <summary>
-    /// Advances the step counter; on measured steps, measures every watched layer, runs detection and raises
-    /// <see cref="Measured"/> and <see cref="CollapseDetected"/>. Call once per optimizer step, after
-    /// <c>optimizer.step()</c>. Problems with the data (NaN, zero rows, missing inputs) become flags and alerts,
+    /// Advances the step counter; on measured steps, measures every watched layer, runs detection, raises
+    /// <see cref="Measured"/> and <see cref="CollapseDetected"/> and feeds the sinks. Call once per optimizer step,
+    /// after <c>optimizer.step()</c>. Problems with the data (NaN, zero rows, missing inputs) become flags and alerts,
     /// never exceptions.
     /// </summary>
     /// <exception cref="ObjectDisposedException">The monitor has been disposed.</exception>
@@ -221,7 +286,7 @@ public sealed class SpectralMonitor : IDisposable
         {
             ThrowIfDisposed();
             step = _step;
-            if (IsMeasuredStep(step) && _layers.Count > 0)
+            if (IsMeasuredStep(step) && _layers.Length > 0)
             {
                 var measurable = _layers.Where(HasWeight).ToList();
                 try
@@ -288,23 +353,6 @@ public sealed class SpectralMonitor : IDisposable
         }
     }
 
-    private void OnCapture(CaptureRecord record)
-    {
-        foreach (var sink in _captureSinks)
-        {
-            try
-            {
-                sink.OnCapture(record);
-            }
-#pragma warning disable CA1031 // A failing sink must never stop training.
-            catch (Exception ex)
-#pragma warning restore CA1031
-            {
-                Log.CaptureSinkFailed(_logger, sink.GetType().Name, record.Layer, record.Step, ex);
-            }
-        }
-    }
-
     /// <summary>Removes every hook and releases the monitor's tensors. Idempotent; training can continue.</summary>
     public void Dispose()
     {
@@ -313,26 +361,24 @@ public sealed class SpectralMonitor : IDisposable
             if (_disposed)
                 return;
             _disposed = true;
-            foreach (var layer in _layers)
-            {
-                layer.Handle?.MarkDisposed();
-                layer.Dispose();
-            }
-
-            _layers.Clear();
+            foreach (var watch in _watches)
+                watch.Close();
+            _watches.Clear();
+            _layers = [];
             _engine.Dispose();
         }
     }
 
-    internal void Unwatch(WatchedLayer layer)
+    internal void Unwatch(WatchEntry watch)
     {
         lock (_gate)
         {
-            if (_layers.Remove(layer))
-            {
+            if (!_watches.Remove(watch))
+                return;
+            foreach (var layer in watch.Layers)
                 _detector.Reset(layer.Name);
-                layer.Dispose();
-            }
+            watch.Close();
+            _layers = [.. _watches.SelectMany(w => w.Layers)];
         }
     }
 
@@ -343,7 +389,8 @@ public sealed class SpectralMonitor : IDisposable
             if (layer.Spectral.Basis is not { } basis)
                 return null;
             using var noGrad = no_grad();
-            return basis.select(1, 0).clone();
+            var v = basis.select(2, 0);
+            return (layer.View.Groups == 1 ? v.squeeze(0) : v).clone();
         }
     }
 
@@ -361,82 +408,80 @@ public sealed class SpectralMonitor : IDisposable
             yield return ("", model);
     }
 
-    private static LayerAdapter CreateAdapter(nn.Module layer, string name)
+    private static void CheckName(string name)
     {
+        ArgumentNullException.ThrowIfNull(name);
         if (string.IsNullOrWhiteSpace(name))
             throw new ArgumentException("A watched layer needs a non-empty name (it labels events, logs and metrics).", nameof(name));
-        if (!LayerAdapter.TryCreate(layer, out var adapter, out var problem))
-        {
-            throw new ArgumentException(
-                $"Cannot watch '{name}' ({layer.GetType().Name}): {problem}. Watch a Linear layer, or a module with a 2-D 'weight' applied as x·Wᵀ.",
-                nameof(layer));
-        }
+    }
 
-        return adapter!;
+    private void OnCapture(CaptureRecord record)
+    {
+        foreach (var sink in _captureSinks)
+        {
+            try
+            {
+                sink.OnCapture(record);
+            }
+#pragma warning disable CA1031 // A failing sink must never stop training.
+            catch (Exception ex)
+#pragma warning restore CA1031
+            {
+                Log.CaptureSinkFailed(_logger, sink.GetType().Name, record.Layer, record.Step, ex);
+            }
+        }
     }
 
     private bool HasWeight(WatchedLayer layer)
     {
-        if (layer.Adapter.CurrentWeight() is { } w && w.dim() == 2 && w.shape[1] == layer.Adapter.InFeatures && w.shape[0] == layer.Adapter.OutFeatures)
+        if (layer.View.CurrentWeight() is not null)
             return true;
         Log.WeightMissing(_logger, layer.Name);
         layer.Capture.Take().Rows?.Dispose();
         return false;
     }
 
-    private void CheckNotWatched(nn.Module module, string name)
+    private void CheckNotWatched(LayerAdapter adapter)
     {
-        foreach (var existing in _layers)
+        foreach (var existing in _watches)
         {
-            if (ReferenceEquals(existing.Adapter.Module, module))
+            if (ReferenceEquals(existing.Adapter.Module, adapter.Module))
             {
                 throw new InvalidOperationException(
-                    $"This layer is already watched as '{existing.Name}'. Dispose that LayerWatch first if you want to watch it under another name.");
+                    $"This module is already watched as '{existing.Handle.Name}'. Dispose that LayerWatch first if you want to watch it under another name.");
             }
 
-            if (existing.Name == name)
-                throw new InvalidOperationException($"The name '{name}' is already used by another watched layer; names must be unique.");
+            foreach (var view in adapter.Views)
+            {
+                if (existing.Layers.Any(l => l.Name == view.Name))
+                    throw new InvalidOperationException($"The name '{view.Name}' is already used by another watched layer; names must be unique.");
+            }
         }
     }
 
-    private LayerWatch Register(LayerAdapter adapter, string name)
+    private LayerWatch Register(LayerAdapter adapter)
+    {
+        lock (_gate)
+        {
+            ThrowIfDisposed();
+            CheckNotWatched(adapter);
+            return RegisterLocked(adapter);
+        }
+    }
+
+    private LayerWatch RegisterLocked(LayerAdapter adapter)
     {
         long now = Interlocked.Read(ref _step);
-        int seed = HashCode.Combine(_options.Seed, _layerOrdinal++);
-        var layer = new WatchedLayer(name, adapter, new InputCapture(_options.MaxSamplesPerLayer, adapter.InFeatures, seed), now);
-        layer.Hook = adapter.Attach((module, input) => OnInput(layer, module, input));
-        var handle = new LayerWatch(this, layer);
-        layer.Handle = handle;
-        _layers.Add(layer);
-        Log.Watching(_logger, name, adapter.Kind, adapter.OutFeatures, adapter.InFeatures);
-        return handle;
-    }
-
-    /// <summary>The hook body: returns at once unless this is a measured step in training mode. Never throws.</summary>
-    private void OnInput(WatchedLayer layer, nn.Module module, Tensor input)
-    {
-        long step = Interlocked.Read(ref _step);
-        layer.LastCallStep = step;
-        if (_disposed || !IsMeasuredStep(step) || !module.training)
-            return;
-        try
-        {
-            if (!input.is_floating_point() || input.dim() < 1 || input.shape[^1] != layer.Adapter.InFeatures)
-            {
-                if (Interlocked.Exchange(ref layer.InputMismatchWarned, 1) == 0)
-                    Log.UnexpectedInput(_logger, layer.Name, string.Join(", ", input.shape), input.dtype.ToString(), layer.Adapter.InFeatures);
-                return;
-            }
-
-            using var noGrad = no_grad();
-            layer.Capture.Add(input);
-        }
-#pragma warning disable CA1031 // An exception escaping a hook would abort the user's forward pass.
-        catch (Exception ex)
-#pragma warning restore CA1031
-        {
-            Log.CaptureFailed(_logger, layer.Name, step, ex);
-        }
+        var layers = adapter.Views
+            .Select(view => new WatchedLayer(view, new InputCapture(view.Name, _options.MaxSamplesPerLayer, _options.Seed), now))
+            .ToArray();
+        var watch = new WatchEntry(this, adapter, layers);
+        watch.Hooks = adapter.Attach(watch);
+        _watches.Add(watch);
+        _layers = [.. _layers, .. layers];
+        foreach (var view in adapter.Views)
+            Log.Watching(_logger, view.Name, view.Kind, view.OutFeatures * view.Groups, view.InFeatures);
+        return watch.Handle;
     }
 
     private void WarnAboutSilentHooks(long step)
@@ -460,4 +505,57 @@ public sealed class SpectralMonitor : IDisposable
     }
 
     private void ThrowIfDisposed() => ObjectDisposedException.ThrowIf(_disposed, this);
+
+    /// <summary>One watch: the adapter, its hooks, its measured layers and its public handle. Receives what the
+    /// hooks see.</summary>
+    internal sealed class WatchEntry : IInputReceiver
+    {
+        private readonly SpectralMonitor _monitor;
+
+        public WatchEntry(SpectralMonitor monitor, LayerAdapter adapter, WatchedLayer[] layers)
+        {
+            _monitor = monitor;
+            Adapter = adapter;
+            Layers = layers;
+            Handle = new LayerWatch(monitor, this);
+        }
+
+        public LayerAdapter Adapter { get; }
+
+        public WatchedLayer[] Layers { get; }
+
+        public LayerWatch Handle { get; }
+
+        public HookSet? Hooks { get; set; }
+
+        public bool BeginCall(nn.Module module)
+        {
+            long step = Interlocked.Read(ref _monitor._step);
+            foreach (var layer in Layers)
+                layer.LastCallStep = step;
+            return !_monitor._disposed && _monitor.IsMeasuredStep(step) && module.training;
+        }
+
+        public void Deliver(int view, Tensor rows, Func<Tensor, Tensor>? transform = null) =>
+            Layers[view].Capture.Add(Interlocked.Read(ref _monitor._step), rows, transform);
+
+        public void Reject(int view, Tensor input)
+        {
+            var layer = Layers[view];
+            if (Interlocked.Exchange(ref layer.InputMismatchWarned, 1) == 0)
+                Log.UnexpectedInput(_monitor._logger, layer.Name, string.Join(", ", input.shape), input.dtype.ToString(), layer.View.InFeatures);
+        }
+
+        public void Fail(Exception exception) =>
+            Log.CaptureFailed(_monitor._logger, Handle.Name, Interlocked.Read(ref _monitor._step), exception);
+
+        /// <summary>Makes the hooks inert (removing them when safe) and releases the layers' tensors.</summary>
+        public void Close()
+        {
+            Handle.MarkDisposed();
+            Hooks?.Dispose();
+            foreach (var layer in Layers)
+                layer.Dispose();
+        }
+    }
 }

@@ -44,7 +44,7 @@ public sealed class SpectralMonitorTests
         Assert.True(monitor.IsMeasuredStep(14));
     }
 
-    public static TheoryData<string> UnsupportedModules() => ["LayerNorm", "Conv2d", "ReLU", "Embedding", "Sequential"];
+    public static TheoryData<string> UnsupportedModules() => ["LayerNorm", "ConvTranspose2d", "Conv3d", "ReLU", "Embedding", "Sequential"];
 
     [Theory]
     [MemberData(nameof(UnsupportedModules))]
@@ -53,7 +53,8 @@ public sealed class SpectralMonitorTests
         using nn.Module module = kind switch
         {
             "LayerNorm" => nn.LayerNorm(8),
-            "Conv2d" => nn.Conv2d(3, 4, 3),
+            "ConvTranspose2d" => nn.ConvTranspose2d(3, 4, 3),
+            "Conv3d" => nn.Conv3d(3, 4, 3),
             "ReLU" => nn.ReLU(),
             "Embedding" => nn.Embedding(10, 8),
             _ => nn.Sequential(nn.Linear(4, 4)),

@@ -1,3 +1,5 @@
+using System.Text.Json.Nodes;
+
 namespace SpectralAlign.Detection;
 
 /// <summary>
@@ -39,5 +41,21 @@ internal sealed class AlertEpisode(int consecutive, int recovery)
             default:
                 return false;
         }
+    }
+
+    public JsonObject SaveState() => new()
+    {
+        ["anomalousRun"] = _anomalousRun,
+        ["normalRun"] = _normalRun,
+        ["alerted"] = Alerted,
+        ["episodeStart"] = EpisodeStartStep,
+    };
+
+    public void LoadState(JsonNode state)
+    {
+        _anomalousRun = state["anomalousRun"]!.GetValue<int>();
+        _normalRun = state["normalRun"]!.GetValue<int>();
+        Alerted = state["alerted"]!.GetValue<bool>();
+        EpisodeStartStep = state["episodeStart"]!.GetValue<long>();
     }
 }

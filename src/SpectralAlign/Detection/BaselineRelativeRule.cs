@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Text.Json.Nodes;
 using MathNet.Numerics.Statistics;
 
 namespace SpectralAlign.Detection;
@@ -56,7 +57,7 @@ public sealed class BaselineRelativeRule : IDetectionRule
             yield return $"MinDiversityDrop must be in (0, 1] (was {MinDiversityDrop}).";
     }
 
-    private sealed class Detector(BaselineRelativeRule rule) : ILayerDetector
+    private sealed class Detector(BaselineRelativeRule rule) : IPersistentDetector
     {
         private readonly int _baselineSize = rule.BaselineMeasurements;
         private readonly double _sigmas = rule.Sigmas;
@@ -78,11 +79,7 @@ public sealed class BaselineRelativeRule : IDetectionRule
                 if (_absMeans.Count < _baselineSize)
                     return DetectorVerdict.Warming;
 
-                (_meanMedian, double meanSpread) = MedianAndSpread(_absMeans);
-                (_diversityMedian, double diversitySpread) = MedianAndSpread(_diversities);
-                _meanThreshold = _meanMedian + Math.Max(_sigmas * meanSpread, _minShift);
-                _diversityThreshold = _diversityMedian - Math.Max(_sigmas * diversitySpread, _minDrop);
-                _ready = true;
+                LearnBaseline();
                 return DetectorVerdict.Warming;
             }
 
@@ -97,6 +94,32 @@ public sealed class BaselineRelativeRule : IDetectionRule
             return DetectorVerdict.Anomalous(string.Create(
                 CultureInfo.InvariantCulture,
                 $"|mean SA| {absMean:0.000} (baseline {_meanMedian:0.000}, threshold {_meanThreshold:0.000}); {diversityPart}"));
+        }
+
+        public JsonNode SaveState() => new JsonObject
+        {
+            ["absMeans"] = new JsonArray(_absMeans.Select(v => (JsonNode)v).ToArray()),
+            ["diversities"] = new JsonArray(_diversities.Select(v => (JsonNode)v).ToArray()),
+        };
+
+        public void LoadState(JsonNode state)
+        {
+            _absMeans.Clear();
+            _diversities.Clear();
+            _absMeans.AddRange(state["absMeans"]!.AsArray().Select(v => v!.GetValue<double>()));
+            _diversities.AddRange(state["diversities"]!.AsArray().Select(v => v!.GetValue<double>()));
+            _ready = false;
+            if (_absMeans.Count >= _baselineSize)
+                LearnBaseline();
+        }
+
+        private void LearnBaseline()
+        {
+            (_meanMedian, double meanSpread) = MedianAndSpread(_absMeans);
+            (_diversityMedian, double diversitySpread) = MedianAndSpread(_diversities);
+            _meanThreshold = _meanMedian + Math.Max(_sigmas * meanSpread, _minShift);
+            _diversityThreshold = _diversityMedian - Math.Max(_sigmas * diversitySpread, _minDrop);
+            _ready = true;
         }
 
         private static (double Median, double Spread) MedianAndSpread(List<double> values)

@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Text.Json.Nodes;
 
 namespace SpectralAlign.Detection;
 
@@ -82,6 +83,76 @@ public sealed class CollapseDetector
         if (reason == AlertReasons.NonFinite)
             return state.NonFinite.Alerted;
         return state.Rules.Any(r => r.Reason == reason && r.Episode.Alerted);
+    }
+
+    /// <summary>
+    /// The detector's state (per layer: warm-up progress, episodes, and the state of every rule whose detector is an
+    /// <see cref="IPersistentDetector"/>), for a checkpoint.
+    /// </summary>
+    /// <returns>A JSON object that <see cref="LoadState"/> accepts.</returns>
+    public JsonObject SaveState()
+    {
+        var layers = new JsonObject();
+        foreach (var (name, state) in _layers)
+        {
+            layers[name] = new JsonObject
+            {
+                ["usableSeen"] = state.UsableSeen,
+                ["nonFinite"] = state.NonFinite.SaveState(),
+                ["rules"] = new JsonArray(state.Rules.Select(r => (JsonNode)new JsonObject
+                {
+                    ["reason"] = r.Reason,
+                    ["episode"] = r.Episode.SaveState(),
+                    ["detector"] = r.Detector is IPersistentDetector p ? p.SaveState() : null,
+                }).ToArray()),
+            };
+        }
+
+        return new JsonObject { ["layers"] = layers };
+    }
+
+    /// <summary>Restores a state saved by <see cref="SaveState"/>. Layers and rules are matched by name and reason;
+    /// a rule whose detector cannot be restored starts afresh (and is listed in the result).</summary>
+    /// <param name="state">The saved state.</param>
+    /// <returns>Descriptions of what could not be restored; empty when everything was.</returns>
+    public IReadOnlyList<string> LoadState(JsonObject state)
+    {
+        ArgumentNullException.ThrowIfNull(state);
+        var problems = new List<string>();
+        _layers.Clear();
+        foreach (var (name, node) in state["layers"]!.AsObject())
+        {
+            var layer = new LayerState(_options, name);
+            _layers[name] = layer;
+            layer.UsableSeen = node!["usableSeen"]!.GetValue<int>();
+            layer.NonFinite.LoadState(node["nonFinite"]!);
+            var saved = node["rules"]!.AsArray().Select(r => r!.AsObject()).ToList();
+            foreach (var rule in layer.Rules)
+            {
+                var match = saved.FirstOrDefault(r => r["reason"]!.GetValue<string>() == rule.Reason);
+                if (match is null)
+                {
+                    problems.Add($"{name}: no saved state for rule '{rule.Reason}'; it starts afresh");
+                    continue;
+                }
+
+                if (rule.Detector is IPersistentDetector persistent && match["detector"] is { } detectorState)
+                {
+                    persistent.LoadState(detectorState);
+                    rule.Episode.LoadState(match["episode"]!);
+                }
+                else if (rule.Detector is not IPersistentDetector && match["detector"] is null)
+                {
+                    rule.Episode.LoadState(match["episode"]!);
+                }
+                else
+                {
+                    problems.Add($"{name}: the detector of rule '{rule.Reason}' cannot restore its state; it starts afresh");
+                }
+            }
+        }
+
+        return problems;
     }
 
     /// <summary>Forgets everything known about a layer (its warm-up, baselines and episodes).</summary>

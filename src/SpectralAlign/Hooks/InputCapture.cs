@@ -4,61 +4,55 @@ using static TorchSharp.torch;
 namespace SpectralAlign.Hooks;
 
 /// <summary>
-/// Holds the input rows a layer saw on the current measured step: a detached, subsampled copy on the input's
-/// device, at most <c>capacity</c> rows, filled in call order (with gradient accumulation the first micro-batch
-/// usually fills it). Thread-safe; owns its tensors until <see cref="Take"/> hands them over.
+/// Holds the input rows one view saw on the current measured step: a detached, subsampled (G, rows, n) copy on the
+/// input's device, at most <c>capacity</c> rows, filled in call order (with gradient accumulation the first
+/// micro-batch usually fills it). Thread-safe; owns its tensors until <see cref="Take"/> hands them over.
 /// </summary>
-internal sealed class InputCapture(int capacity, int inFeatures, int seed) : IDisposable
+internal sealed class InputCapture(string layer, int capacity, int seed) : IDisposable
 {
     private readonly object _sync = new();
-    private readonly RowSampler _sampler = new(seed);
     private readonly List<Tensor> _parts = [];
+    private Random? _random;
+    private long _randomStep = -1;
     private int _rows;
     private long _seenRows;
     private bool _disposed;
 
-    public int InFeatures => inFeatures;
-
-    /// <summary>Counts the rows of <paramref name="input"/> and, while there is room, copies a uniform subsample of the rows of <paramref name="input"/> (any rank ≥ 1, last dimension
-    /// = in_features). Call under <c>no_grad</c>; never modifies the input.</summary>
-    public void Add(Tensor input)
+    /// <summary>Counts the rows of <paramref name="rows"/> (G, N, n) and, while there is room, copies a uniform
+    /// subsample of them, then applies <paramref name="transform"/> to the copy. Call under <c>no_grad</c>; never
+    /// modifies the input.</summary>
+    public void Add(long step, Tensor rows, Func<Tensor, Tensor>? transform = null)
     {
         lock (_sync)
         {
             if (_disposed)
                 return;
-            if (_rows >= capacity)
-            {
-                _seenRows += input.numel() / inFeatures;
+            long count = rows.shape[1];
+            _seenRows += count;
+            if (_rows >= capacity || count == 0)
                 return;
+
+            if (_randomStep != step)
+            {
+                _random = RowSampler.Stream(seed, layer, step);
+                _randomStep = step;
             }
 
             using var scope = NewDisposeScope();
-            var rows = input.detach().reshape(-1, inFeatures);
-            long count = rows.shape[0];
-            _seenRows += count;
-            if (count == 0)
-                return;
-
             int take = (int)Math.Min(count, capacity - _rows);
-            Tensor copy;
-            if (take == count)
-            {
-                // Copy: the caller's activation may be modified in place later (e.g. an in-place ReLU).
-                copy = rows.clone();
-            }
-            else
-            {
-                var index = tensor(_sampler.Sample(count, take), dtype: ScalarType.Int64, device: rows.device);
-                copy = rows.index_select(0, index);
-            }
-
+            // Always a copy: the caller's activation may be modified in place later (e.g. an in-place ReLU).
+            var copy = take == count
+                ? rows.detach().clone()
+                : rows.detach().index_select(1, tensor(RowSampler.Sample(_random!, count, take), dtype: ScalarType.Int64, device: rows.device));
+            if (transform is not null)
+                copy = transform(copy);
             _parts.Add(copy.DetachFromDisposeScope());
             _rows += take;
         }
     }
 
-    /// <summary>Hands over the captured rows (or <c>null</c> when nothing was captured) and resets the capture.</summary>
+    /// <summary>Hands over the captured (G, rows, n) tensor, owned by the caller (or <c>null</c> when nothing was
+    /// captured), with the number of rows seen before subsampling, and resets the capture.</summary>
     public (Tensor? Rows, long SeenRows) Take()
     {
         lock (_sync)
@@ -76,7 +70,8 @@ internal sealed class InputCapture(int capacity, int inFeatures, int seed) : IDi
             }
             else
             {
-                rows = cat(_parts, 0).DetachFromDisposeScope();
+                using (var scope = NewDisposeScope())
+                    rows = cat(_parts.Select(p => p.to(_parts[0].dtype)).ToList(), 1).DetachFromDisposeScope();
                 foreach (var part in _parts)
                     part.Dispose();
             }

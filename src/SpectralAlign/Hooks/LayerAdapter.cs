@@ -1,113 +1,45 @@
-using TorchSharp.Modules;
 using static TorchSharp.torch;
 
 namespace SpectralAlign.Hooks;
 
 /// <summary>
-/// Turns a module into what the rest of the monitor works with: a 2-D weight matrix W (out × in, applied as x·Wᵀ)
-/// and a hook that delivers the module's input rows. Everything after the hooks sees only matrices and rows.
+/// Turns a module into what the rest of the monitor works with: one or more <see cref="LayerView"/>s (weight
+/// matrices applied as x·Wᵀ) and hooks that deliver each view's input rows. Everything after the hooks sees only
+/// matrices and rows. Create adapters with <see cref="LayerAdapters.TryCreate"/>.
 /// </summary>
-internal sealed class LayerAdapter
+internal abstract class LayerAdapter(nn.Module module, string kind)
 {
-    private readonly Func<Tensor?> _weight;
+    /// <summary>The watched module.</summary>
+    public nn.Module Module { get; } = module;
 
-    private LayerAdapter(nn.Module<Tensor, Tensor> module, string kind, int outFeatures, int inFeatures, Func<Tensor?> weight)
+    /// <summary>The module's kind, for messages.</summary>
+    public string Kind { get; } = kind;
+
+    /// <summary>The measured views, in a fixed order.</summary>
+    public abstract IReadOnlyList<LayerView> Views { get; }
+
+    /// <summary>Registers the hooks; disposing the result removes them. Hooks never modify inputs or outputs.</summary>
+    public abstract HookSet Attach(IInputReceiver receiver);
+
+    /// <summary>Runs a hook's capture work under <c>no_grad</c> and a dispose scope; an exception is reported to the
+    /// receiver and never reaches the user's forward pass.</summary>
+    protected static void Run(IInputReceiver receiver, Action body)
     {
-        Module = module;
-        Kind = kind;
-        OutFeatures = outFeatures;
-        InFeatures = inFeatures;
-        _weight = weight;
+        try
+        {
+            using var noGrad = no_grad();
+            using var scope = NewDisposeScope();
+            body();
+        }
+#pragma warning disable CA1031 // An exception escaping a hook would abort the user's forward pass.
+        catch (Exception ex)
+#pragma warning restore CA1031
+        {
+            receiver.Fail(ex);
+        }
     }
 
-    public nn.Module<Tensor, Tensor> Module { get; }
-
-    public string Kind { get; }
-
-    public int OutFeatures { get; }
-
-    public int InFeatures { get; }
-
-    /// <summary>The current weight (looked up at every measurement, so a replaced parameter is followed).</summary>
-    public Tensor? CurrentWeight() => _weight();
-
-    /// <summary>Whether <see cref="TryCreate"/> would accept the module.</summary>
-    public static bool IsSupported(nn.Module module) => TryCreate(module, out _, out _);
-
-    /// <summary>Creates the adapter, or explains in <paramref name="problem"/> why the module cannot be watched.</summary>
-    public static bool TryCreate(nn.Module module, out LayerAdapter? adapter, out string problem)
-    {
-        adapter = null;
-        string typeName = module.GetType().Name;
-        if (module is Linear linear)
-        {
-            var w = linear.weight;
-            if (w is null)
-            {
-                problem = "the Linear layer has no weight";
-                return false;
-            }
-
-            adapter = new LayerAdapter(linear, nameof(Linear), (int)w.shape[0], (int)w.shape[1], () => linear.weight);
-            problem = "";
-            return true;
-        }
-
-        if (module is Embedding or EmbeddingBag)
-        {
-            problem = $"{typeName} looks rows up by index instead of computing x·Wᵀ, so it has no input rows to align";
-            return false;
-        }
-
-        var weight = module.named_parameters(false).Where(p => p.name == "weight").Select(p => p.parameter).FirstOrDefault();
-        if (weight is null)
-        {
-            problem = $"{typeName} has no parameter named 'weight'; only modules that compute x·Wᵀ with a 2-D weight can be watched";
-            return false;
-        }
-
-        if (weight.dim() != 2)
-        {
-            problem = $"{typeName}'s weight has {weight.dim()} dimensions ({string.Join("x", weight.shape)}); only a 2-D weight (out × in) applied as x·Wᵀ can be watched";
-            return false;
-        }
-
-        if (module is not nn.Module<Tensor, Tensor> tensorModule)
-        {
-            problem = $"{typeName} does not take a single tensor input, so its input rows cannot be captured by a hook";
-            return false;
-        }
-
-        adapter = new LayerAdapter(
-            tensorModule,
-            typeName,
-            (int)weight.shape[0],
-            (int)weight.shape[1],
-            () => tensorModule.named_parameters(false).Where(p => p.name == "weight").Select(p => (Tensor)p.parameter).FirstOrDefault());
-        problem = "";
-        return true;
-    }
-
-    /// <summary>Registers a forward pre-hook that hands every input to <paramref name="onInput"/> and never changes
-    /// it. Disposing the result removes the hook.</summary>
-    public IDisposable Attach(Action<nn.Module, Tensor> onInput)
-    {
-        var remover = Module.register_forward_pre_hook((module, input) =>
-        {
-            onInput(module, input);
-            return null!;
-        });
-        return new HookHandle(remover);
-    }
-
-    private sealed class HookHandle(nn.HookableModule<Func<nn.Module<Tensor, Tensor>, Tensor, Tensor>, Func<nn.Module<Tensor, Tensor>, Tensor, Tensor, Tensor>>.HookRemover remover) : IDisposable
-    {
-        private int _removed;
-
-        public void Dispose()
-        {
-            if (Interlocked.Exchange(ref _removed, 1) == 0)
-                remover.remove();
-        }
-    }
+    /// <summary>Whether a tensor can serve as input rows of width <paramref name="width"/>.</summary>
+    protected static bool IsUsable(Tensor? input, int width) =>
+        input is not null && input.is_floating_point() && input.dim() >= 1 && input.shape[^1] == width;
 }

@@ -2,20 +2,19 @@ using SpectralAlign.Spectral;
 
 namespace SpectralAlign.Hooks;
 
-/// <summary>The monitor's internal record of one watched layer: adapter, hook, captured rows and spectral state.</summary>
-internal sealed class WatchedLayer(string name, LayerAdapter adapter, InputCapture capture, long watchedSinceStep) : IDisposable
+/// <summary>The monitor's internal record of one measured view: what it measures, its captured rows, its spectral
+/// state and its bookkeeping.</summary>
+internal sealed class WatchedLayer(LayerView view, InputCapture capture, long watchedSinceStep) : IDisposable
 {
     private long _lastCallStep = -1;
 
-    public string Name { get; } = name;
+    public string Name => View.Name;
 
-    public LayerAdapter Adapter { get; } = adapter;
+    public LayerView View { get; } = view;
 
     public InputCapture Capture { get; } = capture;
 
     public SpectralState Spectral { get; } = new();
-
-    public IDisposable? Hook { get; set; }
 
     public long WatchedSinceStep { get; } = watchedSinceStep;
 
@@ -32,13 +31,8 @@ internal sealed class WatchedLayer(string name, LayerAdapter adapter, InputCaptu
 
     public LayerMeasurement? LastMeasurement { get; set; }
 
-    /// <summary>The public handle of this layer.</summary>
-    public LayerWatch? Handle { get; set; }
-
     public void Dispose()
     {
-        Hook?.Dispose();
-        Hook = null;
         Capture.Dispose();
         Spectral.Dispose();
     }

@@ -4,8 +4,9 @@ using static TorchSharp.torch;
 namespace SpectralAlign.Spectral;
 
 /// <summary>
-/// Device-side statistics of SA_i = cos(h_i, v1) for a stack of layers that share a weight shape: no host
-/// synchronisation, a fixed number of tensor operations whatever the number of layers.
+/// Device-side statistics of SA = cos(h, v1) for a stack of layers that share a view shape: no host
+/// synchronisation, a fixed number of tensor operations whatever the number of layers. A layer with G groups
+/// contributes G units (each with its own rows and v1); its distribution pools all of them.
 /// </summary>
 internal static class AlignmentStatistics
 {
@@ -14,21 +15,24 @@ internal static class AlignmentStatistics
 
     /// <summary>
     /// Computes the statistics columns (see <see cref="ResultColumns"/>, up to <see cref="ResultColumns.StatisticsWidth"/>)
-    /// and the histogram, as float64.
+    /// and the histogram, as float64, one row per layer.
     /// </summary>
-    /// <param name="rows">(L, M, n) input rows, any floating dtype, padded beyond each layer's length.</param>
-    /// <param name="lengths">(L) int64: rows present per layer.</param>
-    /// <param name="v">(L, n) float32 unit singular vectors.</param>
+    /// <param name="rows">(L·G, M, n) input rows, any floating dtype, padded beyond each layer's length.</param>
+    /// <param name="lengths">(L) int64: rows present per layer (the same for each of its groups).</param>
+    /// <param name="v">(L·G, n) float32 unit singular vectors.</param>
+    /// <param name="groups">G.</param>
     /// <param name="bins">Histogram bins over [-1, 1].</param>
     /// <returns>(Statistics (L, 16), Histogram (L, bins)), float64. Never NaN.</returns>
-    public static (Tensor Statistics, Tensor Histogram) Compute(Tensor rows, Tensor lengths, Tensor v, int bins)
+    public static (Tensor Statistics, Tensor Histogram) Compute(Tensor rows, Tensor lengths, Tensor v, int groups, int bins)
     {
         var device = rows.device;
-        long layers = rows.shape[0];
+        long units = rows.shape[0];
+        long layers = units / groups;
         long capacity = rows.shape[1];
         var h = rows.to(ScalarType.Float32);
 
-        var present = arange(capacity, dtype: ScalarType.Int64, device: device).unsqueeze(0).lt(lengths.unsqueeze(1));
+        var unitLengths = groups == 1 ? lengths : lengths.repeat_interleave(groups);
+        var present = arange(capacity, dtype: ScalarType.Int64, device: device).unsqueeze(0).lt(unitLengths.unsqueeze(1));
         var absMax = h.abs().amax([2]);                       // NaN and ±Inf propagate
         var finiteRow = absMax.isfinite().logical_and(present);
         var nonZero = absMax.gt(0);
@@ -42,20 +46,34 @@ internal static class AlignmentStatistics
         var scaled = (h / rowScale.unsqueeze(2)).masked_fill(invalid.unsqueeze(2), 0);
         var norms = linalg.vector_norm(scaled, 2, [2], false).masked_fill(invalid, 1);
         var dots = bmm(scaled, v.unsqueeze(2)).squeeze(2);
-        var sa = (dots / norms).clamp(-1, 1).masked_fill(invalid, 0);
+        var unitSa = (dots / norms).clamp(-1, 1).masked_fill(invalid, 0);
 
-        var count = validF.sum(1);
+        // Alignment of each unit's mean input with its v1: Σ h_i = maxScale · Σ (rowScale_i / maxScale) · scaled_i.
+        var maxScale = absMax.masked_fill(invalid, 0).amax([1], keepdim: true);
+        var weights = rowScale / maxScale.masked_fill(maxScale.eq(0), 1) * validF;
+        var rowSum = bmm(weights.unsqueeze(1), scaled).squeeze(1);
+        var rowSumNorm = linalg.vector_norm(rowSum, 2, [1], false);
+        var unitMeanAlignment = ((rowSum * v).sum(1) / rowSumNorm.masked_fill(rowSumNorm.eq(0), 1)).clamp(-1, 1);
+        var meanAlignment = unitMeanAlignment.view(layers, groups).mean([1]);
+
+        // From here on, one row per layer: its groups' values side by side.
+        var sa = unitSa.view(layers, groups * capacity);
+        var layerValid = valid.view(layers, groups * capacity);
+        var layerInvalid = layerValid.logical_not();
+        var layerValidF = validF.view(layers, groups * capacity);
+
+        var count = layerValidF.sum(1);
         var denominator = count.clamp_min(1);
         var empty = count.eq(0);
         var mean = sa.sum(1) / denominator;
-        var deviation = (sa - mean.unsqueeze(1)) * validF;
+        var deviation = (sa - mean.unsqueeze(1)) * layerValidF;
         var std = (deviation.square().sum(1) / denominator).sqrt();
-        var positive = sa.gt(ZeroTolerance).logical_and(valid).to(ScalarType.Float32).sum(1);
-        var zero = sa.abs().le(ZeroTolerance).logical_and(valid).to(ScalarType.Float32).sum(1);
+        var positive = sa.gt(ZeroTolerance).logical_and(layerValid).to(ScalarType.Float32).sum(1);
+        var zero = sa.abs().le(ZeroTolerance).logical_and(layerValid).to(ScalarType.Float32).sum(1);
         var positiveFraction = ((positive + 0.5 * zero) / denominator).masked_fill(empty, 0);
 
         // Quantiles: sort with invalid entries pushed past the end, interpolate between order statistics.
-        var sorted = sa.masked_fill(invalid, 2).sort(1).Values;
+        var sorted = sa.masked_fill(layerInvalid, 2).sort(1).Values;
         var last = (count - 1).clamp_min(0);
         var levels = tensor(ResultColumns.QuantileLevels, device: device);
         var position = last.unsqueeze(1) * levels.unsqueeze(0);
@@ -70,19 +88,12 @@ internal static class AlignmentStatistics
         var bin = ((sa + 1) * (bins / 2.0)).floor().clamp(0, bins - 1).to(ScalarType.Int64);
         var offsets = (arange(layers, dtype: ScalarType.Int64, device: device) * bins).unsqueeze(1);
         var histogram = zeros(layers * bins, dtype: ScalarType.Float32, device: device)
-            .scatter_add_(0, (bin + offsets).flatten(), validF.flatten())
+            .scatter_add_(0, (bin + offsets).flatten(), layerValidF.flatten())
             .view(layers, bins);
 
-        // Alignment of the mean input with v1: Σ h_i = maxScale · Σ (rowScale_i / maxScale) · scaled_i.
-        var maxScale = absMax.masked_fill(invalid, 0).amax([1], keepdim: true);
-        var weights = rowScale / maxScale.masked_fill(maxScale.eq(0), 1) * validF;
-        var rowSum = bmm(weights.unsqueeze(1), scaled).squeeze(1);
-        var rowSumNorm = linalg.vector_norm(rowSum, 2, [1], false);
-        var meanAlignment = ((rowSum * v).sum(1) / rowSumNorm.masked_fill(rowSumNorm.eq(0), 1)).clamp(-1, 1);
-
-        var maxAbsInput = absMax.masked_fill(finiteRow.logical_not(), 0).amax([1]);
-        var zeroRows = finiteRow.logical_and(nonZero.logical_not()).to(ScalarType.Float32).sum(1);
-        var nonFiniteRows = present.logical_and(absMax.isfinite().logical_not()).to(ScalarType.Float32).sum(1);
+        var maxAbsInput = absMax.masked_fill(finiteRow.logical_not(), 0).view(layers, groups * capacity).amax([1]);
+        var zeroRows = finiteRow.logical_and(nonZero.logical_not()).to(ScalarType.Float32).view(layers, groups * capacity).sum(1);
+        var nonFiniteRows = present.logical_and(absMax.isfinite().logical_not()).to(ScalarType.Float32).view(layers, groups * capacity).sum(1);
 
         var statistics = cat(
             [

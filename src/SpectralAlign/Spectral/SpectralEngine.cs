@@ -14,14 +14,9 @@ namespace SpectralAlign.Spectral;
 internal sealed class SpectralEngine : IDisposable
 {
     private readonly SpectralMonitorOptions _options;
-    private readonly Generator _coldStartGenerator;
     private long _hostReadbacks;
 
-    public SpectralEngine(SpectralMonitorOptions options)
-    {
-        _options = options;
-        _coldStartGenerator = new Generator((ulong)(uint)options.Seed ^ 0x5A5A_1234UL, CPU);
-    }
+    public SpectralEngine(SpectralMonitorOptions options) => _options = options;
 
     /// <summary>Device-to-host result transfers so far (the hot path does exactly one per device per step).</summary>
     public long HostReadbacks => Interlocked.Read(ref _hostReadbacks);
@@ -49,9 +44,10 @@ internal sealed class SpectralEngine : IDisposable
                     {
                         Step = step,
                         Layer = layers[i].Name,
+                        Groups = layers[i].View.Groups,
                         Rows = captured[i].Rows,
                         InputRows = captured[i].Seen,
-                        Weight = layers[i].Adapter.CurrentWeight()!.detach(),
+                        Weight = layers[i].View.CurrentWeight()!.detach(),
                     });
                 }
             }
@@ -61,7 +57,7 @@ internal sealed class SpectralEngine : IDisposable
             {
                 var members = grouping.ToArray();
                 if (members.Length > 0)
-                    groups.Add(new Group(members, layers, captured, _options, _coldStartGenerator));
+                    groups.Add(new Group(members, layers, captured, _options));
             }
 
             foreach (var group in groups)
@@ -91,10 +87,12 @@ internal sealed class SpectralEngine : IDisposable
         }
     }
 
-    public void Dispose() => _coldStartGenerator.Dispose();
+    public void Dispose()
+    {
+    }
 
-    private static (long Out, long In, string Device) GroupKey(WatchedLayer layer) =>
-        (layer.Adapter.OutFeatures, layer.Adapter.InFeatures, layer.Adapter.CurrentWeight()?.device.ToString() ?? "none");
+    private static (int Groups, int Out, int In, string Device) GroupKey(WatchedLayer layer) =>
+        (layer.View.Groups, layer.View.OutFeatures, layer.View.InFeatures, layer.View.CurrentWeight()?.device.ToString() ?? "none");
 
     private void ReadBack(List<Group> groups)
     {
@@ -115,80 +113,96 @@ internal sealed class SpectralEngine : IDisposable
         }
     }
 
-    /// <summary>Layers that share one weight shape and device, processed as one stack.</summary>
+    /// <summary>
+    /// Layers that share one view shape (groups, out, in) and device, processed as one stack of L·G units (one per
+    /// layer and group).
+    /// </summary>
     private sealed class Group
     {
         private readonly int[] _members;
-        private readonly Tensor _weights;      // (L, m, n) float32, scaled so max |w| = 1 per layer
-        private readonly Tensor _scale;        // (L) float64
+        private readonly int _groups;
+        private readonly Tensor _weights;      // (L·G, m, n) float32, scaled so max |w| = 1 per unit
+        private readonly Tensor _scale;        // (L·G) float64
         private readonly Tensor _frobenius;    // (L) float64
         private readonly Tensor _weightFinite; // (L) bool
-        private readonly Tensor _reference;    // (L, n) previous v1 (zeros for cold layers)
-        private readonly Tensor _hasReference; // (L) bool
-        private readonly Tensor _rows;         // (L, M, n)
+        private readonly Tensor _reference;    // (L·G, n) previous v1 (zeros for cold layers)
+        private readonly Tensor _hasReference; // (L·G) bool
+        private readonly Tensor _rows;         // (L·G, M, n)
         private readonly Tensor _lengths;      // (L) int64
         private readonly bool[] _cold;
         private readonly int _bins;
         private readonly int _width;
-        private Tensor _basis;                 // (L, n, k)
+        private Tensor _basis;                 // (L·G, n, k)
         private Tensor? _finalBasis;
 
-        public Group(int[] members, IReadOnlyList<WatchedLayer> layers, (Tensor? Rows, long Seen)[] captured, SpectralMonitorOptions options, Generator generator)
+        public Group(int[] members, IReadOnlyList<WatchedLayer> layers, (Tensor? Rows, long Seen)[] captured, SpectralMonitorOptions options)
         {
             _members = members;
             _bins = options.HistogramBins;
             _width = ResultColumns.Width(_bins);
-            var first = layers[members[0]].Adapter;
-            int n = first.InFeatures;
+            var view = layers[members[0]].View;
+            _groups = view.Groups;
+            int n = view.InFeatures;
             int k = Math.Min(options.SubspaceDimension, n);
-            var weightList = members.Select(i => layers[i].Adapter.CurrentWeight()!.detach()).ToList();
+            int units = members.Length * _groups;
+            var weightList = members.Select(i => layers[i].View.CurrentWeight()!.detach()).ToList();
             Device = weightList[0].device;
 
             // Weights: stacked in float32 (bf16/fp16 are cast), scaled by their largest magnitude so that neither
             // huge nor tiny weights overflow or underflow; non-finite weights are zeroed and flagged.
-            var stacked = stack(weightList.Select(w => w.to(ScalarType.Float32)).ToList(), 0);
+            var stacked = stack(weightList.Select(w => w.to(ScalarType.Float32)).ToList(), 0).reshape(units, view.OutFeatures, n);
             var absMax = stacked.abs().amax([1, 2]);
-            _weightFinite = absMax.isfinite();
-            var scale = absMax.masked_fill(_weightFinite.logical_not().logical_or(absMax.eq(0)), 1);
-            _weights = stacked.div_(scale.view(-1, 1, 1)).masked_fill_(_weightFinite.logical_not().view(-1, 1, 1), 0);
+            var unitFinite = absMax.isfinite();
+            var scale = absMax.masked_fill(unitFinite.logical_not().logical_or(absMax.eq(0)), 1);
+            _weights = stacked.div_(scale.view(-1, 1, 1)).masked_fill_(unitFinite.logical_not().view(-1, 1, 1), 0);
             _scale = scale.to(ScalarType.Float64);
-            _frobenius = linalg.vector_norm(_weights, 2, [1, 2], false).to(ScalarType.Float64) * _scale;
+            var unitFrobenius = linalg.vector_norm(_weights, 2, [1, 2], false).to(ScalarType.Float64) * _scale;
+            _frobenius = unitFrobenius.square().view(-1, _groups).sum(1).sqrt();
+            _weightFinite = unitFinite.view(-1, _groups).all(1);
 
-            // Warm start from each layer's previous basis; cold layers start from a private random basis.
-            _cold = members.Select(i => layers[i].Spectral.Basis is null || layers[i].Spectral.Basis!.shape[1] != k).ToArray();
+            // Warm start from each layer's previous basis; cold layers start from a random basis drawn from a private
+            // generator seeded by (seed, layer name), never from torch's global one.
+            _cold = members.Select(i => layers[i].Spectral.Basis is not { } b || b.shape[0] != _groups || b.shape[2] != k).ToArray();
             var bases = new List<Tensor>(members.Length);
             for (int j = 0; j < members.Length; j++)
             {
-                bases.Add(_cold[j]
-                    ? randn([n, k], dtype: ScalarType.Float32, generator: generator).to(Device)
-                    : layers[members[j]].Spectral.Basis!.to(Device));
+                if (!_cold[j])
+                {
+                    bases.Add(layers[members[j]].Spectral.Basis!.to(Device));
+                    continue;
+                }
+
+                using var generator = new Generator(RowSampler.Mix((ulong)(uint)options.Seed, RowSampler.Fnv1a(layers[members[j]].Name), 0xC01D), CPU);
+                bases.Add(randn([_groups, n, k], dtype: ScalarType.Float32, generator: generator).to(Device));
             }
 
-            _basis = stack(bases, 0);
-            _hasReference = tensor(_cold.Select(c => !c).ToArray(), device: Device);
+            _basis = stack(bases, 0).reshape(units, n, k);
+            var warm = tensor(_cold.Select(c => !c).ToArray(), device: Device);
+            _hasReference = _groups == 1 ? warm : warm.repeat_interleave(_groups);
             _reference = _basis.select(2, 0).clone().masked_fill_(_hasReference.logical_not().unsqueeze(1), 0);
 
             InitialIterations = _cold.Any(c => c)
                 ? options.PowerIterations
                 : Math.Max(options.PowerIterations, members.Max(i => layers[i].Spectral.IterationHint));
 
-            // Input rows, padded to the longest capture of the group.
+            // Input rows, (G, N, n) per layer, padded to the longest capture of the group.
             var rows = members.Select(i => captured[i].Rows).ToArray();
-            long capacity = Math.Max(1, rows.Max(r => r is null ? 0 : r.shape[0]));
-            var lengths = rows.Select(r => r is null ? 0L : r.shape[0]).ToArray();
-            _lengths = tensor(lengths, device: Device);
-            if (rows.All(r => r is not null && r.shape[0] == capacity && r.device == Device))
+            long capacity = Math.Max(1, rows.Max(r => r is null ? 0 : r.shape[1]));
+            _lengths = tensor(rows.Select(r => r is null ? 0L : r.shape[1]).ToArray(), device: Device);
+            if (rows.All(r => r is not null && r.shape[1] == capacity && r.device == Device))
             {
-                _rows = stack(rows.Select(r => r!.to(ScalarType.Float32)).ToList(), 0);
+                _rows = stack(rows.Select(r => r!.to(ScalarType.Float32)).ToList(), 0).reshape(units, capacity, n);
             }
             else
             {
-                _rows = zeros([members.Length, capacity, n], dtype: ScalarType.Float32, device: Device);
+                var padded = zeros([members.Length, _groups, capacity, n], dtype: ScalarType.Float32, device: Device);
                 for (int j = 0; j < rows.Length; j++)
                 {
-                    if (rows[j] is { } r && r.shape[0] > 0)
-                        _rows.select(0, j).narrow(0, 0, r.shape[0]).copy_(r);
+                    if (rows[j] is { } r && r.shape[1] > 0)
+                        padded.select(0, j).narrow(1, 0, r.shape[1]).copy_(r);
                 }
+
+                _rows = padded.reshape(units, capacity, n);
             }
         }
 
@@ -211,15 +225,21 @@ internal sealed class SpectralEngine : IDisposable
             var ritz = SubspaceIteration.RayleighRitz(_weights, q, _reference, _hasReference);
             _basis = ritz.Basis;
             _finalBasis = ritz.Basis;
-            var (statistics, histogram) = AlignmentStatistics.Compute(_rows, _lengths, ritz.V, _bins);
+            var (statistics, histogram) = AlignmentStatistics.Compute(_rows, _lengths, ritz.V, _groups, _bins);
+
+            // Per layer: the block-diagonal operator's σ1 is the largest group σ1, its σ2 the second largest of all
+            // groups' σ1 and σ2; the residual is the worst group's.
+            var sigma1 = (ritz.Sigma1.to(ScalarType.Float64) * _scale).view(-1, _groups);
+            var sigma2 = (ritz.Sigma2.to(ScalarType.Float64) * _scale).view(-1, _groups);
+            var top = cat([sigma1, sigma2], 1).topk(2, 1).values;
             var spectral = stack(
                 [
-                    ritz.Sigma1.to(ScalarType.Float64) * _scale,
-                    ritz.Sigma2.to(ScalarType.Float64) * _scale,
+                    top.select(1, 0),
+                    top.select(1, 1),
                     _frobenius,
-                    ritz.Residual.to(ScalarType.Float64),
+                    ritz.Residual.to(ScalarType.Float64).view(-1, _groups).amax([1]),
                     _weightFinite.to(ScalarType.Float64),
-                    ritz.V.isfinite().all(1).to(ScalarType.Float64),
+                    ritz.V.isfinite().all(1).view(-1, _groups).all(1).to(ScalarType.Float64),
                 ],
                 1);
             Results = cat([statistics, spectral, histogram], 1);
@@ -284,7 +304,7 @@ internal sealed class SpectralEngine : IDisposable
                 // Keep the new basis only when it is meaningful; a non-finite or zero weight keeps the old one.
                 if (vectorDefined)
                 {
-                    layer.Spectral.Replace(_finalBasis!.select(0, j).clone().DetachFromDisposeScope());
+                    layer.Spectral.Replace(_finalBasis!.narrow(0, j * _groups, _groups).clone().DetachFromDisposeScope());
                     int hint = layer.Spectral.IterationHint;
                     layer.Spectral.IterationHint = TotalIterations > InitialIterations
                         ? Math.Min(TotalIterations, 4 * options.PowerIterations)

@@ -15,13 +15,17 @@ public sealed class CaptureRecord
     /// <summary>The layer's watch name.</summary>
     public required string Layer { get; init; }
 
-    /// <summary>The subsampled input rows (rows × in_features, the input's dtype and device), or <c>null</c> when the
-    /// layer's hook captured nothing on this step.</summary>
+    /// <summary>Number of groups G: 1 except for grouped convolutions, whose every group is a separate matrix.</summary>
+    public int Groups { get; init; } = 1;
+
+    /// <summary>The subsampled input rows as a (G, rows, n) tensor (the input's dtype and device; for a convolution,
+    /// the unfolded patches of each group), or <c>null</c> when the layer's hook captured nothing on this step.</summary>
     public Tensor? Rows { get; init; }
 
     /// <summary>Rows the layer saw on this step before subsampling.</summary>
     public long InputRows { get; init; }
 
-    /// <summary>The weight matrix (out × in, detached, its own dtype and device).</summary>
+    /// <summary>The weight as a (G, m, n) tensor of G matrices applied as x·Wᵀ (detached, its own dtype and
+    /// device).</summary>
     public required Tensor Weight { get; init; }
 }

@@ -58,4 +58,8 @@ internal static partial class Log
     [LoggerMessage(EventId = 13, EventName = "CaptureSinkFailed", Level = LogLevel.Error,
         Message = "The capture sink {Sink} threw while handling layer '{Layer}' at step {Step}; the exception was caught and training continues.")]
     public static partial void CaptureSinkFailed(ILogger logger, string sink, string layer, long step, Exception exception);
+
+    [LoggerMessage(EventId = 14, EventName = "StateNotRestored", Level = LogLevel.Warning,
+        Message = "Monitor state: {Problem}.")]
+    public static partial void StateNotRestored(ILogger logger, string problem);
 }

@@ -13,12 +13,12 @@ public sealed class InputCaptureTests
     public void Sample_ManyDraws_EverySubsetEquallyLikely()
     {
         // 5 choose 2 = 10 subsets; 20,000 draws; chi-square goodness of fit against the uniform distribution.
-        var sampler = new RowSampler(seed: 7);
+        var sampler = RowSampler.Stream(7, "l", 0);
         var counts = new Dictionary<(long, long), int>();
         const int draws = 20_000;
         for (int i = 0; i < draws; i++)
         {
-            var s = sampler.Sample(5, 2);
+            var s = RowSampler.Sample(sampler, 5, 2);
             Assert.Equal(2, s.Length);
             Assert.True(s[0] < s[1]);
             counts[(s[0], s[1])] = counts.GetValueOrDefault((s[0], s[1])) + 1;
@@ -34,12 +34,12 @@ public sealed class InputCaptureTests
     [Fact]
     public void Sample_LargePopulation_EachIndexIncludedWithProbabilityTakeOverCount()
     {
-        var sampler = new RowSampler(seed: 3);
+        var sampler = RowSampler.Stream(3, "l", 0);
         const int count = 1000, take = 100, draws = 2000;
         var inclusions = new int[count];
         for (int i = 0; i < draws; i++)
         {
-            var s = sampler.Sample(count, take);
+            var s = RowSampler.Sample(sampler, count, take);
             Assert.Equal(take, s.Distinct().Count());
             Assert.All(s, x => Assert.InRange(x, 0, count - 1));
             foreach (var x in s)
@@ -51,14 +51,13 @@ public sealed class InputCaptureTests
     }
 
     [Fact]
-    public void Sample_SameSeed_SameSequence_DifferentSeed_Differs()
+    public void Stream_SameSeedLayerStep_SameSample_AnyDifference_DifferentSample()
     {
-        var a = new RowSampler(11);
-        var b = new RowSampler(11);
-        var c = new RowSampler(12);
-        var first = a.Sample(10_000, 64);
-        Assert.Equal(first, b.Sample(10_000, 64));
-        Assert.NotEqual(first, c.Sample(10_000, 64));
+        var first = RowSampler.Sample(RowSampler.Stream(11, "a", 5), 10_000, 64);
+        Assert.Equal(first, RowSampler.Sample(RowSampler.Stream(11, "a", 5), 10_000, 64));
+        Assert.NotEqual(first, RowSampler.Sample(RowSampler.Stream(12, "a", 5), 10_000, 64));
+        Assert.NotEqual(first, RowSampler.Sample(RowSampler.Stream(11, "b", 5), 10_000, 64));
+        Assert.NotEqual(first, RowSampler.Sample(RowSampler.Stream(11, "a", 6), 10_000, 64));
     }
 
     [Fact]
@@ -66,17 +65,17 @@ public sealed class InputCaptureTests
     {
         using var input = arange(0, 500 * 3, dtype: ScalarType.Float32).reshape(5, 100, 3);
         using var before = input.clone();
-        using var capture = new InputCapture(capacity: 40, inFeatures: 3, seed: 1);
+        using var capture = new InputCapture("l", capacity: 40, seed: 1);
 
         using (no_grad())
-            capture.Add(input);
+            capture.Add(0, input.reshape(1, -1, 3));
         var (rows, seen) = capture.Take();
         using var _ = rows;
 
         Assert.True(input.eq(before).all().item<bool>());
         Assert.Equal(500, seen);
         Assert.NotNull(rows);
-        Assert.Equal(new long[] { 40, 3 }, rows!.shape);
+        Assert.Equal(new long[] { 1, 40, 3 }, rows!.shape);
         // Row r of the flattened input is (3r, 3r+1, 3r+2): recover r and check rows are distinct originals.
         var values = Reference.ToDoubles(rows);
         var indices = Enumerable.Range(0, 40).Select(i =>
@@ -92,13 +91,13 @@ public sealed class InputCaptureTests
     [Fact]
     public void Add_SeveralCalls_FillsUpToCapacityInCallOrder()
     {
-        using var capture = new InputCapture(capacity: 16, inFeatures: 2, seed: 1);
-        using var first = ones(10, 2);
-        using var second = full(30, 2, 2f);
-        using var third = full(5, 2, 3f);
-        capture.Add(first);
-        capture.Add(second);
-        capture.Add(third); // no room left
+        using var capture = new InputCapture("l", capacity: 16, seed: 1);
+        using var first = ones(1, 10, 2);
+        using var second = full(1, 30, 2, 2f);
+        using var third = full(1, 5, 2, 3f);
+        capture.Add(0, first);
+        capture.Add(0, second);
+        capture.Add(0, third); // no room left
         var (rows, seen) = capture.Take();
         using var _ = rows;
 
@@ -109,19 +108,19 @@ public sealed class InputCaptureTests
         Assert.Equal(12, values.Count(v => v == 2));
 
         // Take resets the capture.
-        capture.Add(third);
+        capture.Add(1, third);
         var (again, seenAgain) = capture.Take();
         using var __ = again;
         Assert.Equal(5, seenAgain);
-        Assert.Equal(new long[] { 5, 2 }, again!.shape);
+        Assert.Equal(new long[] { 1, 5, 2 }, again!.shape);
     }
 
     [Fact]
     public void Add_InputModifiedInPlaceAfterwards_CaptureUnaffected()
     {
-        using var capture = new InputCapture(capacity: 8, inFeatures: 4, seed: 1);
-        using var input = ones(8, 4);
-        capture.Add(input);
+        using var capture = new InputCapture("l", capacity: 8, seed: 1);
+        using var input = ones(1, 8, 4);
+        capture.Add(0, input);
         input.mul_(-5);
         var (rows, _) = capture.Take();
         using var _ = rows;

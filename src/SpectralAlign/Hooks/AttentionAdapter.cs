@@ -1,0 +1,108 @@
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace SpectralAlign.Hooks;
+
+/// <summary>
+/// TorchSharp's <c>MultiheadAttention</c> packs the q, k and v projections into one <c>in_proj_weight</c> (or keeps
+/// separate <c>q/k/v_proj_weight</c> when kdim/vdim differ) and runs natively. Measured as four views:
+/// <c>name.q</c>, <c>name.k</c>, <c>name.v</c> (inputs: the query, key and value rows) and <c>name.out</c>, the
+/// output projection, whose input (the heads' concatenated attention output) never leaves the native code: it is
+/// recovered from the module's output as (y − b)·pinv(W_o)ᵀ, exact whenever W_o is invertible.
+/// </summary>
+internal sealed class AttentionAdapter : LayerAdapter
+{
+    private readonly MultiheadAttention _attention;
+    private readonly LayerView[] _views;
+    private readonly int _embed, _kdim, _vdim;
+
+    public AttentionAdapter(MultiheadAttention attention, string name) : base(attention, nameof(MultiheadAttention))
+    {
+        _attention = attention;
+        var shapes = Parameters().ToDictionary(p => p.Name, p => p.Shape);
+        if (shapes.TryGetValue("in_proj_weight", out var packed))
+        {
+            _embed = (int)packed[1];
+            _kdim = _vdim = _embed;
+        }
+        else
+        {
+            _embed = (int)shapes["q_proj_weight"][1];
+            _kdim = (int)shapes["k_proj_weight"][1];
+            _vdim = (int)shapes["v_proj_weight"][1];
+        }
+
+        _views =
+        [
+            new LayerView($"{name}.q", $"{Kind}.q", 1, _embed, _embed, () => Projection(0, "q_proj_weight")),
+            new LayerView($"{name}.k", $"{Kind}.k", 1, _embed, _kdim, () => Projection(1, "k_proj_weight")),
+            new LayerView($"{name}.v", $"{Kind}.v", 1, _embed, _vdim, () => Projection(2, "v_proj_weight")),
+            new LayerView($"{name}.out", $"{Kind}.out", 1, _embed, _embed, () => Parameter("out_proj.weight")),
+        ];
+    }
+
+    public override IReadOnlyList<LayerView> Views => _views;
+
+    public override HookSet Attach(IInputReceiver receiver)
+    {
+        HookSet? hooks = null;
+        var pre = _attention.register_forward_pre_hook((module, query, key, value, _, _, _) =>
+        {
+            if (hooks!.Enter() && receiver.BeginCall(module))
+            {
+                Run(receiver, () =>
+                {
+                    DeliverRows(receiver, 0, query, _embed);
+                    DeliverRows(receiver, 1, key, _kdim);
+                    DeliverRows(receiver, 2, value, _vdim);
+                });
+            }
+
+            return null;
+        });
+        var post = _attention.register_forward_hook((module, _, _, _, _, _, _, output) =>
+        {
+            if (hooks!.Enter() && receiver.BeginCall(module))
+            {
+                Run(receiver, () =>
+                {
+                    if (IsUsable(output.Item1, _embed))
+                        receiver.Deliver(3, output.Item1.reshape(-1, _embed).unsqueeze(0), RecoverProjectionInput);
+                    else
+                        receiver.Reject(3, output.Item1);
+                });
+            }
+
+            return null!;
+        });
+        hooks = new HookSet(pre.remove, post.remove);
+        return hooks;
+    }
+
+    private static void DeliverRows(IInputReceiver receiver, int view, Tensor input, int width)
+    {
+        if (IsUsable(input, width))
+            receiver.Deliver(view, input.reshape(-1, width).unsqueeze(0));
+        else
+            receiver.Reject(view, input);
+    }
+
+    /// <summary>(y − b)·pinv(W_o)ᵀ for the subsampled output rows (G = 1, rows, E).</summary>
+    private Tensor RecoverProjectionInput(Tensor outputRows)
+    {
+        var w = Parameter("out_proj.weight")!.detach().to(ScalarType.Float64);
+        var y = outputRows.to(ScalarType.Float64);
+        if (Parameter("out_proj.bias") is { } b)
+            y = y - b.detach().to(ScalarType.Float64);
+        return y.matmul(linalg.pinv(w).t()).to(ScalarType.Float32);
+    }
+
+    private Tensor? Projection(int index, string separateName) =>
+        Parameter("in_proj_weight") is { } packed ? packed.narrow(0, index * _embed, _embed) : Parameter(separateName);
+
+    private Tensor? Parameter(string name) =>
+        _attention.named_parameters().Where(p => p.name == name).Select(p => (Tensor)p.parameter).FirstOrDefault();
+
+    private IEnumerable<(string Name, long[] Shape)> Parameters() =>
+        _attention.named_parameters().Select(p => (p.name, p.parameter.shape));
+}

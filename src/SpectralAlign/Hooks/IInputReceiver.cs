@@ -1,0 +1,21 @@
+using static TorchSharp.torch;
+
+namespace SpectralAlign.Hooks;
+
+/// <summary>Where an adapter's hook delivers what it sees. Implemented by the monitor.</summary>
+internal interface IInputReceiver
+{
+    /// <summary>Called at the start of every hooked call; returns whether this call's inputs should be captured
+    /// (a measured step, training mode, not disposed). Must be cheap: it runs on every forward.</summary>
+    bool BeginCall(nn.Module module);
+
+    /// <summary>Delivers the rows of view <paramref name="view"/> as a (G, N, n) tensor; <paramref name="transform"/>,
+    /// if given, is applied to the subsampled rows (e.g. to recover an internal input from an output).</summary>
+    void Deliver(int view, Tensor rows, Func<Tensor, Tensor>? transform = null);
+
+    /// <summary>Reports an input that cannot be used (wrong type or width).</summary>
+    void Reject(int view, Tensor input);
+
+    /// <summary>Reports an exception thrown while capturing; the hook swallows it so the forward pass continues.</summary>
+    void Fail(Exception exception);
+}
