@@ -82,6 +82,11 @@ public sealed partial class SpectralMonitor : IDisposable
     /// <summary>Number of completed <see cref="Step()"/> calls; the step the next forward pass belongs to.</summary>
     public long CurrentStep => Interlocked.Read(ref _step);
 
+    /// <summary>Whether the monitor has been disposed. A training loop whose monitor may be disposed from another
+    /// thread checks this before <see cref="Step()"/> (and still catches <see cref="ObjectDisposedException"/> for the
+    /// race between the check and the call).</summary>
+    public bool IsDisposed => _disposed;
+
     /// <summary>A copy of the options in effect.</summary>
     public SpectralMonitorOptions Options => _options.Clone();
 
@@ -504,7 +509,11 @@ public sealed partial class SpectralMonitor : IDisposable
         }
     }
 
-    private void ThrowIfDisposed() => ObjectDisposedException.ThrowIf(_disposed, this);
+    private void ThrowIfDisposed()
+    {
+        if (_disposed)
+            throw new ObjectDisposedException(nameof(SpectralMonitor), "This SpectralMonitor has been disposed: its hooks are removed and it measures nothing. Stop calling it (check IsDisposed), or create a new monitor.");
+    }
 
     /// <summary>One watch: the adapter, its hooks, its measured layers and its public handle. Receives what the
     /// hooks see.</summary>

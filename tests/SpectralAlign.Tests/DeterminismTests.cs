@@ -1,0 +1,123 @@
+using System.Reflection;
+using SpectralAlign.Tests.Support;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace SpectralAlign.Tests;
+
+/// <summary>A monitor must never change the run it watches: same seed, same bits, with or without it.</summary>
+[Collection(TorchCollection.Name)]
+public sealed class DeterminismTests
+{
+    private const int Steps = 300;
+
+    /// <summary>What a run produced: every loss, and the final weights and gradients, as raw bits.</summary>
+    private sealed record RunResult(float[] Losses, float[] Weights, float[] Gradients);
+
+    [Fact]
+    public void Training_MonitoredEveryStep_IsBitIdenticalToUnmonitored()
+    {
+        var plain = Train(monitor: null);
+        var monitored = Train(new SpectralMonitorOptions { Interval = 1, MaxSamplesPerLayer = 64 });
+
+        Assert.Equal(plain.Losses, monitored.Losses);
+        Assert.Equal(plain.Weights, monitored.Weights);
+        Assert.Equal(plain.Gradients, monitored.Gradients);
+        Assert.True(plain.Losses.Distinct().Count() > Steps / 2, "the run should actually train");
+    }
+
+    [Fact]
+    public void Training_WatchAndMonitorDisposedMidRun_IsBitIdenticalAndHooksAreGone()
+    {
+        var plain = Train(monitor: null);
+        Sequential? model = null;
+        long measurementsAfterDispose = 0;
+        var result = Train(new SpectralMonitorOptions { Interval = 1 }, (step, monitor, m) =>
+        {
+            model = m;
+            if (step == 100)
+            {
+                var first = monitor.Watches[0];
+                first.Dispose();
+                Assert.Equal(0, PreHookCount(first.Module));
+            }
+
+            if (step == 200)
+            {
+                monitor.Dispose();
+                Assert.All(m.modules().OfType<Linear>(), l => Assert.Equal(0, PreHookCount(l)));
+                monitor.Measured += (_, _) => measurementsAfterDispose++;
+            }
+        });
+
+        Assert.Equal(plain.Losses, result.Losses);
+        Assert.Equal(plain.Weights, result.Weights);
+        Assert.Equal(plain.Gradients, result.Gradients);
+        Assert.Equal(0, measurementsAfterDispose);
+    }
+
+    /// <summary>
+    /// Trains an MLP with dropout on a fixed dataset reshuffled every epoch with torch's global generator; the monitor
+    /// (if any) watches every Linear.
+    /// </summary>
+    private static RunResult Train(SpectralMonitorOptions? monitor, Action<int, SpectralMonitor, Sequential>? onStep = null)
+    {
+        manual_seed(2024);
+        using var scopeAll = NewDisposeScope();
+        var data = randn(512, 16);
+        var labels = randint(0, 4, [512], dtype: ScalarType.Int64);
+        var model = nn.Sequential(
+            ("fc1", nn.Linear(16, 32)), ("relu1", nn.ReLU()), ("drop1", nn.Dropout(0.3)),
+            ("fc2", nn.Linear(32, 32)), ("relu2", nn.ReLU()), ("drop2", nn.Dropout(0.3)),
+            ("head", nn.Linear(32, 4)));
+        using var optimizer = optim.Adam(model.parameters(), 3e-3);
+        SpectralMonitor? spectral = monitor is null ? null : new SpectralMonitor(monitor);
+        spectral?.WatchAll(model);
+        var losses = new float[Steps];
+        Tensor? order = null;
+        for (int step = 0; step < Steps; step++)
+        {
+            onStep?.Invoke(step, spectral!, model);
+            if (spectral is { } s && s.Watches.Count == 0 && step > 0)
+                spectral = null;   // a loop stops calling Step() once it has disposed its monitor
+            int batch = step % 8;
+            if (batch == 0)
+            {
+                order?.Dispose();
+                order = randperm(512).DetachFromDisposeScope();   // shuffling draws from the global generator
+            }
+
+            using var scope = NewDisposeScope();
+            var index = order!.narrow(0, batch * 64, 64);
+            optimizer.zero_grad();
+            var loss = nn.functional.cross_entropy(model.call(data.index_select(0, index)), labels.index_select(0, index));
+            loss.backward();
+            if (step < Steps - 1)
+                optimizer.step();
+            spectral?.Step();
+            losses[step] = loss.item<float>();
+        }
+
+        order?.Dispose();
+        float[] Flatten(IEnumerable<Tensor> tensors) => tensors.SelectMany(t => t.detach().cpu().data<float>().ToArray()).ToArray();
+        var weights = Flatten(model.parameters());
+        var gradients = Flatten(model.parameters().Select(p => p.grad!));
+        spectral?.Dispose();
+        model.Dispose();
+        return new RunResult(losses, weights, gradients);
+    }
+
+    /// <summary>The number of forward pre-hooks TorchSharp holds for a module (its private hook table).</summary>
+    private static int PreHookCount(nn.Module module)
+    {
+        for (var type = module.GetType(); type is not null; type = type.BaseType)
+        {
+            var field = type.GetField("pre_hooks", BindingFlags.Instance | BindingFlags.NonPublic);
+            if (field?.GetValue(module) is System.Collections.ICollection hooks)
+                return hooks.Count;
+        }
+
+        throw new InvalidOperationException("TorchSharp's hook table was not found.");
+    }
+}

@@ -1,0 +1,127 @@
+using System.Text;
+using SpectralAlign.Detection;
+using SpectralAlign.Tests.Support;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace SpectralAlign.Tests.State;
+
+[Collection(TorchCollection.Name)]
+public sealed class MonitorStateTests
+{
+    private const int DriftStart = 300, TotalSteps = 520, ResumeAt = 200;
+
+    private static SpectralMonitorOptions Options() => new()
+    {
+        Interval = 5,
+        Detection = new DetectionOptions { WarmupMeasurements = 5, Rules = [new BaselineRelativeRule { BaselineMeasurements = 10 }] },
+    };
+
+    [Fact]
+    public void LoadState_ResumedMidRun_SameMeasurementsAndAlertsAsUninterruptedRun()
+    {
+        var uninterrupted = Run(resumeAt: null);
+        var resumed = Run(resumeAt: ResumeAt);
+
+        Assert.Contains(uninterrupted.Alerts, a => a.StartsWith("fc2", StringComparison.Ordinal));
+        Assert.Equal(uninterrupted.Alerts, resumed.Alerts);
+        var after = uninterrupted.Measurements.Where(m => m.Step >= ResumeAt).Select(Describe).ToArray();
+        Assert.Equal(after, resumed.Measurements.Where(m => m.Step >= ResumeAt).Select(Describe).ToArray());
+        // No cold start and no new warm-up after the resume.
+        Assert.DoesNotContain(resumed.Measurements, m => m.Step >= ResumeAt && m.Conditions.HasFlag(MeasurementConditions.ColdStart));
+    }
+
+    [Fact]
+    public void LoadState_WithoutRestore_WouldReenterWarmup()
+    {
+        // The control for the test above: a fresh monitor attached mid-run cold-starts and re-learns its baseline,
+        // so it misses the planted collapse that the restored one catches.
+        var fresh = Run(resumeAt: ResumeAt, restore: false);
+        var uninterrupted = Run(resumeAt: null);
+        Assert.Equal(3, uninterrupted.Measurements.Count(m => m.Conditions.HasFlag(MeasurementConditions.ColdStart)));
+        Assert.Equal(6, fresh.Measurements.Count(m => m.Conditions.HasFlag(MeasurementConditions.ColdStart)));
+        Assert.NotEqual(uninterrupted.Alerts, fresh.Alerts);
+    }
+
+    [Fact]
+    public void LoadState_InvalidDocument_ThrowsInvalidData()
+    {
+        using var monitor = new SpectralMonitor();
+        Assert.Throws<InvalidDataException>(() => monitor.LoadState(new MemoryStream(Encoding.UTF8.GetBytes("{\"format\":\"something else\"}"))));
+        Assert.Throws<InvalidDataException>(() => monitor.LoadState(new MemoryStream(Encoding.UTF8.GetBytes("not json"))));
+        Assert.Throws<InvalidDataException>(() => monitor.LoadState(new MemoryStream(Encoding.UTF8.GetBytes("{\"format\":\"SpectralAlign.MonitorState\",\"version\":99}"))));
+    }
+
+    [Fact]
+    public void LoadState_ChangedLayers_ReportsWhatStartsCold()
+    {
+        using var a = nn.Linear(4, 4);
+        using var b = nn.Linear(4, 6);
+        using var input = ones(8, 4);
+        using var saving = new SpectralMonitor(new SpectralMonitorOptions { Interval = 1 });
+        saving.Watch(a, "a");
+        saving.Watch(b, "b");
+        using (no_grad())
+        {
+            a.call(input).Dispose();
+            b.call(input).Dispose();
+        }
+
+        saving.Step();
+        using var stream = new MemoryStream();
+        saving.SaveState(stream);
+
+        using var c = nn.Linear(5, 4);
+        using var loading = new SpectralMonitor(new SpectralMonitorOptions { Interval = 1 });
+        loading.Watch(a, "a");
+        loading.Watch(c, "b");
+        stream.Position = 0;
+        var problems = loading.LoadState(stream);
+        Assert.Single(problems, p => p.StartsWith("b:", StringComparison.Ordinal) && p.Contains("shape", StringComparison.Ordinal));
+        Assert.Equal(1, loading.CurrentStep);
+    }
+
+    private static string Describe(LayerMeasurement m) =>
+        FormattableString.Invariant($"{m.Layer}@{m.Step}:{m.Stats.Mean:R}/{m.Stats.SignDiversity:R}/{m.SpectralNorm:R}/{m.Conditions}");
+
+    private static (List<string> Alerts, List<LayerMeasurement> Measurements) Run(int? resumeAt, bool restore = true)
+    {
+        using var model = Training.Mlp(seed: 5);
+        using var task = new TeacherTask(32, 10, seed: 105);
+        var alerts = new List<string>();
+        var measurements = new List<LayerMeasurement>();
+        SpectralMonitor Attach(SpectralMonitor monitor)
+        {
+            monitor.WatchAll(model);
+            monitor.CollapseDetected += (_, a) => alerts.Add($"{a.Layer}@{a.Step}:{a.Reason}");
+            monitor.Measured += (_, m) => measurements.Add(m);
+            return monitor;
+        }
+
+        var monitor = Attach(new SpectralMonitor(Options()));
+        try
+        {
+            Training.Run(model, task, monitor: null, TotalSteps, beforeStep: step =>
+            {
+                model.drift.Alpha = step >= DriftStart ? Math.Min(1.0, (step - DriftStart) / 100.0) : 0;
+                if (step == resumeAt)
+                {
+                    // Checkpoint and resume: the old monitor is gone, a new one restores its state.
+                    using var checkpoint = new MemoryStream();
+                    monitor.SaveState(checkpoint);
+                    monitor.Dispose();
+                    monitor = Attach(new SpectralMonitor(Options()));
+                    checkpoint.Position = 0;
+                    if (restore)
+                        Assert.Empty(monitor.LoadState(checkpoint));
+                }
+            }, afterStep: (_, _) => monitor.Step());
+        }
+        finally
+        {
+            monitor.Dispose();
+        }
+
+        return (alerts, measurements);
+    }
+}

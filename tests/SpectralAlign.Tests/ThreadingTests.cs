@@ -1,0 +1,104 @@
+using System.Collections.Concurrent;
+using System.Reflection;
+using SpectralAlign.Tests.Support;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace SpectralAlign.Tests;
+
+/// <summary>Step(), event subscription and disposal from different threads while training runs.</summary>
+[Collection(TorchCollection.Name)]
+public sealed class ThreadingTests
+{
+    [Fact]
+    public async Task Monitor_SubscribeAndDisposeFromOtherThreadsDuringTraining_TrainingNeverFails()
+    {
+        using var model = Training.Mlp(seed: 1);
+        using var task = new TeacherTask(32, 10, seed: 2);
+        var monitor = new SpectralMonitor(new SpectralMonitorOptions { Interval = 1 });
+        var watches = monitor.WatchAll(model);
+        var failures = new ConcurrentQueue<Exception>();
+        long measured = 0;
+        int stepsDone = 0;
+        using var stop = new CancellationTokenSource();
+
+        // Thread B: subscribes and unsubscribes handlers as fast as it can.
+        var subscriber = Task.Run(() =>
+        {
+            EventHandler<LayerMeasurement> handler = (_, _) => Interlocked.Increment(ref measured);
+            while (!stop.IsCancellationRequested)
+            {
+                monitor.Measured += handler;
+                Thread.Yield();
+                monitor.Measured -= handler;
+            }
+        });
+
+        // Thread C: disposes one watch, later the whole monitor, while forward passes run.
+        var disposer = Task.Run(() =>
+        {
+            SpinWait.SpinUntil(() => Volatile.Read(ref stepsDone) >= 60);
+            watches[1].Dispose();
+            SpinWait.SpinUntil(() => Volatile.Read(ref stepsDone) >= 150);
+            monitor.Dispose();
+        });
+
+        // Thread A (this one): the training loop. It stops calling Step() once the monitor is disposed.
+        using (var optimizer = optim.Adam(model.parameters(), 1e-3))
+        {
+            for (int step = 0; step < 300; step++)
+            {
+                try
+                {
+                    using var scope = NewDisposeScope();
+                    var (x, y) = task.Batch(64);
+                    optimizer.zero_grad();
+                    nn.functional.cross_entropy(model.call(x), y).backward();
+                    optimizer.step();
+                    if (!monitor.IsDisposed)
+                    {
+                        try
+                        {
+                            monitor.Step();
+                        }
+                        catch (ObjectDisposedException)
+                        {
+                            // Disposed between the check and the call: the documented race.
+                        }
+                    }
+                }
+#pragma warning disable CA1031
+                catch (Exception ex)
+#pragma warning restore CA1031
+                {
+                    failures.Enqueue(ex);
+                }
+
+                Volatile.Write(ref stepsDone, step + 1);
+            }
+        }
+
+        stop.Cancel();
+        await subscriber;
+        await disposer;
+
+        Assert.Empty(failures);
+        Assert.True(monitor.IsDisposed);
+        Assert.True(Interlocked.Read(ref measured) > 0);
+        // Hooks disposed from another thread removed themselves on the training thread's next forward pass.
+        Assert.All(new[] { model.fc1, model.fc2, model.fc3 }, l => Assert.Equal(0, PreHookCount(l)));
+    }
+
+    private static int PreHookCount(Linear module)
+    {
+        for (var type = module.GetType(); type is not null; type = type.BaseType)
+        {
+            var field = type.GetField("pre_hooks", BindingFlags.Instance | BindingFlags.NonPublic);
+            if (field?.GetValue(module) is System.Collections.ICollection hooks)
+                return hooks.Count;
+        }
+
+        throw new InvalidOperationException("TorchSharp's hook table was not found.");
+    }
+}
