@@ -17,8 +17,13 @@ public sealed class SpectralMonitorOptions
     /// subsampled uniformly without replacement, reproducibly from <see cref="Seed"/>. Default <c>256</c>.</summary>
     public int MaxSamplesPerLayer { get; set; } = 256;
 
-    /// <summary>Warm-started subspace-iteration steps per measurement. Default <c>2</c>.</summary>
+    /// <summary>Warm-started subspace-iteration steps per measurement (the minimum; a layer whose residual stays
+    /// above <see cref="ResidualTolerance"/> gets more on its next measurements, up to
+    /// <see cref="MaxWarmIterations"/>). Default <c>2</c>.</summary>
     public int PowerIterations { get; set; } = 2;
+
+    /// <summary>Ceiling of the adaptive warm iteration count. Default <c>12</c>.</summary>
+    public int MaxWarmIterations { get; set; } = 12;
 
     /// <summary>Width k of the iterated subspace. The top singular vector is extracted from it by a Rayleigh–Ritz
     /// step, so a layer whose top singular values are nearly tied still converges as fast as σ_{k+1}/σ1 allows,
@@ -26,12 +31,17 @@ public sealed class SpectralMonitorOptions
     /// Clamped to the layer's input width. Default <c>4</c>.</summary>
     public int SubspaceDimension { get; set; } = 4;
 
-    /// <summary>Relative residual ‖WᵀW v − σ1² v‖/σ1² below which v1 counts as converged. A warm-started
-    /// measurement whose residual is above it keeps iterating (the only case besides a cold start in which the
-    /// monitor reads device results more than once in a step). Default <c>1e-3</c>.</summary>
+    /// <summary>Relative residual ‖WᵀW v − σ1² v‖/σ1² below which v1 counts as converged. A warm measurement whose
+    /// residual ends above it is flagged <see cref="MeasurementConditions.NotConverged"/> and the layer gets more
+    /// iterations from its next measurement on, without an extra device synchronisation now. Default <c>1e-3</c>.</summary>
     public double ResidualTolerance { get; set; } = 1e-3;
 
-    /// <summary>Cap on subspace-iteration steps per measurement (cold starts included). Default <c>200</c>.</summary>
+    /// <summary>A residual above this means the warm start is lost (the weight changed abruptly): the layer is
+    /// iterated to convergence within the same step, like a cold start (the only cases in which a step reads device
+    /// results more than once). Default <c>0.1</c>.</summary>
+    public double RestartResidual { get; set; } = 0.1;
+
+    /// <summary>Cap on subspace-iteration steps for a cold start or restart. Default <c>200</c>.</summary>
     public int MaxPowerIterations { get; set; } = 200;
 
     /// <summary>Bins of <see cref="SpectralAlignmentStats.Histogram"/> over [-1, 1]. Default <c>20</c>.</summary>
@@ -63,8 +73,12 @@ public sealed class SpectralMonitorOptions
             problems.Add($"SubspaceDimension must be >= 1 (was {SubspaceDimension}).");
         if (!(ResidualTolerance > 0 && ResidualTolerance < 1))
             problems.Add($"ResidualTolerance must be in (0, 1) (was {ResidualTolerance}).");
+        if (MaxWarmIterations < PowerIterations)
+            problems.Add($"MaxWarmIterations must be >= PowerIterations ({PowerIterations}) (was {MaxWarmIterations}).");
         if (MaxPowerIterations < PowerIterations)
             problems.Add($"MaxPowerIterations must be >= PowerIterations ({PowerIterations}) (was {MaxPowerIterations}).");
+        if (!(RestartResidual > ResidualTolerance && RestartResidual <= 1))
+            problems.Add($"RestartResidual must be in (ResidualTolerance, 1] (was {RestartResidual}).");
         if (HistogramBins < 2)
             problems.Add($"HistogramBins must be >= 2 (was {HistogramBins}).");
         if (SilentHookSteps < 1)
@@ -84,7 +98,9 @@ public sealed class SpectralMonitorOptions
         MaxSamplesPerLayer = MaxSamplesPerLayer,
         PowerIterations = PowerIterations,
         SubspaceDimension = SubspaceDimension,
+        MaxWarmIterations = MaxWarmIterations,
         ResidualTolerance = ResidualTolerance,
+        RestartResidual = RestartResidual,
         MaxPowerIterations = MaxPowerIterations,
         HistogramBins = HistogramBins,
         Seed = Seed,

@@ -64,7 +64,8 @@ internal sealed class SpectralEngine : IDisposable
                 group.Compute(group.InitialIterations);
             ReadBack(groups);
 
-            // Continue only where the residual says v1 has not converged (cold starts, abrupt changes).
+            // Continue within the step only for cold starts and lost warm starts (abrupt weight changes); a warm layer
+            // that is merely short of the tolerance gets more iterations next time instead of another synchronisation.
             while (true)
             {
                 var pending = groups.Where(g => g.NeedsMoreIterations(_options)).ToList();
@@ -96,7 +97,7 @@ internal sealed class SpectralEngine : IDisposable
 
     private void ReadBack(List<Group> groups)
     {
-        foreach (var byDevice in groups.GroupBy(g => g.Device))
+        foreach (var byDevice in groups.GroupBy(g => g.Device.ToString()))
         {
             var members = byDevice.ToList();
             using var host = (members.Count == 1 ? members[0].Results! : cat(members.Select(g => g.Results!).ToList(), 0)).cpu();
@@ -181,9 +182,7 @@ internal sealed class SpectralEngine : IDisposable
             _hasReference = _groups == 1 ? warm : warm.repeat_interleave(_groups);
             _reference = _basis.select(2, 0).clone().masked_fill_(_hasReference.logical_not().unsqueeze(1), 0);
 
-            InitialIterations = _cold.Any(c => c)
-                ? options.PowerIterations
-                : Math.Max(options.PowerIterations, members.Max(i => layers[i].Spectral.IterationHint));
+            InitialIterations = Math.Max(options.PowerIterations, members.Max(i => layers[i].Spectral.IterationHint));
 
             // Input rows, (G, N, n) per layer, padded to the longest capture of the group.
             var rows = members.Select(i => captured[i].Rows).ToArray();
@@ -252,7 +251,9 @@ internal sealed class SpectralEngine : IDisposable
             for (int j = 0; j < Size; j++)
             {
                 var row = Row(j);
-                if (row[ResultColumns.WeightFinite] > 0 && row[ResultColumns.Sigma1] > 0 && row[ResultColumns.Residual] > options.ResidualTolerance)
+                double residual = row[ResultColumns.Residual];
+                if (row[ResultColumns.WeightFinite] > 0 && row[ResultColumns.Sigma1] > 0
+                    && ((_cold[j] && residual > options.ResidualTolerance) || residual > options.RestartResidual))
                     return true;
             }
 
@@ -305,10 +306,16 @@ internal sealed class SpectralEngine : IDisposable
                 if (vectorDefined)
                 {
                     layer.Spectral.Replace(_finalBasis!.narrow(0, j * _groups, _groups).clone().DetachFromDisposeScope());
-                    int hint = layer.Spectral.IterationHint;
-                    layer.Spectral.IterationHint = TotalIterations > InitialIterations
-                        ? Math.Min(TotalIterations, 4 * options.PowerIterations)
-                        : Math.Max(options.PowerIterations, hint - 1);
+                    // Adapt the warm iteration count: double it while the residual stays above the tolerance, relax it
+                    // by one when comfortably below.
+                    int hint = Math.Max(layer.Spectral.IterationHint, options.PowerIterations);
+                    double residual = row[ResultColumns.Residual];
+                    if (TotalIterations > InitialIterations)
+                        layer.Spectral.IterationHint = hint;
+                    else if (residual > options.ResidualTolerance)
+                        layer.Spectral.IterationHint = Math.Min(2 * InitialIterations, options.MaxWarmIterations);
+                    else if (residual < options.ResidualTolerance / 4)
+                        layer.Spectral.IterationHint = Math.Max(options.PowerIterations, hint - 1);
                 }
             }
         }
