@@ -2,11 +2,23 @@
 //
 // Trains a small MLP classifier on a synthetic task with SpectralAlign watching every Linear layer. After a healthy
 // phase the learning rate starts growing by 1.2% per step, which eventually destabilises training; the program prints
-// the monitor's numbers every 100 steps, every alert as it happens, and the step at which the loss explodes.
+// the monitor's numbers every 100 steps, every alert as it happens, and the step at which the loss explodes, under a
+// live one-line progress display (plain lines when the output is redirected).
+//
+// Optional sinks (see the README):
+//   --run-log PATH       crash-safe JSON Lines run log (render it with src/SpectralAlign.Report)
+//   --tensorboard DIR    TensorBoard event file
+//   --capture DIR        offline mode: save each layer's sampled inputs and weight on measured steps
+//   --otel               metrics through OpenTelemetry's console exporter, tagged run=quickstart, rank=0
 using Microsoft.Extensions.Logging;
+using OpenTelemetry;
+using OpenTelemetry.Metrics;
 using SpectralAlign;
+using SpectralAlign.Telemetry;
 using TorchSharp;
 using static TorchSharp.torch;
+
+var options = QuickStartOptions.Parse(args);
 
 const int steps = 1500;
 const int rampStart = 700;
@@ -22,12 +34,35 @@ using var optimizer = optim.Adam(model.parameters(), healthyLr);
 var task = new SyntheticTask(inputs: 32, classes: 10, seed: 1);
 
 CollapseAlert? firstAlert = null;
+var progress = ProgressLine.ForConsole(plainEvery: 100);
+LayerMeasurement? lowest = null;
 
 // --- quick start -------------------------------------------------------------------------------------------------
 using var monitor = new SpectralMonitor(new SpectralMonitorOptions { Interval = 10 }, loggerFactory.CreateLogger("SpectralAlign"));
 monitor.WatchAll(model);                                   // every Linear, named by its path: fc1, fc2, head
-monitor.CollapseDetected += (_, alert) => { firstAlert ??= alert; Console.WriteLine($"  >>> ALERT {alert}"); };
-monitor.Measured += (_, m) => { if (m.Step % 100 == 0) Console.WriteLine($"  {m.Layer,-5} step {m.Step,4}: mean SA {m.Stats.Mean,7:F3}  D {m.Stats.SignDiversity:0.00}  σ1 {m.SpectralNorm,7:0.00}"); };
+monitor.CollapseDetected += (_, alert) => { firstAlert ??= alert; progress.WriteLine($"  >>> ALERT {alert}"); };
+monitor.Measured += (_, m) => { if (m.Step % 100 == 0) progress.WriteLine($"  {m.Layer,-5} step {m.Step,4}: mean SA {m.Stats.Mean,7:F3}  D {m.Stats.SignDiversity:0.00}  σ1 {m.SpectralNorm,7:0.00}"); };
+// -----------------------------------------------------------------------------------------------------------------
+
+// The layer with the lowest sign diversity at the latest measured step, for the progress line.
+monitor.Measured += (_, m) => { if (lowest is null || lowest.Step != m.Step || m.Stats.SignDiversity < lowest.Stats.SignDiversity) lowest = m; };
+
+// --- sinks (each opt-in) ------------------------------------------------------------------------------------------
+using var runLog = options.RunLog is null ? null : new RunLogWriter(new RunLogOptions { Path = options.RunLog, Tags = { ["run"] = "quickstart" } });
+using var runLogRegistration = runLog is null ? null : monitor.AddSink(runLog);
+var tensorBoard = options.TensorBoard is null ? null : new TensorBoardSink(new TensorBoardOptions { LogDirectory = options.TensorBoard });
+using var tensorBoardRegistration = tensorBoard is null ? null : monitor.AddSink(tensorBoard);
+using var capture = options.Capture is null ? null : new OfflineCaptureSink(new OfflineCaptureOptions { Directory = options.Capture }, monitor.Options);
+using var captureRegistration = capture is null ? null : monitor.AddCaptureSink(capture);
+
+// Metrics: one SpectralMetrics sink, exported by OpenTelemetry (here to the console, at the end of the run; the
+// provider is declared last so that it is disposed, and exports, before the meter is).
+using var metrics = !options.OpenTelemetry ? null : new SpectralMetrics(new SpectralMetricsOptions { Tags = { ["run"] = "quickstart", ["rank"] = 0 } });
+using var metricsRegistration = metrics is null ? null : monitor.AddSink(metrics);
+using var meterProvider = !options.OpenTelemetry ? null : Sdk.CreateMeterProviderBuilder()
+    .AddMeter(SpectralMetrics.MeterName)
+    .AddConsoleExporter()
+    .Build();
 
 double smoothed = double.NaN, runningMin = double.PositiveInfinity;
 for (int step = 0; step < steps; step++)
@@ -36,7 +71,7 @@ for (int step = 0; step < steps; step++)
     {
         double lr = healthyLr * Math.Pow(rampFactor, step - rampStart);
         if (step == rampStart)
-            Console.WriteLine($"--- step {step}: the learning rate starts growing by {rampFactor - 1:P1} per step");
+            progress.WriteLine($"--- step {step}: the learning rate starts growing by {rampFactor - 1:P1} per step");
         foreach (var group in optimizer.ParamGroups)
             group.LearningRate = lr;
     }
@@ -53,10 +88,13 @@ for (int step = 0; step < steps; step++)
     // Explosion: the loss (smoothed over ~10 steps) is non-finite or twice its running minimum.
     double value = loss.item<float>();
     smoothed = double.IsNaN(smoothed) ? value : 0.9 * smoothed + 0.1 * value;
-    if (step % 100 == 0)
-        Console.WriteLine($"step {step,4}: loss {smoothed:0.0000}  lr {optimizer.ParamGroups.First().LearningRate:G3}");
+    runLog?.WriteScalar(step, "loss", value);
+    progress.Update(step, $"step {step,4}  loss {smoothed:0.0000}  lr {optimizer.ParamGroups.First().LearningRate:G3}  lowest D {lowest?.Stats.SignDiversity ?? double.NaN:0.00} ({lowest?.Layer ?? "-"})  alerts: {(firstAlert is null ? "none" : $"{firstAlert.Layer}@{firstAlert.Step}")}");
     if (step > 50 && (!double.IsFinite(smoothed) || smoothed > 2 * runningMin))
     {
+        runLog?.WriteMarker(step, "loss_explosion", $"smoothed loss {smoothed:G4}, running minimum {runningMin:0.0000}");
+        progress.Update(step, $"step {step,4}  loss {smoothed:0.0000}  lowest D {lowest?.Stats.SignDiversity ?? double.NaN:0.00} ({lowest?.Layer ?? "-"})", force: true);
+        progress.Finish();
         Console.WriteLine($"--- step {step}: loss exploded (smoothed loss {smoothed:G4}, running minimum {runningMin:0.0000})");
         Console.WriteLine(firstAlert is null
             ? "No alert was raised before the explosion."
@@ -65,6 +103,33 @@ for (int step = 0; step < steps; step++)
     }
 
     runningMin = Math.Min(runningMin, smoothed);
+}
+
+if (options.RunLog is not null)
+    Console.WriteLine($"Run log: {Path.GetFullPath(options.RunLog)} (render it: dotnet run --project src/SpectralAlign.Report -c Release -- {options.RunLog})");
+
+/// <summary>The command-line switches.</summary>
+internal sealed record QuickStartOptions(string? RunLog, string? TensorBoard, string? Capture, bool OpenTelemetry)
+{
+    public static QuickStartOptions Parse(string[] args)
+    {
+        string? runLog = null, tensorBoard = null, capture = null;
+        bool otel = false;
+        for (int i = 0; i < args.Length; i++)
+        {
+            string Next() => i + 1 < args.Length ? args[++i] : throw new ArgumentException($"{args[i]} needs a value");
+            switch (args[i])
+            {
+                case "--run-log": runLog = Next(); break;
+                case "--tensorboard": tensorBoard = Next(); break;
+                case "--capture": capture = Next(); break;
+                case "--otel": otel = true; break;
+                default: throw new ArgumentException($"unknown argument '{args[i]}' (known: --run-log PATH, --tensorboard DIR, --capture DIR, --otel)");
+            }
+        }
+
+        return new QuickStartOptions(runLog, tensorBoard, capture, otel);
+    }
 }
 
 /// <summary>A fixed synthetic classification task: labels from a random two-layer teacher network.</summary>

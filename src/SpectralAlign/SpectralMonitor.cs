@@ -374,6 +374,14 @@ public sealed partial class SpectralMonitor : IDisposable
         }
     }
 
+    /// <summary>Watches a replay stand-in whose input is a saved (G, rows, n) stack and whose weight is a saved
+    /// (G, m, n) stack (offline analysis).</summary>
+    internal LayerWatch WatchReplay(nn.Module<Tensor, Tensor> layer, string name, int groups, int outFeatures, int inFeatures, Func<Tensor?> weight)
+    {
+        CheckName(name);
+        return Register(new ReplayAdapter(layer, name, groups, outFeatures, inFeatures, weight));
+    }
+
     internal void Unwatch(WatchEntry watch)
     {
         lock (_gate)

@@ -22,8 +22,8 @@ public sealed class SpectralMonitorOptions
     /// <see cref="MaxWarmIterations"/>). Default <c>2</c>.</summary>
     public int PowerIterations { get; set; } = 2;
 
-    /// <summary>Ceiling of the adaptive warm iteration count. Default <c>12</c>.</summary>
-    public int MaxWarmIterations { get; set; } = 12;
+    /// <summary>Ceiling of the adaptive warm iteration count. Default <c>16</c>.</summary>
+    public int MaxWarmIterations { get; set; } = 16;
 
     /// <summary>Width k of the iterated subspace. The top singular vector is extracted from it by a Rayleigh–Ritz
     /// step, so a layer whose top singular values are nearly tied still converges as fast as σ_{k+1}/σ1 allows,
@@ -38,8 +38,8 @@ public sealed class SpectralMonitorOptions
 
     /// <summary>A residual above this means the warm start is lost (the weight changed abruptly): the layer is
     /// iterated to convergence within the same step, like a cold start (the only cases in which a step reads device
-    /// results more than once). Default <c>0.1</c>.</summary>
-    public double RestartResidual { get; set; } = 0.1;
+    /// results more than once). Default <c>0.05</c>.</summary>
+    public double RestartResidual { get; set; } = 0.05;
 
     /// <summary>Cap on subspace-iteration steps for a cold start or restart. Default <c>200</c>.</summary>
     public int MaxPowerIterations { get; set; } = 200;

@@ -28,9 +28,9 @@ public sealed class SpectralMonitorTests
         };
         var ex = Assert.Throws<ArgumentException>(() => new SpectralMonitor(options));
         Assert.Equal("options", ex.ParamName);
-        foreach (var name in new[] { "Interval", "MaxSamplesPerLayer", "PowerIterations", "SubspaceDimension", "ResidualTolerance", "HistogramBins", "SilentHookSteps", "Detection.ConsecutiveMeasurements" })
+        foreach (var name in new[] { "Interval", "MaxSamplesPerLayer", "PowerIterations", "SubspaceDimension", "ResidualTolerance", "RestartResidual", "HistogramBins", "SilentHookSteps", "Detection.ConsecutiveMeasurements" })
             Assert.Contains(name, ex.Message, StringComparison.Ordinal);
-        Assert.Contains("8 problems", ex.Message, StringComparison.Ordinal);
+        Assert.Contains("9 problems", ex.Message, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -306,12 +306,13 @@ internal sealed class SpectralEngine : IDisposable
                 if (vectorDefined)
                 {
                     layer.Spectral.Replace(_finalBasis!.narrow(0, j * _groups, _groups).clone().DetachFromDisposeScope());
-                    // Adapt the warm iteration count: double it while the residual stays above the tolerance, relax it
-                    // by one when comfortably below.
+                    // Adapt the warm iteration count without extra synchronisation: after a cold start or restart the
+                    // weights are often moving fast (early training), so start generously; double while the residual
+                    // stays above the tolerance; relax by one when comfortably below.
                     int hint = Math.Max(layer.Spectral.IterationHint, options.PowerIterations);
                     double residual = row[ResultColumns.Residual];
                     if (TotalIterations > InitialIterations)
-                        layer.Spectral.IterationHint = hint;
+                        layer.Spectral.IterationHint = Math.Min(Math.Max(hint, 4 * options.PowerIterations), options.MaxWarmIterations);
                     else if (residual > options.ResidualTolerance)
                         layer.Spectral.IterationHint = Math.Min(2 * InitialIterations, options.MaxWarmIterations);
                     else if (residual < options.ResidualTolerance / 4)

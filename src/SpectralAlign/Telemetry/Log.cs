@@ -62,4 +62,15 @@ internal static partial class Log
     [LoggerMessage(EventId = 14, EventName = "StateNotRestored", Level = LogLevel.Warning,
         Message = "Monitor state: {Problem}.")]
     public static partial void StateNotRestored(ILogger logger, string problem);
+    [LoggerMessage(EventId = 20, EventName = "RunLogWriteFailed", Level = LogLevel.Error,
+        Message = "Writing the run log '{Path}' failed at step {Step}; the records of this write are lost, training continues and the next write tries again.")]
+    public static partial void RunLogWriteFailed(ILogger logger, string path, long step, Exception exception);
+
+    [LoggerMessage(EventId = 21, EventName = "TensorBoardWriteFailed", Level = LogLevel.Error,
+        Message = "Writing TensorBoard events to '{Directory}' failed at step {Step}; training continues.")]
+    public static partial void TensorBoardWriteFailed(ILogger logger, string directory, long step, Exception exception);
+
+    [LoggerMessage(EventId = 22, EventName = "OfflineCaptureFailed", Level = LogLevel.Error,
+        Message = "Saving the tensors of layer '{Layer}' at step {Step} to '{Directory}' failed; training continues.")]
+    public static partial void OfflineCaptureFailed(ILogger logger, string layer, long step, string directory, Exception exception);
 }

@@ -1,0 +1,252 @@
+using System.Text.Json;
+using Microsoft.Extensions.Logging;
+using static TorchSharp.torch;
+
+namespace SpectralAlign.Telemetry;
+
+/// <summary>
+/// Computes, from a capture written by <see cref="OfflineCaptureSink"/>, the same measurements and alerts the monitor
+/// computes online: it replays the saved rows and weights, step by step, through a <see cref="SpectralMonitor"/> with
+/// the capturing monitor's settings (same seed, same warm-started singular vectors, same detection), on the CPU.
+/// </summary>
+public static class OfflineAnalyzer
+{
+    /// <summary>Analyses a capture directory.</summary>
+    /// <param name="directory">The capture directory (<see cref="OfflineCaptureOptions.Directory"/>).</param>
+    /// <param name="options">Measurement and detection settings; <c>null</c> for the defaults with the capturing
+    /// monitor's measurement settings from <c>capture.json</c>. In either case the interval is set to the spacing of
+    /// the saved steps (their greatest common divisor), <see cref="SpectralMonitorOptions.MaxSamplesPerLayer"/> is raised to the largest saved row
+    /// count (every saved row is used) and hook-silence warnings are turned off.</param>
+    /// <param name="sinks">Receive every replayed step, as during training (e.g. a <see cref="RunLogWriter"/> to
+    /// plot the analysis); <c>null</c> for none.</param>
+    /// <param name="logger">Receives the replay monitor's log; <c>null</c> for none.</param>
+    /// <returns>The measurements and alerts.</returns>
+    /// <exception cref="DirectoryNotFoundException">The directory does not exist.</exception>
+    /// <exception cref="InvalidDataException">The capture is not in the expected format (the message says
+    /// where).</exception>
+    public static OfflineAnalysis Analyze(string directory, SpectralMonitorOptions? options = null, IEnumerable<ISpectralSink>? sinks = null, ILogger? logger = null)
+    {
+        ArgumentNullException.ThrowIfNull(directory);
+        if (!Directory.Exists(directory))
+            throw new DirectoryNotFoundException($"No capture directory at '{directory}'.");
+        var header = ReadHeader(directory);
+        var (entries, truncated) = ReadManifest(directory);
+        var steps = entries.Select(e => e.Step).Distinct().Order().ToArray();
+        var replayOptions = ReplayOptions(options, header, entries, steps);
+
+        var measurements = new List<LayerMeasurement>();
+        var alerts = new List<CollapseAlert>();
+        var sinkList = sinks?.ToArray() ?? [];
+        var layers = new Dictionary<string, ReplayLayer>(StringComparer.Ordinal);
+        using var monitor = new SpectralMonitor(replayOptions, logger);
+        var stepMeasurements = new List<LayerMeasurement>();
+        var stepAlerts = new List<CollapseAlert>();
+        monitor.Measured += (_, m) => stepMeasurements.Add(m);
+        monitor.CollapseDetected += (_, a) => stepAlerts.Add(a);
+        try
+        {
+            // Watch in first-appearance order: the order the capturing monitor watched them.
+            foreach (var entry in entries)
+            {
+                if (layers.ContainsKey(entry.Layer))
+                    continue;
+                var layer = new ReplayLayer(entry.WeightShape, ParseDType(entry.WeightDType, entry));
+                layers.Add(entry.Layer, layer);
+                monitor.WatchReplay(layer, entry.Layer, layer.Groups, layer.OutFeatures, layer.InFeatures, () => layer.Weight);
+            }
+
+            foreach (var group in entries.GroupBy(e => e.Step).OrderBy(g => g.Key))
+            {
+                while (monitor.CurrentStep < group.Key)
+                    monitor.Step();
+                var inputRows = new Dictionary<string, long>(StringComparer.Ordinal);
+                foreach (var entry in group)
+                {
+                    inputRows[entry.Layer] = entry.InputRows;
+                    Feed(directory, layers[entry.Layer], entry);
+                }
+
+                stepMeasurements.Clear();
+                stepAlerts.Clear();
+                monitor.Step();
+
+                // The replay saw only the saved rows; report the count the layer saw during training.
+                var fixedUp = stepMeasurements.Where(m => inputRows.ContainsKey(m.Layer))
+                    .ToDictionary(m => m, m => WithInputRows(m, inputRows[m.Layer]));
+                var report = new StepReport
+                {
+                    Step = group.Key,
+                    Measurements = fixedUp.Values.ToArray(),
+                    Alerts = stepAlerts.Where(a => fixedUp.ContainsKey(a.Measurement)).Select(a => WithMeasurement(a, fixedUp[a.Measurement])).ToArray(),
+                };
+                measurements.AddRange(report.Measurements);
+                alerts.AddRange(report.Alerts);
+                foreach (var sink in sinkList)
+                    sink.OnStep(report);
+            }
+        }
+        finally
+        {
+            foreach (var layer in layers.Values)
+                layer.Dispose();
+        }
+
+        return new OfflineAnalysis
+        {
+            Measurements = measurements.AsReadOnly(),
+            Alerts = alerts.AsReadOnly(),
+            Steps = steps,
+            Options = replayOptions,
+            TruncatedTail = truncated,
+        };
+    }
+
+    private static void Feed(string directory, ReplayLayer layer, CaptureManifestLine entry)
+    {
+        using var scope = NewDisposeScope();
+        using var noGrad = no_grad();
+        layer.SetWeight(Load(directory, entry.Weight, entry));
+        if (entry.Rows is { } rowsFile)
+            layer.call(Load(directory, rowsFile, entry));
+    }
+
+    private static Tensor Load(string directory, string relative, CaptureManifestLine entry)
+    {
+        var path = Path.GetFullPath(Path.Combine(directory, relative));
+        if (!File.Exists(path))
+            throw new InvalidDataException($"Capture file '{relative}' of layer '{entry.Layer}' at step {entry.Step} is missing.");
+        return load(path);
+    }
+
+    private static SpectralMonitorOptions ReplayOptions(SpectralMonitorOptions? options, CaptureHeader? header, List<CaptureManifestLine> entries, long[] steps)
+    {
+        var result = options?.Clone() ?? new SpectralMonitorOptions();
+        if (options is null && header is not null)
+        {
+            // The capturing monitor's settings; what the header lacks keeps the library's defaults.
+            result.MaxSamplesPerLayer = header.MaxSamplesPerLayer ?? result.MaxSamplesPerLayer;
+            result.HistogramBins = header.HistogramBins ?? result.HistogramBins;
+            result.Seed = header.Seed ?? result.Seed;
+            result.PowerIterations = header.PowerIterations ?? result.PowerIterations;
+            result.MaxWarmIterations = header.MaxWarmIterations ?? result.MaxWarmIterations;
+            result.SubspaceDimension = header.SubspaceDimension ?? result.SubspaceDimension;
+            result.ResidualTolerance = header.ResidualTolerance ?? result.ResidualTolerance;
+            result.RestartResidual = header.RestartResidual ?? result.RestartResidual;
+            result.MaxPowerIterations = header.MaxPowerIterations ?? result.MaxPowerIterations;
+        }
+
+        // Measure exactly the saved steps' spacing (a stride or a late start leaves gaps the capturing interval has not).
+        long interval = 0;
+        foreach (var step in steps)
+            interval = Gcd(interval, step);
+        if (interval == 0)
+            interval = header?.Interval ?? 1;
+        result.Interval = (int)Math.Clamp(interval, 1, int.MaxValue);
+        long maxRows = entries.Max(e => e.RowsShape is { Length: > 0 } shape ? shape[^2] : 0);
+        result.MaxSamplesPerLayer = (int)Math.Max(result.MaxSamplesPerLayer, Math.Min(maxRows, int.MaxValue));
+        result.SilentHookSteps = int.MaxValue;
+        return result;
+    }
+
+    private static long Gcd(long a, long b)
+    {
+        while (b != 0)
+            (a, b) = (b, a % b);
+        return Math.Abs(a);
+    }
+
+    private static CaptureHeader? ReadHeader(string directory)
+    {
+        var path = Path.Combine(directory, CaptureFormat.HeaderFile);
+        if (!File.Exists(path))
+            return null;
+        try
+        {
+            var header = JsonSerializer.Deserialize(File.ReadAllBytes(path), TelemetryJsonContext.Default.CaptureHeader);
+            if (header is not null && (header.Format != CaptureFormat.FormatName || header.Version > CaptureFormat.FormatVersion))
+                throw new InvalidDataException($"'{path}' is a {header.Format} version {header.Version} file; this analyser reads {CaptureFormat.FormatName} up to version {CaptureFormat.FormatVersion}.");
+            return header;
+        }
+        catch (JsonException ex)
+        {
+            throw new InvalidDataException($"'{path}' is not a valid capture header: {ex.Message}", ex);
+        }
+    }
+
+    private static (List<CaptureManifestLine> Entries, bool Truncated) ReadManifest(string directory)
+    {
+        var path = Path.Combine(directory, CaptureFormat.ManifestFile);
+        if (!File.Exists(path))
+            throw new InvalidDataException($"The capture directory '{directory}' has no {CaptureFormat.ManifestFile}.");
+        byte[] bytes;
+        using (var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete))
+        using (var buffer = new MemoryStream())
+        {
+            stream.CopyTo(buffer);
+            bytes = buffer.ToArray();
+        }
+
+        var entries = new List<CaptureManifestLine>();
+        var span = bytes.AsSpan();
+        int lineNumber = 0;
+        while (span.Length > 0)
+        {
+            lineNumber++;
+            int end = span.IndexOf((byte)'\n');
+            bool complete = end >= 0;
+            var line = complete ? span[..end] : span;
+            span = complete ? span[(end + 1)..] : [];
+            if (line.Trim((byte)' ').IsEmpty)
+                continue;
+            try
+            {
+                var entry = JsonSerializer.Deserialize(line, TelemetryJsonContext.Default.CaptureManifestLine);
+                if (entry is null || string.IsNullOrEmpty(entry.Layer) || string.IsNullOrEmpty(entry.Weight) || entry.WeightShape.Length is not (2 or 3))
+                    throw new InvalidDataException($"{CaptureFormat.ManifestFile} line {lineNumber} is not a complete record.");
+                entries.Add(entry);
+            }
+            catch (JsonException ex)
+            {
+                if (!complete)
+                    return (entries, true);
+                throw new InvalidDataException($"{CaptureFormat.ManifestFile} line {lineNumber} is not valid JSON: {ex.Message}", ex);
+            }
+        }
+
+        if (entries.Count == 0)
+            throw new InvalidDataException($"The capture in '{directory}' holds no records.");
+        return (entries, false);
+    }
+
+    private static ScalarType ParseDType(string name, CaptureManifestLine entry) =>
+        Enum.TryParse<ScalarType>(name, out var dtype)
+            ? dtype
+            : throw new InvalidDataException($"Unknown dtype '{name}' for layer '{entry.Layer}' at step {entry.Step}.");
+
+    private static LayerMeasurement WithInputRows(LayerMeasurement m, long inputRows) => new()
+    {
+        Layer = m.Layer,
+        Step = m.Step,
+        Stats = m.Stats,
+        SpectralNorm = m.SpectralNorm,
+        SecondSingularValue = m.SecondSingularValue,
+        FrobeniusNorm = m.FrobeniusNorm,
+        Residual = m.Residual,
+        Iterations = m.Iterations,
+        InputMeanAlignment = m.InputMeanAlignment,
+        MaxAbsInput = m.MaxAbsInput,
+        InputRows = inputRows,
+        Conditions = m.Conditions,
+    };
+
+    private static CollapseAlert WithMeasurement(CollapseAlert a, LayerMeasurement m) => new()
+    {
+        Layer = a.Layer,
+        Step = a.Step,
+        Stats = a.Stats,
+        Reason = a.Reason,
+        Detail = a.Detail,
+        EpisodeStartStep = a.EpisodeStartStep,
+        Measurement = m,
+    };
+}
