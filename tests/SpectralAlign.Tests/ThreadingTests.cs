@@ -23,6 +23,7 @@ public sealed class ThreadingTests
         monitor.Measured += (_, _) => Interlocked.Increment(ref measured);
         int stepsDone = 0;
         using var stop = new CancellationTokenSource();
+        using var disposed = new ManualResetEventSlim();
 
         // Thread B: subscribes and unsubscribes handlers as fast as it can.
         var subscriber = Task.Run(() =>
@@ -43,6 +44,7 @@ public sealed class ThreadingTests
             watches[1].Dispose();
             SpinWait.SpinUntil(() => Volatile.Read(ref stepsDone) >= 150);
             monitor.Dispose();
+            disposed.Set();
         });
 
         // Thread A (this one): the training loop. It stops calling Step() once the monitor is disposed.
@@ -50,6 +52,8 @@ public sealed class ThreadingTests
         {
             for (int step = 0; step < 300; step++)
             {
+                if (step == 250)
+                    Assert.True(disposed.Wait(TimeSpan.FromMinutes(2)));   // later forward passes must see the disposal
                 try
                 {
                     using var scope = NewDisposeScope();
