@@ -111,10 +111,11 @@ public sealed class GptLearningRateScenario : GptScenarioBase
 }
 
 /// <summary>
-/// Scenario c (loss of normalisation): the same GPT at a constant, high learning rate (3e-2, AdamW, no warm-up). The
-/// two configurations differ only in normalisation: pre-norm RMSNorm in every block and before the head (stable) or
-/// none (exploding). With normalisation the model trains through; without it, it survives an early transient (inside
-/// the ground truth's settling period) and blows up a few hundred steps later.
+/// Scenario c (loss of normalisation): a deeper GPT (4 blocks) with the exploding learning-rate schedule of
+/// <see cref="GptLearningRateScenario"/> (AdamW, 1000-step linear warm-up to 5e-2, then constant). The two
+/// configurations differ only in normalisation: pre-norm RMSNorm in every block and before the LM head (stable) or
+/// none (exploding). With normalisation the model trains through the whole ramp; without it, it blows up once the
+/// rising learning rate reaches about 1.5–2e-2, a few hundred steps in.
 /// </summary>
 public sealed class GptNormalisationScenario : GptScenarioBase
 {
@@ -123,10 +124,11 @@ public sealed class GptNormalisationScenario : GptScenarioBase
 
     /// <inheritdoc />
     public override string Description =>
-        "Same char-level GPT at a constant LR of 3e-2 without warm-up; stable = pre-norm RMSNorm, exploding = no normalisation.";
+        "Char-level GPT with 4 blocks, 1000-step warm-up to a peak LR of 5e-2; stable = pre-norm RMSNorm, exploding = no normalisation.";
 
     /// <inheritdoc />
-    public override IReadOnlyDictionary<string, string> Defaults { get; } = GptDefaults().With(("steps", "1500"), ("lr", "3e-2"));
+    public override IReadOnlyDictionary<string, string> Defaults { get; } =
+        GptDefaults().With(("steps", "1500"), ("warmup", "1000"), ("lr", "5e-2"), ("layers", "4"));
 
     /// <inheritdoc />
     public override IReadOnlyDictionary<string, IReadOnlyDictionary<string, string>> Configs { get; } =
