@@ -70,7 +70,9 @@ public abstract class MlpScenarioBase : Scenario
 /// <summary>
 /// Scenario b (learning rate, another architecture): residual MLP without normalisation on the synthetic teacher task,
 /// AdamW (β = 0.9/0.95, weight decay 0.1) at a constant learning rate without warm-up. The configurations differ only
-/// in the learning rate: 1e-3 (stable) and 1e-2 (exploding).
+/// in the learning rate: 1e-3 (stable) and 5e-3 (exploding), the paper's ratio. The explosions are loss spikes
+/// (tens of times the running minimum for a few steps, with grad norms in the hundreds) from which these small models
+/// partly recover; the ground truth counts the first one.
 /// </summary>
 public sealed class MlpLearningRateScenario : MlpScenarioBase
 {
@@ -79,7 +81,7 @@ public sealed class MlpLearningRateScenario : MlpScenarioBase
 
     /// <inheritdoc />
     public override string Description =>
-        "Residual MLP (6 blocks, width 128, GELU, no normalisation) on a synthetic teacher task with 10% label noise, batch 512; AdamW, constant LR; exploding = 10x higher LR.";
+        "Residual MLP (6 blocks, width 128, GELU, no normalisation) on a synthetic teacher task with 10% label noise, batch 512; AdamW, constant LR; exploding = 5x higher LR.";
 
     /// <inheritdoc />
     public override IReadOnlyDictionary<string, string> Defaults { get; } = MlpDefaults().With(("steps", "1500"));
@@ -89,6 +91,6 @@ public sealed class MlpLearningRateScenario : MlpScenarioBase
         new Dictionary<string, IReadOnlyDictionary<string, string>>(StringComparer.Ordinal)
         {
             ["stable"] = GptLearningRateScenario.Layer(("lr", "1e-3")),
-            ["exploding"] = GptLearningRateScenario.Layer(("lr", "1e-2")),
+            ["exploding"] = GptLearningRateScenario.Layer(("lr", "5e-3")),
         };
 }

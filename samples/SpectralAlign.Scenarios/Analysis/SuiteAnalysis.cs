@@ -14,7 +14,8 @@ namespace SpectralAlign.Scenarios.Analysis;
 /// <remarks>
 /// Conventions used in the tables. E is the ground-truth explosion step of a run (<see cref="GroundTruth"/>).
 /// Windows: <c>start</c> = steps [100, 150); <c>E−200</c> = [E−225, E−175); <c>E−100</c> = [E−125, E−75);
-/// <c>E−50</c> = [E−60, E−40); <c>last</c> = [E−20, E). A window value is the median of the run's measurements in it;
+/// <c>E−50</c> = [E−60, E−40); <c>last</c> = [E−20, E); <c>after</c> = [E, E+50) (the blow-up itself; the run is
+/// stopped 50 steps after E). A window value is the median of the run's measurements in it;
 /// the table shows the median of that over the exploding seeds. The stable envelope of a statistic is its 99th percentile
 /// (for statistics that grow towards failure: |mean SA|, σ1, max |input|, |input-mean alignment|) or 1st percentile
 /// (sign diversity, stable rank) over all stable runs' measurements from step 100 on (the percentile rather than the
@@ -44,6 +45,7 @@ public static class SuiteAnalysis
         ("E−100", e => (e - 125, e - 75)),
         ("E−50", e => (e - 60, e - 40)),
         ("last", e => (e - 20, e)),
+        ("after", e => (e, e + 50)),
     ];
 
     /// <summary>The report for all runs in a folder.</summary>
@@ -176,7 +178,7 @@ public static class SuiteAnalysis
                 var (from, to) = w.Range(e);
                 if (from < Settle && w.Name != "start")
                     return double.NaN;
-                return Median(Usable(r, layer, metric).Where(m => m.Step >= from && m.Step < Math.Min(to, e)).Select(metric.Get));
+                return Median(Usable(r, layer, metric).Where(m => m.Step >= from && m.Step < (w.Name == "after" ? to : Math.Min(to, e))).Select(metric.Get));
             })))).ToList();
 
             // The same absolute steps as each exploding run's last window, in the stable runs.
