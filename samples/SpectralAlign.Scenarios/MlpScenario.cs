@@ -71,8 +71,8 @@ public abstract class MlpScenarioBase : Scenario
 /// Scenario b (learning rate, another architecture): residual MLP without normalisation on the synthetic teacher task,
 /// AdamW (β = 0.9/0.95, weight decay 0.1) at a constant learning rate without warm-up. The configurations differ only
 /// in the learning rate: 1e-3 (stable) and 5e-3 (exploding), the paper's ratio. The explosions are loss spikes
-/// (tens of times the running minimum for a few steps, with grad norms in the hundreds) from which these small models
-/// partly recover; the ground truth counts the first one.
+/// (3–200× the running minimum for a few steps, with grad norms of 10²–10⁴) from which these small models partly
+/// recover; the ground truth counts the first one.
 /// </summary>
 public sealed class MlpLearningRateScenario : MlpScenarioBase
 {
