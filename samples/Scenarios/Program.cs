@@ -1,0 +1,141 @@
+using System.Globalization;
+using SpectralAlign.Scenarios;
+using SpectralAlign.Scenarios.Training;
+
+namespace SpectralAlign.Scenarios.Cli;
+
+/// <summary>Command line of the scenario suite.</summary>
+internal static class Program
+{
+    private const string Usage = """
+        Usage:
+          Scenarios list
+          Scenarios run --scenario NAME --config stable|exploding --seed N --out DIR
+                        [--threads 1] [--interval 5] [--post 50] [--set key=value ...]
+          Scenarios suite --out DIR [--seeds 1,2,3] [--scenarios a,b] [--configs stable,exploding] [--threads 1] [--interval 5]
+          Scenarios analyze --runs DIR [--out FILE]
+        """;
+
+    private static int Main(string[] args)
+    {
+        if (args.Length == 0)
+        {
+            Console.Error.WriteLine(Usage);
+            return 2;
+        }
+
+        try
+        {
+            var options = ParseOptions(args.Skip(1).ToArray());
+            return args[0] switch
+            {
+                "list" => List(),
+                "run" => Run(options),
+                "suite" => Suite(options),
+                "analyze" => Analyze(options),
+                _ => Fail($"Unknown command '{args[0]}'."),
+            };
+        }
+        catch (Exception ex) when (ex is ArgumentException or FormatException or KeyNotFoundException)
+        {
+            return Fail(ex.Message);
+        }
+    }
+
+    private static int List()
+    {
+        foreach (var s in ScenarioCatalog.All)
+        {
+            Console.WriteLine($"{s.Name}: {s.Description}");
+            foreach (var (config, layer) in s.Configs)
+                Console.WriteLine($"  {config,-10} {string.Join(" ", layer.Select(kv => $"{kv.Key}={kv.Value}"))}");
+            Console.WriteLine($"  defaults   {string.Join(" ", s.Defaults.OrderBy(kv => kv.Key, StringComparer.Ordinal).Select(kv => $"{kv.Key}={kv.Value}"))}");
+        }
+
+        return 0;
+    }
+
+    private static int Run(Dictionary<string, List<string>> o)
+    {
+        var scenario = ScenarioCatalog.Get(Single(o, "scenario"));
+        string config = Single(o, "config");
+        int seed = Int(o, "seed", null);
+        var summary = Trainer.Run(scenario, config, seed, RunOptionsFrom(o));
+        Print(summary);
+        return 0;
+    }
+
+    private static int Suite(Dictionary<string, List<string>> o)
+    {
+        var seeds = List(o, "seeds", "1,2,3").Select(s => int.Parse(s, CultureInfo.InvariantCulture)).ToArray();
+        var scenarios = o.ContainsKey("scenarios") ? List(o, "scenarios", "").Select(ScenarioCatalog.Get).ToArray() : ScenarioCatalog.All.ToArray();
+        var configs = List(o, "configs", "stable,exploding");
+        var runOptions = RunOptionsFrom(o);
+        foreach (var scenario in scenarios)
+        {
+            foreach (var config in configs)
+            {
+                foreach (var seed in seeds)
+                    Print(Trainer.Run(scenario, config, seed, runOptions));
+            }
+        }
+
+        return 0;
+    }
+
+    private static int Analyze(Dictionary<string, List<string>> o)
+    {
+        string report = Analysis.SuiteAnalysis.Report(Single(o, "runs"));
+        if (o.ContainsKey("out"))
+            File.WriteAllText(Single(o, "out"), report);
+        else
+            Console.Write(report);
+        return 0;
+    }
+
+    private static RunOptions RunOptionsFrom(Dictionary<string, List<string>> o) => new()
+    {
+        OutputDirectory = Single(o, "out"),
+        Threads = Int(o, "threads", 1),
+        Interval = Int(o, "interval", 5),
+        PostExplosionSteps = Int(o, "post", 50),
+        Overrides = HyperParameters.ParseOverrides(o.TryGetValue("set", out var sets) ? sets : []).ToList(),
+        Log = Console.Out,
+    };
+
+    private static void Print(Scenarios.Recording.RunSummary s) =>
+        Console.WriteLine(FormattableString.Invariant(
+            $"{s.Scenario}/{s.Config}/seed {s.Seed}: explosion step {(s.ExplosionStep?.ToString(CultureInfo.InvariantCulture) ?? "none")}, {s.StepsRun} steps, {s.StopReason}, min loss {s.MinLoss:F4}, final {s.FinalLoss:G4}, max ratio {s.MaxRatioBeforeExplosion:F3}, wall {s.WallSeconds:F1}s ({s.Threads} threads), alerts {s.Alerts.Count}"));
+
+    private static Dictionary<string, List<string>> ParseOptions(string[] args)
+    {
+        var result = new Dictionary<string, List<string>>(StringComparer.Ordinal);
+        for (int i = 0; i < args.Length; i++)
+        {
+            if (!args[i].StartsWith("--", StringComparison.Ordinal) || i + 1 >= args.Length)
+                throw new ArgumentException($"Expected '--name value', got '{args[i]}'.\n{Usage}");
+            string key = args[i][2..];
+            if (!result.TryGetValue(key, out var values))
+                result[key] = values = [];
+            values.Add(args[++i]);
+        }
+
+        return result;
+    }
+
+    private static string Single(Dictionary<string, List<string>> o, string key) =>
+        o.TryGetValue(key, out var v) && v.Count == 1 ? v[0] : throw new ArgumentException($"--{key} is required once.\n{Usage}");
+
+    private static int Int(Dictionary<string, List<string>> o, string key, int? fallback) =>
+        o.ContainsKey(key) ? int.Parse(Single(o, key), CultureInfo.InvariantCulture)
+        : fallback ?? throw new ArgumentException($"--{key} is required.\n{Usage}");
+
+    private static string[] List(Dictionary<string, List<string>> o, string key, string fallback) =>
+        (o.ContainsKey(key) ? Single(o, key) : fallback).Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+
+    private static int Fail(string message)
+    {
+        Console.Error.WriteLine(message);
+        return 2;
+    }
+}

@@ -1,0 +1,224 @@
+using System.Diagnostics;
+using System.Globalization;
+using SpectralAlign.Detection;
+using SpectralAlign.Scenarios.Recording;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace SpectralAlign.Scenarios.Training;
+
+/// <summary>How to run one scenario configuration.</summary>
+public sealed record RunOptions
+{
+    /// <summary>torch intra-op threads.</summary>
+    public int Threads { get; init; } = 1;
+
+    /// <summary>Monitor interval (measure every this many steps).</summary>
+    public int Interval { get; init; } = 5;
+
+    /// <summary>Steps to keep training after the ground-truth explosion step (to record the aftermath).</summary>
+    public int PostExplosionSteps { get; init; } = 50;
+
+    /// <summary>Folder for the record and summary files.</summary>
+    public required string OutputDirectory { get; init; }
+
+    /// <summary>key=value overrides laid over the configuration.</summary>
+    public IReadOnlyList<KeyValuePair<string, string>> Overrides { get; init; } = [];
+
+    /// <summary>Progress lines go here (null for none).</summary>
+    public TextWriter? Log { get; init; }
+
+    /// <summary>Print a progress line every this many steps.</summary>
+    public int LogEvery { get; init; } = 100;
+}
+
+/// <summary>
+/// The training loop shared by all scenarios. Per step, inside its own dispose scope: set the learning rate, draw
+/// the batch, forward (layers through <c>call</c>, so the monitor's hooks see their inputs), float32 loss, backward,
+/// global gradient norm (before clipping), optional clipping, optimizer step, record the step, <c>monitor.Step()</c>
+/// (which raises the measurement and alert events that are recorded), ground-truth check.
+/// </summary>
+public static class Trainer
+{
+    private static readonly System.Text.Json.JsonSerializerOptions IndentedOptions = new(RunRecords.Options) { WriteIndented = true };
+
+    /// <summary>Runs a scenario configuration with a monitor watching every <c>Linear</c> layer.</summary>
+    /// <param name="scenario">The scenario.</param>
+    /// <param name="config">Its configuration.</param>
+    /// <param name="seed">Seed of torch's global generator, the data stream and the monitor.</param>
+    /// <param name="options">Run options.</param>
+    /// <returns>The summary (also written to the record's end line and to the summary file).</returns>
+    public static RunSummary Run(Scenario scenario, string config, int seed, RunOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(scenario);
+        ArgumentNullException.ThrowIfNull(options);
+        var wall = Stopwatch.StartNew();
+        set_num_threads(options.Threads);
+        manual_seed(seed);
+        var settings = scenario.Settings(config, options.Overrides);
+        using var setup = scenario.Create(settings, seed);
+        var unread = settings.Unread.ToList();
+        if (unread.Count > 0)
+            throw new ArgumentException($"Settings not used by scenario '{scenario.Name}': {string.Join(", ", unread)}.", nameof(options));
+
+        var monitorOptions = new SpectralMonitorOptions
+        {
+            Interval = options.Interval,
+            Seed = seed,
+            // The default rule exactly as shipped, plus the paper's absolute rule; each rule keeps its own
+            // episodes, so adding the second does not change what the first reports.
+            Detection = new DetectionOptions { Rules = [new BaselineRelativeRule(), new AbsoluteSignCollapseRule()] },
+        };
+        using var monitor = new SpectralMonitor(monitorOptions);
+        var watches = monitor.WatchAll(setup.Model);
+
+        string recordPath = Path.Combine(options.OutputDirectory, RunRecords.RecordFileName(scenario.Name, config, seed));
+        using var recorder = new RunRecorder(recordPath);
+        var alerts = new List<AlertRecord>();
+        monitor.Measured += (_, m) => recorder.Write(m);
+        monitor.CollapseDetected += (_, a) =>
+        {
+            var record = new AlertRecord
+            {
+                Layer = a.Layer,
+                Reason = a.Reason,
+                Step = a.Step,
+                EpisodeStartStep = a.EpisodeStartStep,
+                AbsMean = a.Stats.AbsMean,
+                SignDiversity = a.Stats.SignDiversity,
+                Detail = a.Detail,
+            };
+            alerts.Add(record);
+            recorder.Write(record);
+        };
+
+        recorder.Write(new RunHeader
+        {
+            Scenario = scenario.Name,
+            Config = config,
+            Seed = seed,
+            Threads = options.Threads,
+            Settings = settings.Values,
+            Monitor = new Dictionary<string, string>
+            {
+                ["interval"] = options.Interval.ToString(CultureInfo.InvariantCulture),
+                ["maxSamplesPerLayer"] = monitorOptions.MaxSamplesPerLayer.ToString(CultureInfo.InvariantCulture),
+                ["warmupMeasurements"] = monitorOptions.Detection.WarmupMeasurements.ToString(CultureInfo.InvariantCulture),
+                ["consecutiveMeasurements"] = monitorOptions.Detection.ConsecutiveMeasurements.ToString(CultureInfo.InvariantCulture),
+                ["rules"] = string.Join(",", monitorOptions.Detection.Rules.Select(r => r.Reason)),
+            },
+            GroundTruth = new Dictionary<string, double> { ["settlingSteps"] = GroundTruth.SettlingSteps, ["factor"] = GroundTruth.Factor },
+            Layers = watches.Select(w => new WatchedLayerInfo(w.Name, w.InFeatures, w.OutFeatures)).ToArray(),
+            StartedUtc = DateTimeOffset.UtcNow,
+        });
+
+        var parameters = setup.Model.parameters().ToArray();
+        var tracker = new ExplosionTracker();
+        var train = Stopwatch.StartNew();
+        double minLoss = double.PositiveInfinity, lastLoss = double.NaN, maxRatio = 0;
+        string stopReason = "completed";
+        long step = 0;
+        setup.Model.train();
+        for (; step < setup.Steps; step++)
+        {
+            double loss, gradNorm = double.NaN, lr = setup.LearningRate(step);
+            using (var scope = NewDisposeScope())
+            {
+                foreach (var group in setup.Optimizer.ParamGroups)
+                    group.LearningRate = lr;
+                setup.Optimizer.zero_grad();
+                var (x, y) = setup.NextBatch(step);
+                var output = setup.Model.call(x);
+                var lossTensor = setup.Loss(output, y);
+                loss = lossTensor.item<float>();
+                if (double.IsFinite(loss))
+                {
+                    lossTensor.backward();
+                    gradNorm = GlobalGradNorm(parameters);
+                    if (setup.ClipNorm > 0)
+                        nn.utils.clip_grad_norm_(parameters, setup.ClipNorm);
+                    setup.Optimizer.step();
+                }
+            }
+
+            double runningMin = tracker.RunningMinimum;
+            bool exploded = tracker.Observe(step, loss);
+            recorder.Write(new StepRecord
+            {
+                Step = step,
+                Loss = loss,
+                GradNorm = gradNorm,
+                Lr = lr,
+                Ratio = double.IsFinite(runningMin) ? loss / runningMin : double.NaN,
+                Elapsed = train.Elapsed.TotalSeconds,
+            });
+            monitor.Step();
+
+            lastLoss = loss;
+            if (double.IsFinite(loss))
+                minLoss = Math.Min(minLoss, loss);
+            if (tracker.ExplosionStep is null && step >= GroundTruth.SettlingSteps && double.IsFinite(tracker.LastRatio))
+                maxRatio = Math.Max(maxRatio, tracker.LastRatio);
+            if (exploded)
+                options.Log?.WriteLine(FormattableString.Invariant($"  [{scenario.Name}/{config}/s{seed}] EXPLOSION at step {step}: loss {loss:G4} (running min {runningMin:G4})"));
+            if (options.Log is not null && options.LogEvery > 0 && step % options.LogEvery == 0)
+                options.Log.WriteLine(FormattableString.Invariant($"  [{scenario.Name}/{config}/s{seed}] step {step,5} loss {loss,8:F4} grad {gradNorm,9:G4} lr {lr:G3} {train.Elapsed.TotalSeconds,6:F1}s"));
+            if (!double.IsFinite(loss))
+            {
+                stopReason = "non-finite";
+                step++;
+                break;
+            }
+
+            if (tracker.ExplosionStep is { } e && step >= e + options.PostExplosionSteps)
+            {
+                stopReason = "exploded";
+                step++;
+                break;
+            }
+        }
+
+        train.Stop();
+        var summary = new RunSummary
+        {
+            Scenario = scenario.Name,
+            Config = config,
+            Seed = seed,
+            ExplosionStep = tracker.ExplosionStep,
+            StepsRun = step,
+            StepsPlanned = setup.Steps,
+            StopReason = stopReason,
+            WallSeconds = wall.Elapsed.TotalSeconds,
+            TrainSeconds = train.Elapsed.TotalSeconds,
+            Threads = options.Threads,
+            Interval = options.Interval,
+            MinLoss = minLoss,
+            FinalLoss = lastLoss,
+            MaxRatioBeforeExplosion = maxRatio,
+            Alerts = alerts,
+        };
+        recorder.Write(summary);
+        File.WriteAllText(
+            Path.Combine(options.OutputDirectory, RunRecords.SummaryFileName(scenario.Name, config, seed)),
+            System.Text.Json.JsonSerializer.Serialize(summary, IndentedOptions));
+        return summary;
+    }
+
+    /// <summary>L2 norm of the concatenation of all gradients (float32 accumulation).</summary>
+    /// <param name="parameters">The parameters.</param>
+    /// <returns>The norm, or NaN/∞ when a gradient is not finite.</returns>
+    public static double GlobalGradNorm(IEnumerable<Tensor> parameters)
+    {
+        ArgumentNullException.ThrowIfNull(parameters);
+        using var scope = NewDisposeScope();
+        using var noGrad = no_grad();
+        var squares = new List<Tensor>();
+        foreach (var p in parameters)
+        {
+            if (p.grad is { } g)
+                squares.Add(g.to(ScalarType.Float32).square().sum());
+        }
+
+        return squares.Count == 0 ? 0 : stack(squares).sum().sqrt().item<float>();
+    }
+}

@@ -1,0 +1,52 @@
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace SpectralAlign.Scenarios.Training;
+
+/// <summary>Everything the training loop needs for one run; created by a <see cref="Scenario"/>.</summary>
+public sealed class TrainingSetup : IDisposable
+{
+    private readonly List<IDisposable> _owned = [];
+
+    /// <summary>The model; its Linear layers are called with <c>.call</c>, so the monitor's hooks fire.</summary>
+    public required nn.Module<Tensor, Tensor> Model { get; init; }
+
+    /// <summary>The optimizer.</summary>
+    public required optim.Optimizer Optimizer { get; init; }
+
+    /// <summary>The batch of a step: inputs and targets (created inside the step's dispose scope).</summary>
+    public required Func<long, (Tensor X, Tensor Y)> NextBatch { get; init; }
+
+    /// <summary>The scalar float32 training loss from the model output and the targets.</summary>
+    public required Func<Tensor, Tensor, Tensor> Loss { get; init; }
+
+    /// <summary>Steps to train if the loss does not explode.</summary>
+    public required int Steps { get; init; }
+
+    /// <summary>Learning rate of a step.</summary>
+    public required Func<long, double> LearningRate { get; init; }
+
+    /// <summary>Global gradient-norm clipping threshold; 0 for none.</summary>
+    public double ClipNorm { get; init; }
+
+    /// <summary>Registers an object disposed with the setup (data sources, generators).</summary>
+    /// <typeparam name="T">Its type.</typeparam>
+    /// <param name="item">The object.</param>
+    /// <returns><paramref name="item"/>.</returns>
+    public T Own<T>(T item)
+        where T : IDisposable
+    {
+        _owned.Add(item);
+        return item;
+    }
+
+    /// <inheritdoc />
+    public void Dispose()
+    {
+        Optimizer.Dispose();
+        Model.Dispose();
+        foreach (var item in _owned)
+            item.Dispose();
+        _owned.Clear();
+    }
+}
