@@ -187,7 +187,7 @@ public sealed class SpectralMonitorTests
         var options = new SpectralMonitorOptions
         {
             Interval = 1,
-            Detection = new DetectionOptions { WarmupMeasurements = 0, Rules = [new AbsoluteSignCollapseRule()] },
+            Detection = new DetectionOptions { WarmupSteps = 0, Rules = [new AbsoluteSignCollapseRule()] },
         };
         using var monitor = new SpectralMonitor(options, logger);
         using var watch = monitor.Watch(layer, "blocks.3.gate");
@@ -204,8 +204,8 @@ public sealed class SpectralMonitorTests
         var alert = Assert.Single(alerts);
         Assert.Equal(AlertReasons.AbsoluteSignCollapse, alert.Reason);
         Assert.Equal("blocks.3.gate", alert.Layer);
-        Assert.Equal(2, alert.Step);
-        Assert.Same(alert.Stats, alert.Measurement.Stats);
+        Assert.Equal(4, alert.Step);   // default: 5 consecutive measurements
+        Assert.Same(alert.Stats, alert.Measurement!.Stats);
         var warning = Assert.Single(logger.Collector.GetSnapshot(), r => r.Id.Id == 1);
         Assert.Equal(LogLevel.Warning, warning.Level);
         Assert.Contains("blocks.3.gate", warning.Message, StringComparison.Ordinal);
