@@ -213,6 +213,26 @@ public sealed class SpectralMonitorTests
     }
 
     [Fact]
+    public void Step_WithSignals_RunRulesJudgeEveryStepAndAlertAsRun()
+    {
+        var options = new SpectralMonitorOptions
+        {
+            Interval = 10,
+            Detection = new DetectionOptions { WarmupSteps = 5, ConsecutiveMeasurements = 1, Rules = [], RunRules = [new GradientNormSpikeRule { WindowSteps = 20, MinSamples = 10 }] },
+        };
+        using var monitor = new SpectralMonitor(options);
+        var alerts = new List<CollapseAlert>();
+        monitor.CollapseDetected += (_, a) => alerts.Add(a);
+        var random = new Random(1);
+        for (int step = 0; step < 60; step++)
+            monitor.Step(new TrainingSignals(Loss: 1, GradientNorm: step == 43 ? 50 : 1 + 0.1 * random.NextDouble()));
+
+        var alert = Assert.Single(alerts);
+        Assert.Equal((CollapseAlert.RunLayer, 43L, AlertReasons.GradientNormSpike), (alert.Layer, alert.Step, alert.Reason));
+        Assert.Null(alert.Measurement);
+    }
+
+    [Fact]
     public void Step_NonFiniteInputRows_ExcludedCountedAndAlerted_NoNaN()
     {
         using var layer = Layers.Gapped(8, 8, ScalarType.Float32, seed: 1);

@@ -52,8 +52,12 @@ public sealed class AbsoluteSignCollapseRule : ScoredLayerRule
     {
         public double? Score(LayerMeasurement measurement) => OneSidedness(measurement.Stats, meanThreshold, diversityThreshold);
 
-        public string Describe(LayerMeasurement measurement, double score, double threshold) => string.Create(
-            CultureInfo.InvariantCulture,
-            $"|mean SA| {measurement.Stats.AbsMean:0.000} (threshold {meanThreshold * threshold:0.000}); sign diversity {measurement.Stats.SignDiversity:0.000} (threshold {1 - threshold * (1 - diversityThreshold):0.000})");
+        public string Describe(LayerMeasurement measurement, double score, double threshold)
+        {
+            double diversityAt = 1 - threshold * (1 - diversityThreshold);
+            return string.Create(
+                CultureInfo.InvariantCulture,
+                $"|mean SA| {measurement.Stats.AbsMean:0.000} (threshold {meanThreshold * threshold:0.000}); sign diversity {measurement.Stats.SignDiversity:0.000} ({(diversityAt >= 0 ? string.Create(CultureInfo.InvariantCulture, $"threshold {diversityAt:0.000}") : "not a criterion for this layer")})");
+        }
     }
 }

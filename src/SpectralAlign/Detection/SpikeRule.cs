@@ -4,7 +4,9 @@ namespace SpectralAlign.Detection;
 
 /// <summary>
 /// Base of the run-level spike rules: the score is the z-score of the current value against the mean and standard
-/// deviation of the previous <see cref="WindowSteps"/> values (as OLMo's 6σ gradient-norm spike check).
+/// deviation of the previous <see cref="WindowSteps"/> values (as OLMo's 6σ gradient-norm spike check). Values at or
+/// above the rule's <see cref="ScoredRunRule.Threshold"/> do not enter the window, so a sustained jump stays anomalous
+/// instead of becoming the new normal.
 /// </summary>
 public abstract class SpikeRule : ScoredRunRule
 {
@@ -61,7 +63,7 @@ public abstract class SpikeRule : ScoredRunRule
                 score = (value - _mean) / Math.Max(_std, 1e-12 * Math.Max(1, Math.Abs(_mean)));
             }
 
-            if (double.IsFinite(value))
+            if (double.IsFinite(value) && !(score >= rule.Threshold))
             {
                 _window.Enqueue(value);
                 if (_window.Count > rule.WindowSteps)
