@@ -10,6 +10,7 @@ using System.Globalization;
 using SpectralAlign;
 using SpectralAlign.Detection;
 using SpectralAlign.Scenarios;
+using SpectralAlign.Scenarios.Training;
 using SpectralAlign.Telemetry;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -70,22 +71,7 @@ long? explosion = null;
 setup.Model.train();
 for (long step = 0; step < setup.Steps; step++)
 {
-    double loss, gradNorm = double.NaN, lr = setup.LearningRate(step);
-    using (var scope = NewDisposeScope())
-    {
-        foreach (var group in setup.Optimizer.ParamGroups)
-            group.LearningRate = lr;
-        setup.Optimizer.zero_grad();
-        var (x, y) = setup.NextBatch(step);
-        var lossTensor = setup.Loss(setup.Model.call(x), y);
-        loss = lossTensor.item<float>();
-        if (double.IsFinite(loss))
-        {
-            lossTensor.backward();
-            gradNorm = SpectralAlign.Scenarios.Training.Trainer.GlobalGradNorm(parameters);
-            setup.Optimizer.step();
-        }
-    }
+    var (loss, gradNorm, lr) = Trainer.TrainStep(setup, parameters, step);
 
     monitor.Step(new TrainingSignals(loss, gradNorm));
     PrintAlerts();

@@ -235,21 +235,7 @@ public sealed partial class SpectralMonitor : IDisposable
     /// <param name="sink">The sink. The monitor does not dispose it.</param>
     /// <returns>A handle; disposing it unregisters the sink.</returns>
     /// <exception cref="ObjectDisposedException">The monitor has been disposed.</exception>
-    public IDisposable AddSink(ISpectralSink sink)
-    {
-        ArgumentNullException.ThrowIfNull(sink);
-        lock (_gate)
-        {
-            ThrowIfDisposed();
-            _sinks.Add(sink);
-        }
-
-        return new Registration(() =>
-        {
-            lock (_gate)
-                _sinks.Remove(sink);
-        });
-    }
+    public IDisposable AddSink(ISpectralSink sink) => AddTo(_sinks, sink);
 
     /// <summary>
     /// Registers a sink that receives each watched layer's subsampled input rows and weight on every measured step,
@@ -258,21 +244,7 @@ public sealed partial class SpectralMonitor : IDisposable
     /// <param name="sink">The sink. The monitor does not dispose it.</param>
     /// <returns>A handle; disposing it unregisters the sink.</returns>
     /// <exception cref="ObjectDisposedException">The monitor has been disposed.</exception>
-    public IDisposable AddCaptureSink(ICaptureSink sink)
-    {
-        ArgumentNullException.ThrowIfNull(sink);
-        lock (_gate)
-        {
-            ThrowIfDisposed();
-            _captureSinks.Add(sink);
-        }
-
-        return new Registration(() =>
-        {
-            lock (_gate)
-                _captureSinks.Remove(sink);
-        });
-    }
+    public IDisposable AddCaptureSink(ICaptureSink sink) => AddTo(_captureSinks, sink);
 
     /// <summary>
     /// Advances the step counter; on measured steps, measures every watched layer, runs detection, raises
@@ -429,6 +401,23 @@ public sealed partial class SpectralMonitor : IDisposable
 
         if (!seenRoot)
             yield return ("", model);
+    }
+
+    private Registration AddTo<T>(List<T> list, T item)
+        where T : class
+    {
+        ArgumentNullException.ThrowIfNull(item);
+        lock (_gate)
+        {
+            ThrowIfDisposed();
+            list.Add(item);
+        }
+
+        return new Registration(() =>
+        {
+            lock (_gate)
+                list.Remove(item);
+        });
     }
 
     private static void CheckName(string name)

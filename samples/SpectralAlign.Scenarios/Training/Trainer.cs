@@ -121,25 +121,7 @@ public static class Trainer
         setup.Model.train();
         for (; step < setup.Steps; step++)
         {
-            double loss, gradNorm = double.NaN, lr = setup.LearningRate(step);
-            using (var scope = NewDisposeScope())
-            {
-                foreach (var group in setup.Optimizer.ParamGroups)
-                    group.LearningRate = lr;
-                setup.Optimizer.zero_grad();
-                var (x, y) = setup.NextBatch(step);
-                var output = setup.Model.call(x);
-                var lossTensor = setup.Loss(output, y);
-                loss = lossTensor.item<float>();
-                if (double.IsFinite(loss))
-                {
-                    lossTensor.backward();
-                    gradNorm = GlobalGradNorm(parameters);
-                    if (setup.ClipNorm > 0)
-                        nn.utils.clip_grad_norm_(parameters, setup.ClipNorm);
-                    setup.Optimizer.step();
-                }
-            }
+            var (loss, gradNorm, lr) = TrainStep(setup, parameters, step);
 
             double runningMin = tracker.RunningMinimum;
             bool exploded = tracker.Observe(step, loss);
@@ -202,6 +184,38 @@ public static class Trainer
             Path.Combine(options.OutputDirectory, RunRecords.SummaryFileName(scenario.Name, config, seed)),
             System.Text.Json.JsonSerializer.Serialize(summary, IndentedOptions));
         return summary;
+    }
+
+    /// <summary>
+    /// One optimizer step inside its own dispose scope: set the learning rate, draw the batch, forward through
+    /// <c>call</c>, float32 loss, backward, global gradient norm (before clipping), optional clipping, optimizer step.
+    /// A non-finite loss skips backward and the optimizer step.
+    /// </summary>
+    /// <param name="setup">The run's setup.</param>
+    /// <param name="parameters">The model's parameters (for the gradient norm and clipping).</param>
+    /// <param name="step">The step.</param>
+    /// <returns>The loss, the gradient norm (NaN when skipped) and the learning rate.</returns>
+    public static (double Loss, double GradNorm, double LearningRate) TrainStep(TrainingSetup setup, TorchSharp.Modules.Parameter[] parameters, long step)
+    {
+        ArgumentNullException.ThrowIfNull(setup);
+        double gradNorm = double.NaN, lr = setup.LearningRate(step);
+        using var scope = NewDisposeScope();
+        foreach (var group in setup.Optimizer.ParamGroups)
+            group.LearningRate = lr;
+        setup.Optimizer.zero_grad();
+        var (x, y) = setup.NextBatch(step);
+        var lossTensor = setup.Loss(setup.Model.call(x), y);
+        double loss = lossTensor.item<float>();
+        if (double.IsFinite(loss))
+        {
+            lossTensor.backward();
+            gradNorm = GlobalGradNorm(parameters);
+            if (setup.ClipNorm > 0)
+                nn.utils.clip_grad_norm_(parameters, setup.ClipNorm);
+            setup.Optimizer.step();
+        }
+
+        return (loss, gradNorm, lr);
     }
 
     /// <summary>L2 norm of the concatenation of all gradients (float32 accumulation).</summary>

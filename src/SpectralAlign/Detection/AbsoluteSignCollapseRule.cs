@@ -37,10 +37,17 @@ public sealed class AbsoluteSignCollapseRule : ScoredLayerRule
     {
         foreach (var problem in base.Validate())
             yield return problem;
-        if (!(MeanThreshold > 0 && MeanThreshold <= 1))
-            yield return $"MeanThreshold must be in (0, 1] (was {MeanThreshold}).";
-        if (!(DiversityThreshold >= 0 && DiversityThreshold < 1))
-            yield return $"DiversityThreshold must be in [0, 1) (was {DiversityThreshold}).";
+        foreach (var problem in ValidateOneSidedness(MeanThreshold, DiversityThreshold))
+            yield return problem;
+    }
+
+    /// <summary>The problems with a pair of one-sidedness thresholds.</summary>
+    internal static IEnumerable<string> ValidateOneSidedness(double meanThreshold, double diversityThreshold)
+    {
+        if (!(meanThreshold > 0 && meanThreshold <= 1))
+            yield return $"MeanThreshold must be in (0, 1] (was {meanThreshold}).";
+        if (!(diversityThreshold >= 0 && diversityThreshold < 1))
+            yield return $"DiversityThreshold must be in [0, 1) (was {diversityThreshold}).";
     }
 
     /// <summary>The one-sidedness score of a distribution: ≥ 1 when |mean| ≥ <paramref name="meanThreshold"/> or

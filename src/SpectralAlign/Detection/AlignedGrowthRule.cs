@@ -36,12 +36,8 @@ public sealed class AlignedGrowthRule : ScoredLayerRule
     /// <inheritdoc />
     public override IEnumerable<string> Validate()
     {
-        foreach (var problem in base.Validate())
+        foreach (var problem in base.Validate().Concat(AbsoluteSignCollapseRule.ValidateOneSidedness(MeanThreshold, DiversityThreshold)))
             yield return problem;
-        if (!(MeanThreshold > 0 && MeanThreshold <= 1))
-            yield return $"MeanThreshold must be in (0, 1] (was {MeanThreshold}).";
-        if (!(DiversityThreshold >= 0 && DiversityThreshold < 1))
-            yield return $"DiversityThreshold must be in [0, 1) (was {DiversityThreshold}).";
         if (!(GrowthFactor > 1) || double.IsInfinity(GrowthFactor))
             yield return $"GrowthFactor must be a finite number > 1 (was {GrowthFactor}).";
         if (WindowSteps < 1)

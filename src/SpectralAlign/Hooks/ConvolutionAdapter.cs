@@ -27,18 +27,7 @@ internal sealed class ConvolutionAdapter : LayerAdapter
 
     public override IReadOnlyList<LayerView> Views => [_view];
 
-    public override HookSet Attach(IInputReceiver receiver)
-    {
-        HookSet? hooks = null;
-        var remover = _conv.register_forward_pre_hook((module, input) =>
-        {
-            if (hooks!.Enter() && receiver.BeginCall(module))
-                Run(receiver, () => Capture(receiver, input));
-            return null!;
-        });
-        hooks = new HookSet(remover.remove);
-        return hooks;
-    }
+    public override HookSet Attach(IInputReceiver receiver) => AttachPreHook(_conv, receiver, input => Capture(receiver, input));
 
     private void Capture(IInputReceiver receiver, Tensor input)
     {

@@ -21,6 +21,21 @@ internal abstract class LayerAdapter(nn.Module module, string kind)
     /// <summary>Registers the hooks; disposing the result removes them. Hooks never modify inputs or outputs.</summary>
     public abstract HookSet Attach(IInputReceiver receiver);
 
+    /// <summary>Registers the pre-hook of a single-tensor module: returns at once unless the receiver wants this
+    /// call, then runs <paramref name="capture"/> on the input (guarded by <see cref="Run"/>).</summary>
+    protected static HookSet AttachPreHook(nn.Module<Tensor, Tensor> module, IInputReceiver receiver, Action<Tensor> capture)
+    {
+        HookSet? hooks = null;
+        var remover = module.register_forward_pre_hook((m, input) =>
+        {
+            if (hooks!.Enter() && receiver.BeginCall(m))
+                Run(receiver, () => capture(input));
+            return null!;
+        });
+        hooks = new HookSet(remover.remove);
+        return hooks;
+    }
+
     /// <summary>Runs a hook's capture work under <c>no_grad</c> and a dispose scope; an exception is reported to the
     /// receiver and never reaches the user's forward pass.</summary>
     protected static void Run(IInputReceiver receiver, Action body)

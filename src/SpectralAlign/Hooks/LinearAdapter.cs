@@ -29,18 +29,7 @@ internal sealed class LinearAdapter : LayerAdapter
 
     public override IReadOnlyList<LayerView> Views => _views;
 
-    public override HookSet Attach(IInputReceiver receiver)
-    {
-        HookSet? hooks = null;
-        var remover = _module.register_forward_pre_hook((module, input) =>
-        {
-            if (hooks!.Enter() && receiver.BeginCall(module))
-                Run(receiver, () => Capture(receiver, input));
-            return null!;
-        });
-        hooks = new HookSet(remover.remove);
-        return hooks;
-    }
+    public override HookSet Attach(IInputReceiver receiver) => AttachPreHook(_module, receiver, input => Capture(receiver, input));
 
     private void Capture(IInputReceiver receiver, Tensor input)
     {

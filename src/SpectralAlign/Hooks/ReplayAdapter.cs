@@ -20,26 +20,12 @@ internal sealed class ReplayAdapter : LayerAdapter
 
     public override IReadOnlyList<LayerView> Views => [_view];
 
-    public override HookSet Attach(IInputReceiver receiver)
+    public override HookSet Attach(IInputReceiver receiver) => AttachPreHook(_module, receiver, input =>
     {
-        HookSet? hooks = null;
-        var remover = _module.register_forward_pre_hook((module, input) =>
-        {
-            if (hooks!.Enter() && receiver.BeginCall(module))
-            {
-                Run(receiver, () =>
-                {
-                    var rows = input.dim() == 2 ? input.unsqueeze(0) : input;
-                    if (rows.dim() == 3 && rows.shape[0] == _view.Groups && IsUsable(rows, _view.InFeatures))
-                        receiver.Deliver(0, rows);
-                    else
-                        receiver.Reject(0, input);
-                });
-            }
-
-            return null!;
-        });
-        hooks = new HookSet(remover.remove);
-        return hooks;
-    }
+        var rows = input.dim() == 2 ? input.unsqueeze(0) : input;
+        if (rows.dim() == 3 && rows.shape[0] == _view.Groups && IsUsable(rows, _view.InFeatures))
+            receiver.Deliver(0, rows);
+        else
+            receiver.Reject(0, input);
+    });
 }
