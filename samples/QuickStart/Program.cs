@@ -14,6 +14,7 @@ using Microsoft.Extensions.Logging;
 using OpenTelemetry;
 using OpenTelemetry.Metrics;
 using SpectralAlign;
+using SpectralAlign.Scenarios;
 using SpectralAlign.Telemetry;
 using TorchSharp;
 using static TorchSharp.torch;

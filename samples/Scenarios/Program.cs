@@ -14,6 +14,9 @@ internal static class Program
                         [--threads 1] [--interval 5] [--post 50] [--set key=value ...]
           Scenarios suite --out DIR [--seeds 1,2,3] [--scenarios a,b] [--configs stable,exploding] [--threads 1] [--interval 5]
           Scenarios analyze --runs DIR [--out FILE]
+          Scenarios evaluate --runs DIR[,DIR…] [--interval 10] [--calibration-seeds 1,2] [--budget 0] [--margin 0.25]
+                             [--detectors name,name…] [--calibrations DIR] [--out FILE]
+          Scenarios calibrate --runs DIR[,DIR…] --scenario NAME [--seeds 1,2] [--interval 10] [--margin 0.25] --out FILE
         """;
 
     private static int Main(string[] args)
@@ -33,6 +36,8 @@ internal static class Program
                 "run" => Run(options),
                 "suite" => Suite(options),
                 "analyze" => Analyze(options),
+                "evaluate" => Evaluate(options, args),
+                "calibrate" => Calibrate(options, args),
                 _ => Fail($"Unknown command '{args[0]}'."),
             };
         }
@@ -90,6 +95,56 @@ internal static class Program
             File.WriteAllText(Single(o, "out"), report);
         else
             Console.Write(report);
+        return 0;
+    }
+
+    private static int Evaluate(Dictionary<string, List<string>> o, string[] args)
+    {
+        var runs = List(o, "runs", "")
+            .SelectMany(dir => Directory.GetFiles(dir, "*.jsonl"))
+            .Order(StringComparer.Ordinal)
+            .Select(Analysis.RunData.Load)
+            .ToList();
+        var settings = new Analysis.EvaluationSettings
+        {
+            Interval = Int(o, "interval", 10),
+            CalibrationSeeds = List(o, "calibration-seeds", "1,2").Select(x => int.Parse(x, CultureInfo.InvariantCulture)).ToArray(),
+            FalseAlarmBudget = o.ContainsKey("budget") ? double.Parse(Single(o, "budget"), CultureInfo.InvariantCulture) : 0,
+            Margin = o.ContainsKey("margin") ? double.Parse(Single(o, "margin"), CultureInfo.InvariantCulture) : 0.25,
+            CalibrationDirectory = o.ContainsKey("calibrations") ? Single(o, "calibrations") : null,
+        };
+        var names = o.ContainsKey("detectors") ? List(o, "detectors", "").ToHashSet(StringComparer.Ordinal) : null;
+        var detectors = Analysis.DetectorEvaluation.Catalog.Where(d => names is null || names.Contains(d.Name)).ToList();
+        var results = Analysis.DetectorEvaluation.Evaluate(runs, detectors, settings);
+        string report = Analysis.DetectorEvaluation.Report(results, settings, runs, "dotnet run --project samples/Scenarios -c Release -- " + string.Join(" ", args));
+        if (o.ContainsKey("out"))
+            File.WriteAllText(Single(o, "out"), report);
+        Console.Write(report);
+        return 0;
+    }
+
+    private static int Calibrate(Dictionary<string, List<string>> o, string[] args)
+    {
+        string scenario = Single(o, "scenario");
+        var seeds = List(o, "seeds", "1,2").Select(x => int.Parse(x, CultureInfo.InvariantCulture)).ToHashSet();
+        int interval = Int(o, "interval", 10);
+        var runs = List(o, "runs", "")
+            .SelectMany(dir => Directory.GetFiles(dir, $"{scenario}.stable.s*.jsonl"))
+            .Order(StringComparer.Ordinal)
+            .Select(Analysis.RunData.Load)
+            .Where(r => seeds.Contains(r.Header.Seed))
+            .ToList();
+        if (runs.Count == 0)
+            return Fail($"No stable runs of '{scenario}' with seeds {string.Join(",", seeds)}.");
+        double margin = o.ContainsKey("margin") ? double.Parse(Single(o, "margin"), CultureInfo.InvariantCulture) : 0.25;
+        var calibration = Detection.DetectionCalibrator.Fit(
+            runs.Select(r => Analysis.DetectorEvaluation.ToCalibrationRun(r, interval)),
+            DemoDetection.CalibratedRules(),
+            falseAlarmBudget: 0,
+            margin,
+            FormattableString.Invariant($"{scenario} stable, seeds {string.Join(",", runs.Select(r => r.Header.Seed))}, interval {interval}; made by: dotnet run --project samples/Scenarios -c Release -- {string.Join(" ", args)}"));
+        calibration.Save(Single(o, "out"));
+        Console.WriteLine(calibration);
         return 0;
     }
 

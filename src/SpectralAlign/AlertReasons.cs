@@ -13,4 +13,26 @@ public static class AlertReasons
 
     /// <summary>The layer's inputs or weight contained NaN or an infinity.</summary>
     public const string NonFinite = "NonFinite";
+
+    /// <summary>One-sided alignment together with sustained σ1 growth (<see cref="Detection.AlignedGrowthRule"/>,
+    /// the paper's Theorem 1).</summary>
+    public const string AlignedGrowth = "AlignedGrowth";
+
+    /// <summary>|mean SA| rising fast (<see cref="Detection.AlignmentTrendRule"/>).</summary>
+    public const string AlignmentTrend = "AlignmentTrend";
+
+    /// <summary>σ1 growing fast (<see cref="Detection.SpectralNormGrowthRule"/>).</summary>
+    public const string SpectralNormGrowth = "SpectralNormGrowth";
+
+    /// <summary>Stable rank falling fast (<see cref="Detection.StableRankDropRule"/>).</summary>
+    public const string StableRankDrop = "StableRankDrop";
+
+    /// <summary>Largest input activation growing fast (<see cref="Detection.MaxActivationGrowthRule"/>).</summary>
+    public const string MaxActivationGrowth = "MaxActivationGrowth";
+
+    /// <summary>Loss spike (<see cref="Detection.LossSpikeRule"/>).</summary>
+    public const string LossSpike = "LossSpike";
+
+    /// <summary>Gradient-norm spike (<see cref="Detection.GradientNormSpikeRule"/>).</summary>
+    public const string GradientNormSpike = "GradientNormSpike";
 }

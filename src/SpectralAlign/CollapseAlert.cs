@@ -7,7 +7,10 @@ namespace SpectralAlign;
 /// </summary>
 public sealed class CollapseAlert
 {
-    /// <summary>Name of the layer.</summary>
+    /// <summary>The <see cref="Layer"/> of alerts raised by run-level rules (loss, gradient norm).</summary>
+    public const string RunLayer = "(run)";
+
+    /// <summary>Name of the layer, or <see cref="RunLayer"/> for a run-level alert.</summary>
     public required string Layer { get; init; }
 
     /// <summary>Step of the measurement that completed the episode.</summary>
@@ -25,8 +28,8 @@ public sealed class CollapseAlert
     /// <summary>Step of the first anomalous measurement of the episode.</summary>
     public long EpisodeStartStep { get; init; }
 
-    /// <summary>The full measurement that completed the episode.</summary>
-    public required LayerMeasurement Measurement { get; init; }
+    /// <summary>The full measurement that completed the episode; <c>null</c> for a run-level alert.</summary>
+    public LayerMeasurement? Measurement { get; init; }
 
     /// <inheritdoc />
     public override string ToString() => $"{Reason} in {Layer} at step {Step}: {Detail}";

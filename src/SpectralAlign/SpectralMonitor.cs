@@ -281,7 +281,15 @@ public sealed partial class SpectralMonitor : IDisposable
     /// never exceptions.
     /// </summary>
     /// <exception cref="ObjectDisposedException">The monitor has been disposed.</exception>
-    public void Step()
+    public void Step() => Step(default);
+
+    /// <summary>
+    /// <see cref="Step()"/> with the step's run-level signals (loss, gradient norm) for run-level detection rules
+    /// (<see cref="DetectionOptions.RunRules"/>); they are judged on every step, measured or not.
+    /// </summary>
+    /// <param name="signals">The step's loss and/or gradient norm.</param>
+    /// <exception cref="ObjectDisposedException">The monitor has been disposed.</exception>
+    public void Step(TrainingSignals signals)
     {
         LayerMeasurement[] measurements = [];
         var alerts = new List<CollapseAlert>();
@@ -318,9 +326,11 @@ public sealed partial class SpectralMonitor : IDisposable
                 }
             }
 
+            if (signals.Loss is not null || signals.GradientNorm is not null)
+                alerts.AddRange(_detector.ObserveSignals(step, signals));
             WarnAboutSilentHooks(step);
             Interlocked.Exchange(ref _step, step + 1);
-            if (measurements.Length > 0)
+            if (measurements.Length > 0 || alerts.Count > 0)
                 sinks = [.. _sinks];
         }
 

@@ -10,7 +10,7 @@ namespace SpectralAlign.Tests;
 
 /// <summary>
 /// Property-based abuse: random shapes, dtypes and contents (zeros, NaN, ±Inf, ±1e30, denormals, a single row, a
-/// 1×1 weight). The hook and <see cref="SpectralMonitor.Step"/> never throw, statistics are never NaN, and problems are
+/// 1×1 weight). The hook and <see cref="SpectralMonitor.Step()"/> never throw, statistics are never NaN, and problems are
 /// reported as flags and as the distinct <see cref="AlertReasons.NonFinite"/> alert.
 /// </summary>
 [Collection(TorchCollection.Name)]
@@ -73,7 +73,7 @@ public sealed class RobustnessPropertyTests
         var options = new SpectralMonitorOptions
         {
             Interval = 1,
-            Detection = new DetectionOptions { WarmupMeasurements = 0, MinSamples = 1, Rules = [new BaselineRelativeRule { BaselineMeasurements = 2 }, new AbsoluteSignCollapseRule()] },
+            Detection = new DetectionOptions { WarmupSteps = 0, MinSamples = 1, Rules = [new BaselineRelativeRule { BaselineMeasurements = 2 }, new AbsoluteSignCollapseRule()] },
         };
         using var monitor = new SpectralMonitor(options);
         monitor.Watch(layer, "l");

@@ -187,7 +187,7 @@ public sealed class SpectralMonitorTests
         var options = new SpectralMonitorOptions
         {
             Interval = 1,
-            Detection = new DetectionOptions { WarmupMeasurements = 0, Rules = [new AbsoluteSignCollapseRule()] },
+            Detection = new DetectionOptions { WarmupSteps = 0, Rules = [new AbsoluteSignCollapseRule()] },
         };
         using var monitor = new SpectralMonitor(options, logger);
         using var watch = monitor.Watch(layer, "blocks.3.gate");
@@ -204,12 +204,32 @@ public sealed class SpectralMonitorTests
         var alert = Assert.Single(alerts);
         Assert.Equal(AlertReasons.AbsoluteSignCollapse, alert.Reason);
         Assert.Equal("blocks.3.gate", alert.Layer);
-        Assert.Equal(2, alert.Step);
-        Assert.Same(alert.Stats, alert.Measurement.Stats);
+        Assert.Equal(4, alert.Step);   // default: 5 consecutive measurements
+        Assert.Same(alert.Stats, alert.Measurement!.Stats);
         var warning = Assert.Single(logger.Collector.GetSnapshot(), r => r.Id.Id == 1);
         Assert.Equal(LogLevel.Warning, warning.Level);
         Assert.Contains("blocks.3.gate", warning.Message, StringComparison.Ordinal);
         Assert.Contains(AlertReasons.AbsoluteSignCollapse, warning.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Step_WithSignals_RunRulesJudgeEveryStepAndAlertAsRun()
+    {
+        var options = new SpectralMonitorOptions
+        {
+            Interval = 10,
+            Detection = new DetectionOptions { WarmupSteps = 5, ConsecutiveMeasurements = 1, Rules = [], RunRules = [new GradientNormSpikeRule { WindowSteps = 20, MinSamples = 10 }] },
+        };
+        using var monitor = new SpectralMonitor(options);
+        var alerts = new List<CollapseAlert>();
+        monitor.CollapseDetected += (_, a) => alerts.Add(a);
+        var random = new Random(1);
+        for (int step = 0; step < 60; step++)
+            monitor.Step(new TrainingSignals(Loss: 1, GradientNorm: step == 43 ? 50 : 1 + 0.1 * random.NextDouble()));
+
+        var alert = Assert.Single(alerts);
+        Assert.Equal((CollapseAlert.RunLayer, 43L, AlertReasons.GradientNormSpike), (alert.Layer, alert.Step, alert.Reason));
+        Assert.Null(alert.Measurement);
     }
 
     [Fact]

@@ -107,7 +107,7 @@ public sealed class SpectralMonitorTrainingTests(ITestOutputHelper output)
         Training.Run(model, task, monitor, TotalSteps, beforeStep: step =>
         {
             // Planted drift: after a long healthy phase, push fc2's inputs towards its v1, growing over 300 steps.
-            model.drift.Alpha = plant && step >= DriftStart ? Math.Min(1.0, (step - DriftStart) / 300.0) : 0;
+            model.drift.Alpha = plant && step >= DriftStart ? Math.Min(3.0, (step - DriftStart) / 100.0) : 0;
         });
         foreach (var line in fc2)
             output.WriteLine($"{(plant ? "planted" : "healthy")} fc2 {line}");

@@ -103,7 +103,7 @@ public static class Trainer
             {
                 ["interval"] = options.Interval.ToString(CultureInfo.InvariantCulture),
                 ["maxSamplesPerLayer"] = monitorOptions.MaxSamplesPerLayer.ToString(CultureInfo.InvariantCulture),
-                ["warmupMeasurements"] = monitorOptions.Detection.WarmupMeasurements.ToString(CultureInfo.InvariantCulture),
+                ["warmupSteps"] = monitorOptions.Detection.WarmupSteps.ToString(CultureInfo.InvariantCulture),
                 ["consecutiveMeasurements"] = monitorOptions.Detection.ConsecutiveMeasurements.ToString(CultureInfo.InvariantCulture),
                 ["rules"] = string.Join(",", monitorOptions.Detection.Rules.Select(r => r.Reason)),
             },

@@ -4,7 +4,8 @@ namespace SpectralAlign.Detection;
 
 /// <summary>
 /// The paper's rule with fixed thresholds: a measurement is anomalous when |mean SA| ≥ <see cref="MeanThreshold"/>
-/// or the sign diversity ≤ <see cref="DiversityThreshold"/>.
+/// or the sign diversity ≤ <see cref="DiversityThreshold"/>. Its score is
+/// max(|mean SA| / MeanThreshold, (1 − D) / (1 − DiversityThreshold)), anomalous at ≥ 1.
 /// </summary>
 /// <remarks>
 /// Qiu et al. (2025) report healthy layers centred on zero and collapsing layers drifting to |mean SA| ≈ 0.2 and
@@ -13,7 +14,7 @@ namespace SpectralAlign.Detection;
 /// offered for comparison and for models where it is known to fit. The default rule is
 /// <see cref="BaselineRelativeRule"/>.
 /// </remarks>
-public sealed class AbsoluteSignCollapseRule : IDetectionRule
+public sealed class AbsoluteSignCollapseRule : ScoredLayerRule
 {
     /// <summary>|mean SA| at or above which a measurement is anomalous. Default <c>0.2</c>.</summary>
     public double MeanThreshold { get; set; } = 0.2;
@@ -22,31 +23,41 @@ public sealed class AbsoluteSignCollapseRule : IDetectionRule
     /// have the minority sign). Default <c>0.1</c>.</summary>
     public double DiversityThreshold { get; set; } = 0.1;
 
-    /// <inheritdoc />
-    public string Reason => AlertReasons.AbsoluteSignCollapse;
+    /// <summary>Score at or above which a measurement is anomalous. Default <c>1</c>.</summary>
+    public override double Threshold { get; set; } = 1;
 
     /// <inheritdoc />
-    public ILayerDetector CreateDetector(string layer) => new Detector(MeanThreshold, DiversityThreshold);
+    public override string Reason => AlertReasons.AbsoluteSignCollapse;
 
     /// <inheritdoc />
-    public IEnumerable<string> Validate()
+    public override ILayerScorer CreateScorer(string layer) => new Scorer(MeanThreshold, DiversityThreshold);
+
+    /// <inheritdoc />
+    public override IEnumerable<string> Validate()
     {
+        foreach (var problem in base.Validate())
+            yield return problem;
         if (!(MeanThreshold > 0 && MeanThreshold <= 1))
             yield return $"MeanThreshold must be in (0, 1] (was {MeanThreshold}).";
         if (!(DiversityThreshold >= 0 && DiversityThreshold < 1))
             yield return $"DiversityThreshold must be in [0, 1) (was {DiversityThreshold}).";
     }
 
-    private sealed class Detector(double meanThreshold, double diversityThreshold) : ILayerDetector
+    /// <summary>The one-sidedness score of a distribution: ≥ 1 when |mean| ≥ <paramref name="meanThreshold"/> or
+    /// D ≤ <paramref name="diversityThreshold"/>.</summary>
+    internal static double OneSidedness(SpectralAlignmentStats stats, double meanThreshold, double diversityThreshold) =>
+        Math.Max(stats.AbsMean / meanThreshold, (1 - stats.SignDiversity) / (1 - diversityThreshold));
+
+    private sealed class Scorer(double meanThreshold, double diversityThreshold) : ILayerScorer
     {
-        public DetectorVerdict Observe(LayerMeasurement measurement)
+        public double? Score(LayerMeasurement measurement) => OneSidedness(measurement.Stats, meanThreshold, diversityThreshold);
+
+        public string Describe(LayerMeasurement measurement, double score, double threshold)
         {
-            var stats = measurement.Stats;
-            if (stats.AbsMean < meanThreshold && stats.SignDiversity > diversityThreshold)
-                return DetectorVerdict.Normal;
-            return DetectorVerdict.Anomalous(string.Create(
+            double diversityAt = 1 - threshold * (1 - diversityThreshold);
+            return string.Create(
                 CultureInfo.InvariantCulture,
-                $"|mean SA| {stats.AbsMean:0.000} (threshold {meanThreshold:0.000}); sign diversity {stats.SignDiversity:0.000} (threshold {diversityThreshold:0.000})"));
+                $"|mean SA| {measurement.Stats.AbsMean:0.000} (threshold {meanThreshold * threshold:0.000}); sign diversity {measurement.Stats.SignDiversity:0.000} ({(diversityAt >= 0 ? string.Create(CultureInfo.InvariantCulture, $"threshold {diversityAt:0.000}") : "not a criterion for this layer")})");
         }
     }
 }

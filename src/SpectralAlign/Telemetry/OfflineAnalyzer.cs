@@ -77,7 +77,7 @@ public static class OfflineAnalyzer
                 {
                     Step = group.Key,
                     Measurements = fixedUp.Values.ToArray(),
-                    Alerts = stepAlerts.Where(a => fixedUp.ContainsKey(a.Measurement)).Select(a => WithMeasurement(a, fixedUp[a.Measurement])).ToArray(),
+                    Alerts = stepAlerts.Where(a => a.Measurement is { } m && fixedUp.ContainsKey(m)).Select(a => WithMeasurement(a, fixedUp[a.Measurement!])).ToArray(),
                 };
                 measurements.AddRange(report.Measurements);
                 alerts.AddRange(report.Alerts);

@@ -16,7 +16,7 @@ public sealed class CollapseDetectorTests
 
     private static DetectionOptions Options(int warmup = 2, int baseline = 5, int consecutive = 3, int recovery = 2) => new()
     {
-        WarmupMeasurements = warmup,
+        WarmupSteps = warmup,
         ConsecutiveMeasurements = consecutive,
         RecoveryMeasurements = recovery,
         Rules = [new BaselineRelativeRule { BaselineMeasurements = baseline }],
@@ -37,9 +37,9 @@ public sealed class CollapseDetectorTests
         Feed(0.02, 0.95, 2 + 5);        // warm-up + baseline
         Feed(0.03, 0.94, 20);           // healthy
         Assert.Empty(raised);
-        Feed(0.40, 0.20, 2);            // collapse, not yet sustained
+        Feed(0.60, 0.20, 2);            // collapse, not yet sustained
         Assert.Empty(raised);
-        Feed(0.40, 0.20, 10);           // sustained: exactly one alert, at the 3rd anomalous measurement
+        Feed(0.60, 0.20, 10);           // sustained: exactly one alert, at the 3rd anomalous measurement
         var alert = Assert.Single(raised);
         Assert.Equal(AlertReasons.SignCollapse, alert.Reason);
         Assert.Equal(29, alert.Step);
@@ -48,11 +48,11 @@ public sealed class CollapseDetectorTests
         Assert.Contains("sign diversity", alert.Detail, StringComparison.Ordinal);
 
         Feed(0.03, 0.94, 1);            // one normal measurement does not re-arm (recovery = 2)
-        Feed(0.40, 0.20, 5);
+        Feed(0.60, 0.20, 5);
         Assert.Single(raised);
         Feed(0.03, 0.94, 2);            // recovered
         Assert.False(detector.IsAlerted("l", AlertReasons.SignCollapse));
-        Feed(0.40, 0.20, 3);            // a new episode
+        Feed(0.60, 0.20, 3);            // a new episode
         Assert.Equal(2, raised.Count);
     }
 
@@ -69,7 +69,7 @@ public sealed class CollapseDetectorTests
         Assert.Empty(raised);
 
         for (int i = 0; i < 5; i++)
-            raised.AddRange(detector.Observe(M(step++, 0.6, 0.0)));
+            raised.AddRange(detector.Observe(M(step++, 0.8, 0.0)));
         Assert.Single(raised);
     }
 
@@ -134,14 +134,14 @@ public sealed class CollapseDetectorTests
     {
         var options = new DetectionOptions
         {
-            WarmupMeasurements = -1,
+            WarmupSteps = -1,
             ConsecutiveMeasurements = 0,
             RecoveryMeasurements = 0,
             MinSamples = 0,
             Rules = [new BaselineRelativeRule { BaselineMeasurements = 1, Sigmas = double.NaN, MinMeanShift = 2 }, new BaselineRelativeRule()],
         };
         var ex = Assert.Throws<ArgumentException>(() => new CollapseDetector(options));
-        foreach (var fragment in new[] { "WarmupMeasurements", "ConsecutiveMeasurements", "RecoveryMeasurements", "MinSamples", "BaselineMeasurements", "Sigmas", "MinMeanShift", "reuses the reason" })
+        foreach (var fragment in new[] { "WarmupSteps", "ConsecutiveMeasurements", "RecoveryMeasurements", "MinSamples", "BaselineMeasurements", "Sigmas", "MinMeanShift", "reuses the reason" })
             Assert.Contains(fragment, ex.Message, StringComparison.Ordinal);
     }
 

@@ -14,7 +14,7 @@ public sealed class MonitorStateTests
     private static SpectralMonitorOptions Options() => new()
     {
         Interval = 5,
-        Detection = new DetectionOptions { WarmupMeasurements = 5, Rules = [new BaselineRelativeRule { BaselineMeasurements = 10 }] },
+        Detection = new DetectionOptions { WarmupSteps = 25, Rules = [new BaselineRelativeRule { BaselineMeasurements = 10 }] },
     };
 
     [Fact]
@@ -103,7 +103,7 @@ public sealed class MonitorStateTests
         {
             Training.Run(model, task, monitor: null, TotalSteps, beforeStep: step =>
             {
-                model.drift.Alpha = step >= DriftStart ? Math.Min(1.0, (step - DriftStart) / 100.0) : 0;
+                model.drift.Alpha = step >= DriftStart ? Math.Min(3.0, (step - DriftStart) / 50.0) : 0;
                 if (step == resumeAt)
                 {
                     // Checkpoint and resume: the old monitor is gone, a new one restores its state.

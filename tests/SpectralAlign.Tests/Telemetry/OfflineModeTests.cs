@@ -29,7 +29,7 @@ public sealed class OfflineModeTests
     {
         Interval = 5,
         MaxSamplesPerLayer = 48,
-        Detection = { WarmupMeasurements = 4, Rules = [new SpectralAlign.Detection.AbsoluteSignCollapseRule()] },
+        Detection = { WarmupSteps = 20, Rules = [new SpectralAlign.Detection.AbsoluteSignCollapseRule()] },
     };
 
     [Fact]

@@ -204,7 +204,7 @@ public sealed class RunLogMonitorTests
         using var monitor = new SpectralMonitor(new SpectralMonitorOptions
         {
             Interval = 2,
-            Detection = { WarmupMeasurements = 0, ConsecutiveMeasurements = 1, Rules = [new SpectralAlign.Detection.AbsoluteSignCollapseRule()] },
+            Detection = { WarmupSteps = 0, ConsecutiveMeasurements = 1, Rules = [new SpectralAlign.Detection.AbsoluteSignCollapseRule()] },
         });
         monitor.Watch(layer, "l");
         var online = new List<LayerMeasurement>();

@@ -1,0 +1,30 @@
+using SpectralAlign.Detection;
+
+namespace SpectralAlign.Scenarios;
+
+/// <summary>
+/// The detectors the demo runs side by side: the library's default rule (uncalibrated), the paper's one-sidedness
+/// score with per-layer thresholds calibrated on healthy reference runs, the two baselines that did best in the
+/// evaluation (calibrated max-activation and σ1 growth), and the usual run-level spike checks.
+/// </summary>
+public static class DemoDetection
+{
+    /// <summary>The rules that get calibrated (fresh instances).</summary>
+    /// <returns>The detection options holding them.</returns>
+    public static DetectionOptions CalibratedRules() => new()
+    {
+        Rules = [new AbsoluteSignCollapseRule(), new MaxActivationGrowthRule(), new SpectralNormGrowthRule()],
+        RunRules = [new GradientNormSpikeRule(), new LossSpikeRule()],
+    };
+
+    /// <summary>The demo's options: the default rule plus the calibrated set.</summary>
+    /// <param name="calibration">The calibration of the calibrated set.</param>
+    /// <returns>The options.</returns>
+    public static DetectionOptions Options(DetectionCalibration calibration)
+    {
+        var options = CalibratedRules();
+        options.Rules.Insert(0, new BaselineRelativeRule());
+        options.Calibration = calibration;
+        return options;
+    }
+}

@@ -1,0 +1,148 @@
+using System.Globalization;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+
+namespace SpectralAlign.Detection;
+
+/// <summary>
+/// Per-layer thresholds of scored rules, fitted on healthy reference runs by <see cref="DetectionCalibrator"/>; set
+/// it as <see cref="DetectionOptions.Calibration"/> to use it. Immutable; saved and loaded as a small JSON document.
+/// A rule or layer the calibration does not cover keeps its default threshold.
+/// </summary>
+public sealed class DetectionCalibration
+{
+    private const string FormatName = "SpectralAlign.DetectionCalibration";
+    private const int FormatVersion = 1;
+    private readonly Dictionary<string, Dictionary<string, double>> _thresholds;
+
+    /// <summary>Creates a calibration.</summary>
+    /// <param name="thresholds">reason → layer (or <see cref="CollapseAlert.RunLayer"/>) → threshold.</param>
+    /// <param name="falseAlarmBudget">The fraction of healthy reference runs allowed to alarm that the thresholds
+    /// were fitted for.</param>
+    /// <param name="margin">The relative margin added above the fitted quantile.</param>
+    /// <param name="referenceRuns">How many healthy runs the fit used.</param>
+    /// <param name="description">Free text: what the reference runs were.</param>
+    public DetectionCalibration(IReadOnlyDictionary<string, IReadOnlyDictionary<string, double>> thresholds, double falseAlarmBudget, double margin, int referenceRuns, string description = "")
+    {
+        ArgumentNullException.ThrowIfNull(thresholds);
+        _thresholds = thresholds.ToDictionary(r => r.Key, r => r.Value.ToDictionary(l => l.Key, l => l.Value, StringComparer.Ordinal), StringComparer.Ordinal);
+        FalseAlarmBudget = falseAlarmBudget;
+        Margin = margin;
+        ReferenceRuns = referenceRuns;
+        Description = description ?? "";
+    }
+
+    /// <summary>The fraction of healthy reference runs the thresholds allow to alarm.</summary>
+    public double FalseAlarmBudget { get; }
+
+    /// <summary>The relative margin above the fitted quantile.</summary>
+    public double Margin { get; }
+
+    /// <summary>How many healthy reference runs were used.</summary>
+    public int ReferenceRuns { get; }
+
+    /// <summary>What the reference runs were.</summary>
+    public string Description { get; }
+
+    /// <summary>The rules (by reason) the calibration covers.</summary>
+    public IEnumerable<string> Reasons => _thresholds.Keys;
+
+    /// <summary>The calibrated thresholds of one rule, by layer.</summary>
+    /// <param name="reason">The rule's reason.</param>
+    /// <returns>The thresholds (empty when the rule is not covered).</returns>
+    public IReadOnlyDictionary<string, double> ThresholdsFor(string reason) =>
+        _thresholds.TryGetValue(reason, out var layers) ? layers : new Dictionary<string, double>();
+
+    /// <summary>The calibrated threshold of one rule for one layer.</summary>
+    /// <param name="reason">The rule's reason.</param>
+    /// <param name="layer">The layer (or <see cref="CollapseAlert.RunLayer"/>).</param>
+    /// <returns>The threshold, or <c>null</c> when not calibrated.</returns>
+    public double? ThresholdFor(string reason, string layer) =>
+        _thresholds.TryGetValue(reason, out var layers) && layers.TryGetValue(layer, out var t) ? t : null;
+
+    /// <summary>Writes the calibration as JSON.</summary>
+    /// <param name="stream">A writable stream; left open.</param>
+    public void Save(Stream stream)
+    {
+        ArgumentNullException.ThrowIfNull(stream);
+        var thresholds = new JsonObject();
+        foreach (var (reason, layers) in _thresholds.OrderBy(r => r.Key, StringComparer.Ordinal))
+        {
+            var byLayer = new JsonObject();
+            foreach (var (layer, value) in layers.OrderBy(l => l.Key, StringComparer.Ordinal))
+                byLayer[layer] = double.IsFinite(value) ? value : null;
+            thresholds[reason] = byLayer;
+        }
+
+        var root = new JsonObject
+        {
+            ["format"] = FormatName,
+            ["version"] = FormatVersion,
+            ["falseAlarmBudget"] = FalseAlarmBudget,
+            ["margin"] = Margin,
+            ["referenceRuns"] = ReferenceRuns,
+            ["description"] = Description,
+            ["thresholds"] = thresholds,
+        };
+        using var writer = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = true });
+        root.WriteTo(writer);
+    }
+
+    /// <summary>Writes the calibration to a file.</summary>
+    /// <param name="path">The file; overwritten.</param>
+    public void Save(string path)
+    {
+        using var file = File.Create(path);
+        Save(file);
+    }
+
+    /// <summary>Reads a calibration written by <see cref="Save(Stream)"/>.</summary>
+    /// <param name="stream">A readable stream.</param>
+    /// <returns>The calibration.</returns>
+    /// <exception cref="InvalidDataException">The stream does not hold a calibration.</exception>
+    public static DetectionCalibration Load(Stream stream)
+    {
+        ArgumentNullException.ThrowIfNull(stream);
+        JsonObject root;
+        try
+        {
+            root = JsonNode.Parse(stream)?.AsObject() ?? throw new InvalidDataException("The calibration is empty.");
+        }
+        catch (JsonException ex)
+        {
+            throw new InvalidDataException($"The calibration is not valid JSON: {ex.Message}", ex);
+        }
+
+        if (root["format"]?.GetValue<string>() != FormatName || root["version"]?.GetValue<int>() != FormatVersion)
+            throw new InvalidDataException($"Not a SpectralAlign detection calibration (expected format '{FormatName}' version {FormatVersion}).");
+        var thresholds = new Dictionary<string, IReadOnlyDictionary<string, double>>(StringComparer.Ordinal);
+        foreach (var (reason, layers) in root["thresholds"]!.AsObject())
+        {
+            thresholds[reason] = layers!.AsObject().ToDictionary(
+                l => l.Key,
+                l => l.Value is null ? double.PositiveInfinity : l.Value.GetValue<double>(),
+                StringComparer.Ordinal);
+        }
+
+        return new DetectionCalibration(
+            thresholds,
+            root["falseAlarmBudget"]!.GetValue<double>(),
+            root["margin"]!.GetValue<double>(),
+            root["referenceRuns"]!.GetValue<int>(),
+            root["description"]?.GetValue<string>() ?? "");
+    }
+
+    /// <summary>Reads a calibration from a file.</summary>
+    /// <param name="path">The file.</param>
+    /// <returns>The calibration.</returns>
+    public static DetectionCalibration Load(string path)
+    {
+        using var file = File.OpenRead(path);
+        return Load(file);
+    }
+
+    /// <inheritdoc />
+    public override string ToString() => string.Create(
+        CultureInfo.InvariantCulture,
+        $"calibration of {string.Join(", ", _thresholds.Keys)} on {ReferenceRuns} runs (budget {FalseAlarmBudget:P0}, margin {Margin:P0})");
+}
