@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Runtime.InteropServices;
 
 namespace SpectralAlign.Tests.Build;
@@ -66,52 +65,16 @@ public sealed class NativeLoadFixTests
         }
     }
 
-    /// <summary>The flags readelf prints for the GLIBCXX_3.4.32 entry of .gnu.version_r.</summary>
-    private static string GlibcxxFlags(string path)
-    {
-        var (code, stdout, stderr) = Run("readelf", $"-V \"{path}\"", timeoutSeconds: 60);
-        Assert.True(code == 0, $"readelf failed: {stderr}");
-        var line = stdout.Split('\n').Single(l => l.Contains("Name: GLIBCXX_3.4.32", StringComparison.Ordinal));
-        int at = line.IndexOf("Flags:", StringComparison.Ordinal) + "Flags:".Length;
-        return line[at..].Trim().Split(' ', StringSplitOptions.RemoveEmptyEntries)[0];
-    }
+    private static string GlibcxxFlags(string path) => BuildTools.GlibcxxFlags(path);
+
+    private static string TargetsFile() => BuildTools.TargetsFile();
+
+    private static string PackagesFolder() => BuildTools.PackagesFolder();
 
     private static void RunMsBuild(string project, string outDir)
     {
-        var (code, stdout, stderr) = Run("dotnet", $"msbuild \"{project}\" -t:Patch -p:OutDir=\"{outDir}\" -nologo -v:m", timeoutSeconds: 300);
+        var (code, stdout, stderr) = BuildTools.Run(
+            BuildTools.Dotnet(), ["msbuild", project, "-t:Patch", $"-p:OutDir={outDir}", "-nologo", "-v:m"], timeoutSeconds: 300);
         Assert.True(code == 0, $"msbuild failed ({code}):\n{stdout}\n{stderr}");
-    }
-
-    private static string TargetsFile()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            string candidate = Path.Combine(dir.FullName, "src", "SpectralAlign", "buildTransitive", "SpectralAlign.targets");
-            if (File.Exists(candidate))
-                return candidate;
-        }
-
-        throw new FileNotFoundException("SpectralAlign.targets not found above the test output folder.");
-    }
-
-    private static string PackagesFolder() =>
-        Environment.GetEnvironmentVariable("NUGET_PACKAGES") is { Length: > 0 } custom
-            ? custom
-            : Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".nuget", "packages");
-
-    private static (int Code, string Stdout, string Stderr) Run(string file, string arguments, int timeoutSeconds)
-    {
-        var info = new ProcessStartInfo(file, arguments) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        info.Environment["MSBUILDDISABLENODEREUSE"] = "1";
-        using var process = Process.Start(info)!;
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        if (!process.WaitForExit(timeoutSeconds * 1000))
-        {
-            process.Kill(entireProcessTree: true);
-            throw new TimeoutException($"{file} {arguments} did not finish in {timeoutSeconds} s");
-        }
-
-        return (process.ExitCode, stdout.Result, stderr.Result);
     }
 }
