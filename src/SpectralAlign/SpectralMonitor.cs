@@ -108,6 +108,13 @@ public sealed partial class SpectralMonitor : IDisposable
     /// <summary>Device-to-host result transfers performed so far (for tests and benchmarks).</summary>
     internal long HostReadbacks => _engine.HostReadbacks;
 
+    /// <summary>When set, accumulates where the monitor's time goes (benchmarks); <c>null</c> by default.</summary>
+    internal CostProfile? Profile
+    {
+        get => _engine.Profile;
+        set => _engine.Profile = value;
+    }
+
     /// <summary>
     /// Watches one module, measured under <paramref name="name"/>:
     /// <list type="bullet">
@@ -264,8 +271,9 @@ public sealed partial class SpectralMonitor : IDisposable
     public void Step(TrainingSignals signals)
     {
         LayerMeasurement[] measurements = [];
-        var alerts = new List<CollapseAlert>();
+        List<CollapseAlert> alerts = NoAlerts;
         ISpectralSink[] sinks = [];
+        var profile = _engine.Profile;
         long step;
         lock (_gate)
         {
@@ -288,24 +296,29 @@ public sealed partial class SpectralMonitor : IDisposable
                     measurements = [];
                 }
 
+                long detectorStart = profile is null ? 0 : CostProfile.Now;
                 for (int i = 0; i < measurements.Length; i++)
                 {
                     var m = measurements[i];
                     measurable[i].LastMeasurement = m;
                     if ((m.Conditions & MeasurementConditions.NotConverged) != 0)
                         Log.NotConverged(_logger, m.Layer, step, m.Iterations, m.Residual);
-                    alerts.AddRange(_detector.Observe(m));
+                    AddAlerts(ref alerts, _detector.Observe(m));
                 }
+
+                profile?.Add(CostProfile.Phase.Detector, detectorStart);
+                profile?.CountMeasuredStep();
             }
 
             if (signals.Loss is not null || signals.GradientNorm is not null)
-                alerts.AddRange(_detector.ObserveSignals(step, signals));
+                AddAlerts(ref alerts, _detector.ObserveSignals(step, signals));
             WarnAboutSilentHooks(step);
             Interlocked.Exchange(ref _step, step + 1);
             if (measurements.Length > 0 || alerts.Count > 0)
                 sinks = [.. _sinks];
         }
 
+        long eventsStart = profile is null ? 0 : CostProfile.Now;
         foreach (var m in measurements)
         {
             Log.Measured(_logger, m);
@@ -338,6 +351,21 @@ public sealed partial class SpectralMonitor : IDisposable
                 }
             }
         }
+
+        if (measurements.Length > 0)
+            profile?.Add(CostProfile.Phase.Events, eventsStart);
+    }
+
+    /// <summary>Shared empty alert list of steps without alerts (never modified; <see cref="AddAlerts"/> replaces it).</summary>
+    private static readonly List<CollapseAlert> NoAlerts = [];
+
+    private static void AddAlerts(ref List<CollapseAlert> alerts, IReadOnlyList<CollapseAlert> more)
+    {
+        if (more.Count == 0)
+            return;
+        if (ReferenceEquals(alerts, NoAlerts))
+            alerts = [];
+        alerts.AddRange(more);
     }
 
     /// <summary>Removes every hook and releases the monitor's tensors. Idempotent; training can continue.</summary>
@@ -552,8 +580,13 @@ public sealed partial class SpectralMonitor : IDisposable
             return !_monitor._disposed && _monitor.IsMeasuredStep(step) && module.training;
         }
 
-        public void Deliver(int view, Tensor rows, Func<Tensor, Tensor>? transform = null) =>
+        public void Deliver(int view, Tensor rows, Func<Tensor, Tensor>? transform = null)
+        {
+            var profile = _monitor._engine.Profile;
+            long start = profile is null ? 0 : CostProfile.Now;
             Layers[view].Capture.Add(Interlocked.Read(ref _monitor._step), rows, transform);
+            profile?.Add(CostProfile.Phase.Capture, start);
+        }
 
         public void Reject(int view, Tensor input)
         {

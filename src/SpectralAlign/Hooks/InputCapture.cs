@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -12,7 +13,10 @@ internal sealed class InputCapture(string layer, int capacity, int seed) : IDisp
 {
     private readonly object _sync = new();
     private readonly List<Tensor> _parts = [];
-    private Random? _random;
+    private readonly ulong _layerHash = RowSampler.Fnv1a(layer);
+    private readonly RowStream _random = new(0);
+    private readonly HashSet<long> _scratch = [];
+    private Tensor? _indices;            // (capacity) int64 on the host, reused for every sample
     private long _randomStep = -1;
     private int _rows;
     private long _seenRows;
@@ -20,7 +24,7 @@ internal sealed class InputCapture(string layer, int capacity, int seed) : IDisp
 
     /// <summary>Counts the rows of <paramref name="rows"/> (G, N, n) and, while there is room, copies a uniform
     /// subsample of them, then applies <paramref name="transform"/> to the copy. Call under <c>no_grad</c>; never
-    /// modifies the input.</summary>
+    /// modifies the input. Allocates no managed memory; the index tensor is reused.</summary>
     public void Add(long step, Tensor rows, Func<Tensor, Tensor>? transform = null)
     {
         lock (_sync)
@@ -34,16 +38,28 @@ internal sealed class InputCapture(string layer, int capacity, int seed) : IDisp
 
             if (_randomStep != step)
             {
-                _random = RowSampler.Stream(seed, layer, step);
+                _random.Reset(RowSampler.StreamSeed(seed, _layerHash, step));
                 _randomStep = step;
             }
 
             using var scope = NewDisposeScope();
             int take = (int)Math.Min(count, capacity - _rows);
             // Always a copy: the caller's activation may be modified in place later (e.g. an in-place ReLU).
-            var copy = take == count
-                ? rows.detach().clone()
-                : rows.detach().index_select(1, tensor(RowSampler.Sample(_random!, count, take), dtype: ScalarType.Int64, device: rows.device));
+            Tensor copy;
+            if (take == count)
+            {
+                copy = rows.detach().clone();
+            }
+            else
+            {
+                _indices ??= zeros(capacity, dtype: ScalarType.Int64).DetachFromDisposeScope();
+                RowSampler.Sample(_random, count, MemoryMarshal.Cast<byte, long>(_indices.bytes)[..take], _scratch);
+                var index = _indices.narrow(0, 0, take);
+                if (rows.device_type != DeviceType.CPU)
+                    index = index.to(rows.device);
+                copy = rows.detach().index_select(1, index);
+            }
+
             if (transform is not null)
                 copy = transform(copy);
             _parts.Add(copy.DetachFromDisposeScope());
@@ -86,6 +102,8 @@ internal sealed class InputCapture(string layer, int capacity, int seed) : IDisp
         lock (_sync)
         {
             _disposed = true;
+            _indices?.Dispose();
+            _indices = null;
             foreach (var part in _parts)
                 part.Dispose();
             _parts.Clear();

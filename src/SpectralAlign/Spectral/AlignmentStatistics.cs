@@ -29,8 +29,10 @@ internal static class AlignmentStatistics
         long units = rows.shape[0];
         long layers = units / groups;
         long capacity = rows.shape[1];
-        var h = rows.to(ScalarType.Float32);
+        var h = rows.dtype == ScalarType.Float32 ? rows : rows.to(ScalarType.Float32);
 
+        // Row-sized work is the monitor's largest memory traffic, so it uses only cheap full passes (abs, amax, one
+        // multiply, nan_to_num, norm, two matrix products); masks are applied to the small per-row results instead.
         var unitLengths = groups == 1 ? lengths : lengths.repeat_interleave(groups);
         var present = arange(capacity, dtype: ScalarType.Int64, device: device).unsqueeze(0).lt(unitLengths.unsqueeze(1));
         var absMax = h.abs().amax([2]);                       // NaN and ±Inf propagate
@@ -41,9 +43,11 @@ internal static class AlignmentStatistics
         var validF = valid.to(ScalarType.Float32);
 
         // Scale every row by its largest element first: cos is scale-invariant, and this keeps 1e30 rows from
-        // overflowing and denormal rows from underflowing in the norm.
+        // overflowing and denormal rows from underflowing in the norm. Non-finite entries (only in invalid rows) are
+        // zeroed so that they cannot reach the sums below; invalid rows are masked out of every per-row result.
+        // (A division, not a multiplication by the reciprocal, which overflows for denormal rows.)
         var rowScale = absMax.masked_fill(invalid, 1);
-        var scaled = (h / rowScale.unsqueeze(2)).masked_fill(invalid.unsqueeze(2), 0);
+        var scaled = (h / rowScale.unsqueeze(2)).nan_to_num_(0, 0, 0);
         var norms = linalg.vector_norm(scaled, 2, [2], false).masked_fill(invalid, 1);
         var dots = bmm(scaled, v.unsqueeze(2)).squeeze(2);
         var unitSa = (dots / norms).clamp(-1, 1).masked_fill(invalid, 0);

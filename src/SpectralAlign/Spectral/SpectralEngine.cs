@@ -6,7 +6,7 @@ using static TorchSharp.torch;
 namespace SpectralAlign.Spectral;
 
 /// <summary>
-/// The measurement of one step: groups the watched layers by weight shape and device, runs the stacked subspace
+/// The measurement of one step: groups the watched layers into padded buckets (see <see cref="Buckets"/>), runs the stacked subspace
 /// iteration and the SA statistics on the device, and copies all results to the host in one transfer per device.
 /// A group keeps iterating (with further transfers) only while a residual is above the tolerance, which happens on
 /// cold starts and after abrupt weight changes.
@@ -17,6 +17,9 @@ internal sealed class SpectralEngine : IDisposable
     private long _hostReadbacks;
 
     public SpectralEngine(SpectralMonitorOptions options) => _options = options;
+
+    /// <summary>When set, accumulates the time of each phase.</summary>
+    public CostProfile? Profile { get; set; }
 
     /// <summary>Device-to-host result transfers so far (the hot path does exactly one per device per step).</summary>
     public long HostReadbacks => Interlocked.Read(ref _hostReadbacks);
@@ -52,16 +55,15 @@ internal sealed class SpectralEngine : IDisposable
                 }
             }
 
+            var profile = Profile;
+            long start = profile is null ? 0 : CostProfile.Now;
             var groups = new List<Group>();
-            foreach (var grouping in Enumerable.Range(0, layers.Count).GroupBy(i => GroupKey(layers[i])))
-            {
-                var members = grouping.ToArray();
-                if (members.Length > 0)
-                    groups.Add(new Group(members, layers, captured, _options));
-            }
+            foreach (var members in Buckets(layers, _options))
+                groups.Add(new Group(members, layers, captured, _options));
 
+            profile?.Add(CostProfile.Phase.Assembly, start);
             foreach (var group in groups)
-                group.Compute(group.InitialIterations);
+                group.Compute(group.InitialIterations, profile);
             ReadBack(groups);
 
             // Continue within the step only for cold starts and lost warm starts (abrupt weight changes); a warm layer
@@ -72,13 +74,15 @@ internal sealed class SpectralEngine : IDisposable
                 if (pending.Count == 0)
                     break;
                 foreach (var group in pending)
-                    group.Compute(Math.Min(Math.Max(group.TotalIterations, 4), _options.MaxPowerIterations - group.TotalIterations));
+                    group.Compute(Math.Min(Math.Max(group.TotalIterations, 4), _options.MaxPowerIterations - group.TotalIterations), profile);
                 ReadBack(pending);
             }
 
+            start = profile is null ? 0 : CostProfile.Now;
             var measurements = new LayerMeasurement[layers.Count];
             foreach (var group in groups)
                 group.Complete(step, layers, captured, _options, measurements);
+            profile?.Add(CostProfile.Phase.Completion, start);
             return measurements;
         }
         finally
@@ -92,11 +96,57 @@ internal sealed class SpectralEngine : IDisposable
     {
     }
 
-    private static (int Groups, int Out, int In, string Device) GroupKey(WatchedLayer layer) =>
-        (layer.View.Groups, layer.View.OutFeatures, layer.View.InFeatures, layer.View.CurrentWeight()?.device.ToString() ?? "none");
+    /// <summary>Padded weight elements a bucket may always hold, whatever the waste: below this, per-operation
+    /// overhead costs more than arithmetic on zeros.</summary>
+    internal const long SmallBucketElements = 1L << 16;
+
+    /// <summary>
+    /// Splits the layers into buckets processed as one stack: layers that share (groups G, input width n, subspace
+    /// dimension k, device) and whose weights, zero-padded to the bucket's largest m, cost at most twice their own
+    /// elements (or fit in <see cref="SmallBucketElements"/>). Padding the output side leaves v1, σ, the residual
+    /// and every cosine unchanged and does not touch the input rows (which share n), so e.g. a transformer's
+    /// q/k/v/o, FFN gate/up and LM head, all reading d-wide inputs, cost the tensor operations of one layer.
+    /// </summary>
+    internal static List<int[]> Buckets(IReadOnlyList<WatchedLayer> layers, SpectralMonitorOptions options)
+    {
+        var buckets = new List<int[]>();
+        var classes = Enumerable.Range(0, layers.Count).GroupBy(i =>
+        {
+            var view = layers[i].View;
+            return (view.Groups, view.InFeatures, K: Math.Min(options.SubspaceDimension, view.InFeatures), Device: view.CurrentWeight()?.device.ToString() ?? "none");
+        });
+        foreach (var cls in classes)
+        {
+            var shapes = cls.GroupBy(i => layers[i].View.OutFeatures).OrderBy(g => g.Key);
+            var current = new List<int>();
+            long actual = 0;
+            foreach (var shape in shapes)
+            {
+                int count = shape.Count();
+                long perLayer = (long)shape.Key * cls.Key.InFeatures * cls.Key.Groups;
+                long padded = perLayer * (current.Count + count);   // shapes ascend in m, so this one sets the padding
+                if (current.Count > 0 && padded > Math.Max(2 * (actual + (perLayer * count)), SmallBucketElements))
+                {
+                    buckets.Add([.. current]);
+                    current.Clear();
+                    actual = 0;
+                }
+
+                current.AddRange(shape);
+                actual += perLayer * count;
+            }
+
+            if (current.Count > 0)
+                buckets.Add([.. current]);
+        }
+
+        return buckets;
+    }
 
     private void ReadBack(List<Group> groups)
     {
+        var profile = Profile;
+        long start = profile is null ? 0 : CostProfile.Now;
         foreach (var byDevice in groups.GroupBy(g => g.Device.ToString()))
         {
             var members = byDevice.ToList();
@@ -112,16 +162,19 @@ internal sealed class SpectralEngine : IDisposable
                 offset += group.Size * width;
             }
         }
+
+        profile?.Add(CostProfile.Phase.Readback, start);
     }
 
     /// <summary>
-    /// Layers that share one view shape (groups, out, in) and device, processed as one stack of L·G units (one per
-    /// layer and group).
+    /// One bucket of <see cref="Buckets"/>: layers with the same groups, input width, subspace dimension and device,
+    /// weights zero-padded to the largest m, processed as one stack of L·G units (one per layer and group).
     /// </summary>
     private sealed class Group
     {
         private readonly int[] _members;
         private readonly int _groups;
+        private readonly int[] _in;            // each layer's own n (equal within a bucket; stacking pads regardless)
         private readonly Tensor _weights;      // (L·G, m, n) float32, scaled so max |w| = 1 per unit
         private readonly Tensor _scale;        // (L·G) float64
         private readonly Tensor _frobenius;    // (L) float64
@@ -143,15 +196,19 @@ internal sealed class SpectralEngine : IDisposable
             _width = ResultColumns.Width(_bins);
             var view = layers[members[0]].View;
             _groups = view.Groups;
-            int n = view.InFeatures;
-            int k = Math.Min(options.SubspaceDimension, n);
+            _in = members.Select(i => layers[i].View.InFeatures).ToArray();
+            int m = members.Max(i => layers[i].View.OutFeatures);
+            int n = _in.Max();
+            int k = Math.Min(options.SubspaceDimension, _in.Min());
             int units = members.Length * _groups;
-            var weightList = members.Select(i => layers[i].View.CurrentWeight()!.detach()).ToList();
+            var weightList = members.Select(i => layers[i].View.CurrentWeight()!).ToList();
             Device = weightList[0].device;
+            var outDims = members.Select(i => (long)layers[i].View.OutFeatures).ToArray();
 
-            // Weights: stacked in float32 (bf16/fp16 are cast), scaled by their largest magnitude so that neither
-            // huge nor tiny weights overflow or underflow; non-finite weights are zeroed and flagged.
-            var stacked = stack(weightList.Select(w => w.to(ScalarType.Float32)).ToList(), 0).reshape(units, view.OutFeatures, n);
+            // Weights: stacked in float32 (bf16/fp16 are cast), zero-padded to the bucket's (m, n), scaled by their
+            // largest magnitude so that neither huge nor tiny weights overflow or underflow; non-finite weights are
+            // zeroed and flagged.
+            var stacked = StackPadded(weightList, j => (outDims[j], _in[j]), m, n, Device).reshape(units, m, n);
             var absMax = stacked.abs().amax([1, 2]);
             var unitFinite = absMax.isfinite();
             var scale = absMax.masked_fill(unitFinite.logical_not().logical_or(absMax.eq(0)), 1);
@@ -163,49 +220,86 @@ internal sealed class SpectralEngine : IDisposable
 
             // Warm start from each layer's previous basis; cold layers start from a random basis drawn from a private
             // generator seeded by (seed, layer name), never from torch's global one.
-            _cold = members.Select(i => layers[i].Spectral.Basis is not { } b || b.shape[0] != _groups || b.shape[2] != k).ToArray();
+            _cold = new bool[members.Length];
             var bases = new List<Tensor>(members.Length);
             for (int j = 0; j < members.Length; j++)
             {
-                if (!_cold[j])
+                var layer = layers[members[j]];
+                if (layer.Spectral.Basis is { } b && b.shape[0] == _groups && b.shape[1] == _in[j] && b.shape[2] == k)
                 {
-                    bases.Add(layers[members[j]].Spectral.Basis!.to(Device));
+                    bases.Add(b);
                     continue;
                 }
 
-                using var generator = new Generator(RowSampler.Mix((ulong)(uint)options.Seed, RowSampler.Fnv1a(layers[members[j]].Name), 0xC01D), CPU);
-                bases.Add(randn([_groups, n, k], dtype: ScalarType.Float32, generator: generator).to(Device));
+                _cold[j] = true;
+                using var generator = new Generator(RowSampler.Mix((ulong)(uint)options.Seed, RowSampler.Fnv1a(layer.Name), 0xC01D), CPU);
+                bases.Add(randn([_groups, _in[j], k], dtype: ScalarType.Float32, generator: generator));
             }
 
-            _basis = stack(bases, 0).reshape(units, n, k);
+            _basis = StackPadded(bases, j => (_in[j], k), n, k, Device).reshape(units, n, k);
             var warm = tensor(_cold.Select(c => !c).ToArray(), device: Device);
             _hasReference = _groups == 1 ? warm : warm.repeat_interleave(_groups);
             _reference = _basis.select(2, 0).clone().masked_fill_(_hasReference.logical_not().unsqueeze(1), 0);
 
             InitialIterations = Math.Max(options.PowerIterations, members.Max(i => layers[i].Spectral.IterationHint));
 
-            // Input rows, (G, N, n) per layer, padded to the longest capture of the group.
+            // Input rows, (G, N, n) per layer, padded to the longest capture of the bucket.
             var rows = members.Select(i => captured[i].Rows).ToArray();
-            long capacity = Math.Max(1, rows.Max(r => r is null ? 0 : r.shape[1]));
-            _lengths = tensor(rows.Select(r => r is null ? 0L : r.shape[1]).ToArray(), device: Device);
-            if (rows.All(r => r is not null && r.shape[1] == capacity && r.device == Device))
+            var rowCounts = rows.Select(r => r is null ? 0L : r.shape[1]).ToArray();
+            long capacity = Math.Max(1, rowCounts.Max());
+            _lengths = tensor(rowCounts, device: Device);
+            var rowList = rows.Select((r, j) => r ?? zeros([_groups, capacity, _in[j]], dtype: ScalarType.Float32)).ToList();
+            _rows = StackPadded(rowList, j => (rows[j] is null ? capacity : rowCounts[j], _in[j]), capacity, n, Device).reshape(units, capacity, n);
+        }
+
+        /// <summary>
+        /// Stacks one (G, r_j, c_j) tensor per member into (L, G, rows, columns) float32 on <paramref name="device"/>:
+        /// consecutive members of the same size and dtype are stacked together and padded once, so the operation
+        /// count grows with the number of distinct shapes in the bucket, not with the number of layers.
+        /// </summary>
+        private static Tensor StackPadded(List<Tensor> items, Func<int, (long Rows, long Columns)> size, long rows, long columns, Device device)
+        {
+            var dtypes = items.Select(t => t.dtype).ToArray();
+            var parts = new List<Tensor>();
+            bool copied = false;
+            for (int start = 0; start < items.Count;)
             {
-                _rows = stack(rows.Select(r => r!.to(ScalarType.Float32)).ToList(), 0).reshape(units, capacity, n);
-            }
-            else
-            {
-                var padded = zeros([members.Length, _groups, capacity, n], dtype: ScalarType.Float32, device: Device);
-                for (int j = 0; j < rows.Length; j++)
+                int end = start + 1;
+                while (end < items.Count && size(end) == size(start) && dtypes[end] == dtypes[start])
+                    end++;
+                var run = end - start == 1 ? items[start].unsqueeze(0) : stack(items.GetRange(start, end - start), 0);
+                copied |= end - start > 1;
+                if (run.device_type != device.type || run.device_index != device.index)
                 {
-                    if (rows[j] is { } r && r.shape[1] > 0)
-                        padded.select(0, j).narrow(1, 0, r.shape[1]).copy_(r);
+                    run = run.to(device);
+                    copied = true;
                 }
 
-                _rows = padded.reshape(units, capacity, n);
+                if (dtypes[start] != ScalarType.Float32)
+                {
+                    run = run.to(ScalarType.Float32);
+                    copied = true;
+                }
+
+                var (r, c) = size(start);
+                copied |= r != rows || c != columns;
+                parts.Add(Pad(run, rows, columns));
+                start = end;
             }
+
+            // Always a fresh tensor: the weights are scaled in place next, and must never alias the model's.
+            return parts.Count > 1 ? cat(parts, 0) : copied ? parts[0] : parts[0].clone();
         }
 
         public Device Device { get; }
+
+        /// <summary>Zero-pads the last two dimensions of <paramref name="t"/> to (<paramref name="rows"/>,
+        /// <paramref name="columns"/>); returns it unchanged when it already has that size.</summary>
+        private static Tensor Pad(Tensor t, long rows, long columns)
+        {
+            long extraRows = rows - t.shape[^2], extraColumns = columns - t.shape[^1];
+            return extraRows == 0 && extraColumns == 0 ? t : nn.functional.pad(t, [0, extraColumns, 0, extraRows]);
+        }
 
         public int Size => _members.Length;
 
@@ -217,13 +311,16 @@ internal sealed class SpectralEngine : IDisposable
 
         public double[]? HostResults { get; set; }
 
-        public void Compute(int iterations)
+        public void Compute(int iterations, CostProfile? profile)
         {
+            long start = profile is null ? 0 : CostProfile.Now;
             var q = SubspaceIteration.Iterate(_weights, _basis, iterations);
             TotalIterations += iterations;
             var ritz = SubspaceIteration.RayleighRitz(_weights, q, _reference, _hasReference);
             _basis = ritz.Basis;
             _finalBasis = ritz.Basis;
+            profile?.Add(CostProfile.Phase.Iteration, start);
+            start = profile is null ? 0 : CostProfile.Now;
             var (statistics, histogram) = AlignmentStatistics.Compute(_rows, _lengths, ritz.V, _groups, _bins);
 
             // Per layer: the block-diagonal operator's σ1 is the largest group σ1, its σ2 the second largest of all
@@ -242,6 +339,7 @@ internal sealed class SpectralEngine : IDisposable
                 ],
                 1);
             Results = cat([statistics, spectral, histogram], 1);
+            profile?.Add(CostProfile.Phase.Statistics, start);
         }
 
         public bool NeedsMoreIterations(SpectralMonitorOptions options)
@@ -305,7 +403,7 @@ internal sealed class SpectralEngine : IDisposable
                 // Keep the new basis only when it is meaningful; a non-finite or zero weight keeps the old one.
                 if (vectorDefined)
                 {
-                    layer.Spectral.Replace(_finalBasis!.narrow(0, j * _groups, _groups).clone().DetachFromDisposeScope());
+                    layer.Spectral.Replace(_finalBasis!.narrow(0, j * _groups, _groups).narrow(1, 0, _in[j]).clone().DetachFromDisposeScope());
                     // Adapt the warm iteration count without extra synchronisation: after a cold start or restart the
                     // weights are often moving fast (early training), so start generously; double while the residual
                     // stays above the tolerance; relax by one when comfortably below.

@@ -60,6 +60,50 @@ public sealed class InputCaptureTests
         Assert.NotEqual(first, RowSampler.Sample(RowSampler.Stream(11, "a", 6), 10_000, 64));
     }
 
+    [Theory]
+    [InlineData(64, 16, 4000)]     // dense: selection sampling
+    [InlineData(3000, 30, 4000)]   // sparse (count > 16 × take): Floyd's algorithm
+    public void Sample_DenseAndSparseRegimes_EachIndexIncludedWithProbabilityTakeOverCount(int count, int take, int draws)
+    {
+        var stream = RowSampler.Stream(5, "l", 0);
+        var buffer = new long[take];
+        var scratch = new HashSet<long>();
+        var inclusions = new int[count];
+        for (int i = 0; i < draws; i++)
+        {
+            RowSampler.Sample(stream, count, buffer, scratch);
+            for (int j = 1; j < take; j++)
+                Assert.True(buffer[j - 1] < buffer[j]);   // ascending, hence distinct
+            foreach (var x in buffer)
+                inclusions[x]++;
+        }
+
+        // Binomial(draws, take / count) per index; every index within 6 sd of its mean.
+        double p = take / (double)count, mean = draws * p, sd = Math.Sqrt(draws * p * (1 - p));
+        Assert.All(inclusions, c => Assert.InRange(c, mean - (6 * sd), mean + (6 * sd)));
+    }
+
+    [Fact]
+    public void Add_SuccessiveSteps_CapturesExactlyTheRowSamplerSampleOfEachStep()
+    {
+        using var input = arange(0, 300, dtype: ScalarType.Float32).reshape(1, 300, 1);
+        using var capture = new InputCapture("layer", capacity: 50, seed: 9);
+        var samples = new List<double[]>();
+        foreach (long step in new long[] { 7, 8 })
+        {
+            using (no_grad())
+                capture.Add(step, input);
+            var (rows, _) = capture.Take();
+            using var _ = rows;
+            var captured = Reference.ToDoubles(rows!);
+            var expected = RowSampler.Sample(RowSampler.Stream(9, "layer", step), 300, 50).Select(i => (double)i).ToArray();
+            Assert.Equal(expected, captured);
+            samples.Add(captured);
+        }
+
+        Assert.NotEqual(samples[0], samples[1]);   // the reused index buffer is refilled every step
+    }
+
     [Fact]
     public void Add_MoreRowsThanCapacity_KeepsDistinctOriginalRowsWithoutChangingInput()
     {

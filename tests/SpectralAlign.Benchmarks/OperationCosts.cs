@@ -1,0 +1,53 @@
+using System.Text;
+using SpectralAlign.Spectral;
+using static SpectralAlign.Benchmarks.Harness;
+using static TorchSharp.torch;
+
+namespace SpectralAlign.Benchmarks;
+
+/// <summary>
+/// The floor under the monitor's cost on this machine: the time of single tensor operations at the sizes a measured
+/// step of the demo model uses (its larger bucket: 25 layers reading 64-wide inputs, 256 sampled rows each), and of
+/// the monitor's device-side building blocks for that bucket. Explains where the per-step milliseconds come from.
+/// </summary>
+internal static class OperationCosts
+{
+    public static string Run()
+    {
+        using var scope = NewDisposeScope();
+        using var noGrad = no_grad();
+        const int layers = 25, rows = 256, n = 64, m = 176;
+        var h = randn(layers, rows, n);
+        var sa = rand(layers, rows) * 2 - 1;
+        var v = randn(layers, n);
+        v = v / linalg.vector_norm(v, 2, [1], true);
+        var w = randn(layers, m, n);
+        var q = linalg.qr(randn(layers, n, 4)).Q;
+        var lengths = full(layers, (long)rows, dtype: ScalarType.Int64);
+        var tiny = randn(4);
+
+        var cases = new (string Name, Action Body)[]
+        {
+            ("add of two 4-element tensors (dispatch floor)", () => _ = tiny + tiny),
+            ($"elementwise compare on ({layers}, {rows})", () => _ = sa.gt(0)),
+            ($"sort of ({layers}, {rows}) along rows", () => _ = sa.sort(1)),
+            ($"elementwise division of ({layers}, {rows}, {n}) rows", () => _ = h / 3),
+            ($"masked_fill of ({layers}, {rows}, {n}) with a broadcast row mask", () => _ = h.masked_fill(sa.gt(0).unsqueeze(2), 0)),
+            ($"bmm ({layers}, {rows}, {n}) × ({layers}, {n}, 1)", () => _ = bmm(h, v.unsqueeze(2))),
+            ($"SA statistics of the bucket (about 75 operations)", () => _ = AlignmentStatistics.Compute(h, lengths, v, 1, 20)),
+            ($"one subspace step of ({layers}, {m}, {n}) weights, k = 4", () => _ = SubspaceIteration.Iterate(w, q, 1)),
+            ($"Rayleigh–Ritz + residual + sign of the bucket", () => _ = SubspaceIteration.RayleighRitz(w, q, v, ones(layers, dtype: ScalarType.Bool))),
+        };
+
+        var text = new StringBuilder();
+        text.AppendLine("| operation | median time (µs) |");
+        text.AppendLine("|---|---:|");
+        foreach (var (name, body) in cases)
+        {
+            double ms = Median(Time(() => { using var s = NewDisposeScope(); body(); }, warmup: 20, minRuns: 50, minSeconds: 0.3));
+            text.AppendLine(FormattableString.Invariant($"| {name} | {F(1000 * ms, "0.0")} |"));
+        }
+
+        return text.ToString();
+    }
+}

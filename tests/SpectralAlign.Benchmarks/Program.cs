@@ -1,0 +1,117 @@
+// SpectralAlign's performance harness (issue 4). From the repository root:
+//
+//   dotnet run --project tests/SpectralAlign.Benchmarks -c Release              # full run (~15 min), writes RESULTS.md here
+//   dotnet run --project tests/SpectralAlign.Benchmarks -c Release -- --quick   # a few minutes, writes artifacts/benchmarks/
+//
+// Options: --only overhead,svd,accuracy,scaling,soak   --threads N (torch intra-op threads, default 1)
+//          --soak-steps N (default 10000; 1000 with --quick)   --out FILE
+// Every figure is a ratio or a distribution measured within this one run; nothing is compared across runs.
+using System.Diagnostics;
+using System.Globalization;
+using System.Text;
+using SpectralAlign.Benchmarks;
+using static SpectralAlign.Benchmarks.Harness;
+using static TorchSharp.torch;
+
+bool quick = args.Contains("--quick");
+string? Option(string name) => Array.IndexOf(args, name) is int i and >= 0 && i + 1 < args.Length ? args[i + 1] : null;
+var known = new[] { "overhead", "svd", "accuracy", "scaling", "soak" };
+var only = (Option("--only")?.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries) ?? known).ToHashSet(StringComparer.Ordinal);
+var unknown = only.Except(known).ToList();
+if (unknown.Count > 0)
+{
+    Console.Error.WriteLine($"Unknown benchmark(s): {string.Join(", ", unknown)}. Known: {string.Join(", ", known)}.");
+    return 2;
+}
+
+int threads = int.Parse(Option("--threads") ?? "1", CultureInfo.InvariantCulture);
+int soakSteps = int.Parse(Option("--soak-steps") ?? (quick ? "1000" : "10000"), CultureInfo.InvariantCulture);
+string output = Option("--out") ?? (quick
+    ? Path.Combine("artifacts", "benchmarks", "RESULTS-quick.md")
+    : Directory.Exists(Path.Combine("tests", "SpectralAlign.Benchmarks")) ? Path.Combine("tests", "SpectralAlign.Benchmarks", "RESULTS.md") : "RESULTS.md");
+set_num_threads(threads);
+
+var wall = Stopwatch.StartNew();
+var summary = new List<string>();
+var sections = new StringBuilder();
+void Section(string title, Func<string> body)
+{
+    Console.Error.WriteLine($"{title} …");
+    var clock = Stopwatch.StartNew();
+    string text = body();
+    sections.AppendLine($"## {title}").AppendLine().Append(text).AppendLine().AppendLine(FormattableString.Invariant($"_({F(clock.Elapsed.TotalSeconds, "0")} s)_")).AppendLine();
+    Console.Error.WriteLine(text);
+}
+
+string Verdict(bool met) => met ? "met" : "**not met**";
+
+if (only.Contains("overhead"))
+{
+    Section("Training-step overhead on the demo model", () =>
+    {
+        string text = OverheadBenchmark.Run(quick, out double interval1, out double standard);
+        summary.Add(FormattableString.Invariant($"| added step time, all Linear layers, Interval = 1 | {F(interval1, "+0.00;-0.00")}% | ≤ 3% | {Verdict(interval1 <= 3)} |"));
+        summary.Add(FormattableString.Invariant($"| added step time, default interval (10) | {F(standard, "+0.00;-0.00")}% | ≤ 0.5% | {Verdict(standard <= 0.5)} |"));
+        return text + Environment.NewLine + "What single operations cost on this machine (the floor under the figures above):" + Environment.NewLine + Environment.NewLine + OperationCosts.Run();
+    });
+}
+
+if (only.Contains("svd"))
+{
+    Section("Power iteration vs torch.linalg.svd", () =>
+    {
+        string text = PowerIterationBenchmark.Run(quick, out double r1024, out double r4096);
+        summary.Add(FormattableString.Invariant($"| one power-iteration update / SVD, 1024 × 1024 | 1/{F(1 / r1024, "0")} | ≤ 1/300 | {Verdict(r1024 <= 1 / 300.0)} |"));
+        if (!double.IsNaN(r4096))
+            summary.Add(FormattableString.Invariant($"| one power-iteration update / SVD, 4096 × 4096 | 1/{F(1 / r4096, "0")} | ≤ 1/1000 | {Verdict(r4096 <= 1 / 1000.0)} |"));
+        return text;
+    });
+}
+
+if (only.Contains("accuracy"))
+{
+    Section("Accuracy of the warm power iteration on real training runs", () =>
+    {
+        string text = AccuracyBenchmark.Run(quick, out double cos, out double mean);
+        summary.Add(FormattableString.Invariant($"| \\|cos(v1, SVD)\\| ≥ 0.999 for σ2/σ1 < 0.9 | {F(100 * cos, "0.00")}% | ≥ 99% | {Verdict(cos >= 0.99)} |"));
+        summary.Add(FormattableString.Invariant($"| \\|ΔSA mean\\| < 0.01, all measurements | {F(100 * mean, "0.00")}% | ≥ 99% | {Verdict(mean >= 0.99)} |"));
+        return text;
+    });
+}
+
+if (only.Contains("scaling"))
+    Section("Monitor cost vs width, rows per batch and layer count", () => ScalingBenchmark.Run(quick));
+
+if (only.Contains("soak"))
+{
+    Section("Memory soak", () =>
+    {
+        string text = MemorySoak.Run(soakSteps, out double rss, out long tensors);
+        summary.Add(FormattableString.Invariant($"| {soakSteps:N0}-step soak: resident-set growth after warm-up | {F(rss, "+0.0;-0.0")} MiB | flat | {Verdict(Math.Abs(rss) < 32)} |"));
+        summary.Add(FormattableString.Invariant($"| {soakSteps:N0}-step soak: live-tensor growth after warm-up | {tensors:+0;-0;0} | flat | {Verdict(tensors == 0)} |"));
+        return text;
+    });
+}
+
+var report = new StringBuilder();
+report.AppendLine(quick ? "# SpectralAlign benchmark results (quick run)" : "# SpectralAlign benchmark results");
+report.AppendLine();
+report.AppendLine(FormattableString.Invariant($"- Command: `dotnet run --project tests/SpectralAlign.Benchmarks -c Release{(args.Length > 0 ? " -- " + string.Join(' ', args) : "")}`"));
+report.AppendLine(FormattableString.Invariant($"- Date: {DateTimeOffset.UtcNow:yyyy-MM-dd HH:mm} UTC; total time {F(wall.Elapsed.TotalMinutes, "0.0")} min"));
+report.AppendLine($"- Machine: {Machine()}");
+report.AppendLine("- Build: Release; CPU (TorchSharp-cpu). Ratios compare configurations measured interleaved in this one run.");
+report.AppendLine();
+report.AppendLine("## Targets");
+report.AppendLine();
+report.AppendLine("| measure | result | target | |");
+report.AppendLine("|---|---:|---|---|");
+foreach (var line in summary)
+    report.AppendLine(line);
+report.AppendLine();
+report.Append(sections);
+
+Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(output))!);
+File.WriteAllText(output, report.ToString());
+Console.WriteLine(report.ToString());
+Console.Error.WriteLine($"Results written to {output}");
+return 0;

@@ -1,0 +1,92 @@
+using SpectralAlign.Hooks;
+using SpectralAlign.Spectral;
+using SpectralAlign.Tests.Support;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace SpectralAlign.Tests.Spectral;
+
+/// <summary>Layers of different output widths reading the same input width are measured as one zero-padded stack;
+/// the padding must not change any layer's result.</summary>
+[Collection(TorchCollection.Name)]
+public sealed class BucketTests
+{
+    private const int Bins = 20;
+
+    [Theory]
+    [InlineData(ScalarType.Float32)]
+    [InlineData(ScalarType.BFloat16)]
+    public void Step_LayersOfDifferentOutWidthsSharingInputWidth_EachMatchesItsOwnSvd(ScalarType dtype)
+    {
+        // Four shapes over n = 24, including m = 1 (rank 1) and m smaller than the subspace dimension; one bucket.
+        int[] outWidths = [40, 8, 1, 3, 40];
+        var layers = outWidths.Select((m, i) => Layers.Gapped(m, 24, dtype, seed: 100 + i)).ToArray();
+        using var offset = Layers.Randn([1, 24], ScalarType.Float32, seed: 7);
+        var inputs = layers.Select((_, i) => (Layers.Randn([150 + (10 * i), 24], ScalarType.Float32, seed: 200 + i) + 0.5 * offset).to(dtype)).ToArray();
+
+        using var monitor = new SpectralMonitor(new SpectralMonitorOptions { Interval = 1, MaxSamplesPerLayer = 1000, HistogramBins = Bins, ResidualTolerance = 1e-5 });
+        var watches = layers.Select((l, i) => monitor.Watch(l, $"layer{i}")).ToArray();
+        var measured = new Dictionary<string, LayerMeasurement>();
+        monitor.Measured += (_, m) => measured[m.Layer] = m;
+        using (no_grad())
+        {
+            for (int i = 0; i < layers.Length; i++)
+                layers[i].call(inputs[i]).Dispose();
+        }
+
+        monitor.Step();
+
+        for (int i = 0; i < layers.Length; i++)
+        {
+            var m = measured[$"layer{i}"];
+            var (refV1, singular) = Reference.Svd(layers[i].weight!);
+            using var ours = watches[i].CopySingularVector()!;
+            var v1 = Reference.ToDoubles(ours);
+            Assert.Equal(24, v1.Length);
+            double cos = Reference.Cosine(v1, refV1);
+            Assert.True(Math.Abs(cos) >= 0.9999, $"layer{i} (m = {outWidths[i]}): |cos(v1, svd)| = {Math.Abs(cos)}");
+            var aligned = refV1.Select(x => Math.Sign(cos) * x).ToArray();
+            var expected = Reference.Stats(Reference.Alignments(Reference.Rows(inputs[i]), aligned), Bins);
+            Reference.AssertMatches(expected, m.Stats, tolerance: 2e-4);
+            Assert.Equal(singular[0], m.SpectralNorm, singular[0] * 1e-4);
+        }
+
+        foreach (var x in inputs) x.Dispose();
+        foreach (var l in layers) l.Dispose();
+    }
+
+    [Fact]
+    public void Buckets_SmallLayersShareOneStack_LargeMismatchedLayersDoNot_DifferentInputWidthsNever()
+    {
+        var options = new SpectralMonitorOptions();
+        var shapes = new (int Out, int In)[]
+        {
+            (64, 64), (64, 64), (176, 64), (90, 64),          // a transformer's q/k/v/o, FFN gate/up and LM head: one bucket
+            (64, 176),                                        // different input width: its own
+            (128, 512), (128, 512), (128, 512), (4096, 512),  // padding 128 → 4096 would cost 3.6× the elements
+        };
+        using var weights = new DisposableList(shapes.Select(s => zeros(s.Out, s.In)));
+        var layers = shapes.Select((s, i) => new WatchedLayer(new LayerView($"l{i}", "Linear", 1, s.Out, s.In, () => weights[i]), new InputCapture($"l{i}", 8, 0), 0)).ToList();
+
+        var buckets = SpectralEngine.Buckets(layers, options).Select(b => b.Order().ToArray()).OrderBy(b => b[0]).ToList();
+
+        Assert.Equal(4, buckets.Count);
+        Assert.Equal([0, 1, 2, 3], buckets[0]);
+        Assert.Equal([4], buckets[1]);
+        Assert.Equal([5, 6, 7], buckets[2]);
+        Assert.Equal([8], buckets[3]);
+        foreach (var layer in layers) layer.Dispose();
+    }
+
+    private sealed class DisposableList(IEnumerable<Tensor> items) : IDisposable
+    {
+        private readonly List<Tensor> _items = items.ToList();
+
+        public Tensor this[int index] => _items[index];
+
+        public void Dispose()
+        {
+            foreach (var item in _items) item.Dispose();
+        }
+    }
+}
