@@ -38,6 +38,9 @@ internal sealed class SpectralEngine : IDisposable
 
             using var scope = NewDisposeScope();
             using var noGrad = no_grad();
+            var weights = new Tensor?[layers.Count];
+            for (int i = 0; i < layers.Count; i++)
+                weights[i] = layers[i].View.CurrentWeight();
 
             if (onCapture is not null)
             {
@@ -50,7 +53,7 @@ internal sealed class SpectralEngine : IDisposable
                         Groups = layers[i].View.Groups,
                         Rows = captured[i].Rows,
                         InputRows = captured[i].Seen,
-                        Weight = layers[i].View.CurrentWeight()!.detach(),
+                        Weight = weights[i]!.detach(),
                     });
                 }
             }
@@ -58,8 +61,8 @@ internal sealed class SpectralEngine : IDisposable
             var profile = Profile;
             long start = profile is null ? 0 : CostProfile.Now;
             var groups = new List<Group>();
-            foreach (var members in Buckets(layers, _options))
-                groups.Add(new Group(members, layers, captured, _options));
+            foreach (var members in Buckets(layers, _options, weights))
+                groups.Add(new Group(members, layers, weights, captured, _options));
 
             profile?.Add(CostProfile.Phase.Assembly, start);
             foreach (var group in groups)
@@ -107,13 +110,15 @@ internal sealed class SpectralEngine : IDisposable
     /// and every cosine unchanged and does not touch the input rows (which share n), so e.g. a transformer's
     /// q/k/v/o, FFN gate/up and LM head, all reading d-wide inputs, cost the tensor operations of one layer.
     /// </summary>
-    internal static List<int[]> Buckets(IReadOnlyList<WatchedLayer> layers, SpectralMonitorOptions options)
+    internal static List<int[]> Buckets(IReadOnlyList<WatchedLayer> layers, SpectralMonitorOptions options, IReadOnlyList<Tensor?>? weights = null)
     {
         var buckets = new List<int[]>();
         var classes = Enumerable.Range(0, layers.Count).GroupBy(i =>
         {
             var view = layers[i].View;
-            return (view.Groups, view.InFeatures, K: Math.Min(options.SubspaceDimension, view.InFeatures), Device: view.CurrentWeight()?.device.ToString() ?? "none");
+            var weight = weights is null ? view.CurrentWeight() : weights[i];
+            return (view.Groups, view.InFeatures, K: Math.Min(options.SubspaceDimension, view.InFeatures),
+                DeviceType: weight?.device_type ?? DeviceType.CPU, DeviceIndex: weight?.device_index ?? -1);
         });
         foreach (var cls in classes)
         {
@@ -189,7 +194,7 @@ internal sealed class SpectralEngine : IDisposable
         private Tensor _basis;                 // (L·G, n, k)
         private Tensor? _finalBasis;
 
-        public Group(int[] members, IReadOnlyList<WatchedLayer> layers, (Tensor? Rows, long Seen)[] captured, SpectralMonitorOptions options)
+        public Group(int[] members, IReadOnlyList<WatchedLayer> layers, Tensor?[] weights, (Tensor? Rows, long Seen)[] captured, SpectralMonitorOptions options)
         {
             _members = members;
             _bins = options.HistogramBins;
@@ -201,7 +206,7 @@ internal sealed class SpectralEngine : IDisposable
             int n = _in.Max();
             int k = Math.Min(options.SubspaceDimension, _in.Min());
             int units = members.Length * _groups;
-            var weightList = members.Select(i => layers[i].View.CurrentWeight()!).ToList();
+            var weightList = members.Select(i => weights[i]!).ToList();
             Device = weightList[0].device;
             var outDims = members.Select(i => (long)layers[i].View.OutFeatures).ToArray();
 
@@ -225,7 +230,7 @@ internal sealed class SpectralEngine : IDisposable
             for (int j = 0; j < members.Length; j++)
             {
                 var layer = layers[members[j]];
-                if (layer.Spectral.Basis is { } b && b.shape[0] == _groups && b.shape[1] == _in[j] && b.shape[2] == k)
+                if (layer.Spectral.Basis is { } b && b.shape is [var g, var width, var columns] && g == _groups && width == _in[j] && columns == k)
                 {
                     bases.Add(b);
                     continue;
