@@ -50,7 +50,8 @@ internal static class AlignmentStatistics
         var scaled = (h / rowScale.unsqueeze(2)).nan_to_num_(0, 0, 0);
         var norms = linalg.vector_norm(scaled, 2, [2], false).masked_fill(invalid, 1);
         var dots = bmm(scaled, v.unsqueeze(2)).squeeze(2);
-        var unitSa = (dots / norms).clamp(-1, 1).masked_fill(invalid, 0);
+        // (A non-finite v1, reported separately, must not turn the histogram's bin indices into garbage.)
+        var unitSa = (dots / norms).nan_to_num_(0, 0, 0).clamp(-1, 1).masked_fill(invalid, 0);
 
         // Alignment of each unit's mean input with its v1: Σ h_i = maxScale · Σ (rowScale_i / maxScale) · scaled_i.
         var maxScale = absMax.masked_fill(invalid, 0).amax([1], keepdim: true);

@@ -211,13 +211,13 @@ internal sealed class SpectralEngine : IDisposable
             var outDims = members.Select(i => (long)layers[i].View.OutFeatures).ToArray();
 
             // Weights: stacked in float32 (bf16/fp16 are cast), zero-padded to the bucket's (m, n), scaled by their
-            // largest magnitude so that neither huge nor tiny weights overflow or underflow; non-finite weights are
-            // zeroed and flagged.
-            var stacked = StackPadded(weightList, j => (outDims[j], _in[j]), m, n, Device).reshape(units, m, n);
+            // largest magnitude so that neither huge nor tiny weights overflow or underflow; non-finite entries are
+            // zeroed (nan_to_num: a full pass, unlike a broadcast masked_fill) and their layers flagged.
+            var stacked = StackPadded(weightList, j => (outDims[j], _in[j]), m, n, Device, fresh: false).reshape(units, m, n);
             var absMax = stacked.abs().amax([1, 2]);
             var unitFinite = absMax.isfinite();
             var scale = absMax.masked_fill(unitFinite.logical_not().logical_or(absMax.eq(0)), 1);
-            _weights = stacked.div_(scale.view(-1, 1, 1)).masked_fill_(unitFinite.logical_not().view(-1, 1, 1), 0);
+            _weights = stacked.div(scale.view(-1, 1, 1)).nan_to_num_(0, 0, 0);   // out of place: never the model's tensor
             _scale = scale.to(ScalarType.Float64);
             var unitFrobenius = linalg.vector_norm(_weights, 2, [1, 2], false).to(ScalarType.Float64) * _scale;
             _frobenius = unitFrobenius.square().view(-1, _groups).sum(1).sqrt();
@@ -262,7 +262,7 @@ internal sealed class SpectralEngine : IDisposable
         /// consecutive members of the same size and dtype are stacked together and padded once, so the operation
         /// count grows with the number of distinct shapes in the bucket, not with the number of layers.
         /// </summary>
-        private static Tensor StackPadded(List<Tensor> items, Func<int, (long Rows, long Columns)> size, long rows, long columns, Device device)
+        private static Tensor StackPadded(List<Tensor> items, Func<int, (long Rows, long Columns)> size, long rows, long columns, Device device, bool fresh = true)
         {
             var dtypes = items.Select(t => t.dtype).ToArray();
             var parts = new List<Tensor>();
@@ -292,8 +292,9 @@ internal sealed class SpectralEngine : IDisposable
                 start = end;
             }
 
-            // Always a fresh tensor: the weights are scaled in place next, and must never alias the model's.
-            return parts.Count > 1 ? cat(parts, 0) : copied ? parts[0] : parts[0].clone();
+            // A fresh tensor unless the caller copies it itself (the weights: their out-of-place scaling is the copy),
+            // so that nothing done to the stack can reach the model's own tensors.
+            return parts.Count > 1 ? cat(parts, 0) : copied || !fresh ? parts[0] : parts[0].clone();
         }
 
         public Device Device { get; }

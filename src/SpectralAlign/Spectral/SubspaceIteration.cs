@@ -1,3 +1,4 @@
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace SpectralAlign.Spectral;
@@ -41,7 +42,12 @@ internal static class SubspaceIteration
         long k = basis.shape[2];
         var b = bmm(w, basis);                                        // (L, m, k) = W Q
         var gram = bmm(b.transpose(1, 2), b);                         // (L, k, k) = Qᵀ WᵀW Q
-        var (values, vectors) = linalg.eigh(gram);                    // ascending
+        // The k × k eigenproblem in float64, symmetrised and finite: LAPACK's eigh fails outright ("failed to
+        // converge") on float32 Gram matrices of extreme weights, and one failure would lose every layer's step.
+        var gram64 = gram.to(ScalarType.Float64).nan_to_num_(0, 0, 0);
+        var (values64, vectors64) = linalg.eigh((gram64 + gram64.transpose(1, 2)) * 0.5);   // ascending
+        var values = values64.to(ScalarType.Float32);
+        var vectors = vectors64.to(ScalarType.Float32);
         values = values.flip(-1).clamp_min(0);
         vectors = vectors.flip(-1);
         var ritz = bmm(basis, vectors);                               // (L, n, k), descending

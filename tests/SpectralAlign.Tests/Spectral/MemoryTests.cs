@@ -1,0 +1,50 @@
+using SpectralAlign.Tests.Support;
+using static TorchSharp.torch;
+
+namespace SpectralAlign.Tests.Spectral;
+
+/// <summary>What the monitor keeps between steps: per layer, its warm basis and its reusable row-index tensor, and
+/// nothing that grows with the number of steps.</summary>
+[Collection(TorchCollection.Name)]
+public sealed class MemoryTests
+{
+    [Fact]
+    public void Step_ManyMeasuredSteps_HoldsExactlyBasisAndIndexPerLayer_AndReleasesThemOnDispose()
+    {
+        const int steps = 200;
+        var (plain, _, _) = LiveTensorsPerStep(monitored: false, steps);
+        var (monitored, layers, released) = LiveTensorsPerStep(monitored: true, steps);
+
+        // Same training loop, same point of each step: the difference is what the monitor holds, constant over time.
+        Assert.Equal(3, layers);
+        var extra = monitored.Zip(plain, (a, b) => a - b).ToList();
+        Assert.Equal(steps - 1, extra.Count);
+        Assert.All(extra, e => Assert.Equal(2 * layers, e));
+        Assert.Equal(2 * layers, released);   // disposing the monitor frees exactly those
+    }
+
+    private static (List<long> Counts, int Layers, long Released) LiveTensorsPerStep(bool monitored, int steps)
+    {
+        using var model = Training.Mlp(seed: 1, hidden: 48);   // three Linear layers; batch 64 > 32 sampled rows
+        using var task = new TeacherTask(32, 10, seed: 2);
+        var monitor = monitored ? new SpectralMonitor(new SpectralMonitorOptions { Interval = 1, MaxSamplesPerLayer = 32 }) : null;
+        int layers = monitor?.WatchAll(model).Count ?? 0;
+        long start = Live();
+        var counts = new List<long>();
+        // Counted between steps, outside every step's dispose scope (inside it, TorchSharp's hook plumbing holds the
+        // hook's argument tensors until the scope ends).
+        Training.Run(model, task, monitor, steps, beforeStep: step => { if (step > 0) counts.Add(Live() - start); });
+        long beforeDispose = Live();
+        monitor?.Dispose();
+        return (counts, layers, beforeDispose - Live());
+    }
+
+    /// <summary>The live tensor count after finalising whatever earlier tests leaked (the count is process-wide and
+    /// the finaliser thread would otherwise lower it at random moments).</summary>
+    private static long Live()
+    {
+        GC.Collect();
+        GC.WaitForPendingFinalizers();
+        return Tensor.TotalCount;
+    }
+}
