@@ -69,6 +69,21 @@ internal sealed class SpectralEngine : IDisposable
                 group.Compute(group.InitialIterations, profile);
             ReadBack(groups);
 
+            // A weight that grew by many orders of magnitude since its last measurement can overflow the unscaled
+            // products: measure that bucket again, rescaled (an extra transfer, only in that case).
+            var overflowed = groups.Where(g => g.Overflowed()).ToList();
+            if (overflowed.Count > 0)
+            {
+                foreach (var group in overflowed)
+                {
+                    var rescaled = new Group(group.Members, layers, weights, captured, _options, allowUnscaled: false);
+                    groups[groups.IndexOf(group)] = rescaled;
+                    rescaled.Compute(rescaled.InitialIterations, profile);
+                }
+
+                ReadBack(groups.Where(g => !g.Unscaled && g.HostResults is null).ToList());
+            }
+
             // Continue within the step only for cold starts and lost warm starts (abrupt weight changes); a warm layer
             // that is merely short of the tolerance gets more iterations next time instead of another synchronisation.
             while (true)
@@ -179,8 +194,9 @@ internal sealed class SpectralEngine : IDisposable
     {
         private readonly int[] _members;
         private readonly int _groups;
+        private readonly int[] _outFeatures;
         private readonly int[] _in;            // each layer's own n (equal within a bucket; stacking pads regardless)
-        private readonly Tensor _weights;      // (L·G, m, n) float32, scaled so max |w| = 1 per unit
+        private readonly Tensor _weights;      // (L·G, m, n) float32, scaled so max |w| = 1 per unit unless in the safe range; read only
         private readonly Tensor _scale;        // (L·G) float64
         private readonly Tensor _frobenius;    // (L) float64
         private readonly Tensor _weightFinite; // (L) bool
@@ -194,7 +210,7 @@ internal sealed class SpectralEngine : IDisposable
         private Tensor _basis;                 // (L·G, n, k)
         private Tensor? _finalBasis;
 
-        public Group(int[] members, IReadOnlyList<WatchedLayer> layers, Tensor?[] weights, (Tensor? Rows, long Seen)[] captured, SpectralMonitorOptions options)
+        public Group(int[] members, IReadOnlyList<WatchedLayer> layers, Tensor?[] weights, (Tensor? Rows, long Seen)[] captured, SpectralMonitorOptions options, bool allowUnscaled = true)
         {
             _members = members;
             _bins = options.HistogramBins;
@@ -208,19 +224,38 @@ internal sealed class SpectralEngine : IDisposable
             int units = members.Length * _groups;
             var weightList = members.Select(i => weights[i]!).ToList();
             Device = weightList[0].device;
-            var outDims = members.Select(i => (long)layers[i].View.OutFeatures).ToArray();
+            _outFeatures = members.Select(i => layers[i].View.OutFeatures).ToArray();
+            var outDims = _outFeatures.Select(o => (long)o).ToArray();
 
-            // Weights: stacked in float32 (bf16/fp16 are cast), zero-padded to the bucket's (m, n), scaled by their
-            // largest magnitude so that neither huge nor tiny weights overflow or underflow; non-finite entries are
-            // zeroed (nan_to_num: a full pass, unlike a broadcast masked_fill) and their layers flagged.
+            // Weights: stacked in float32 (bf16/fp16 are cast) and zero-padded to the bucket's (m, n). Float32
+            // products of WᵀW stay exact enough as long as ‖W‖_F ≤ 1e12 and the entries are not tiny; when every layer's
+            // previous measurement says so (and G = 1), the stack is used as it is (for a lone float32 weight, the
+            // model's own tensor, only ever read). Otherwise each unit is divided by its largest magnitude, so that
+            // neither huge nor tiny weights overflow or underflow. A non-finite unit keeps its NaN/∞: batched
+            // products, QR and the float64 k × k eigenproblem keep them inside that unit, whose results are flagged.
             var stacked = StackPadded(weightList, j => (outDims[j], _in[j]), m, n, Device, fresh: false).reshape(units, m, n);
-            var absMax = stacked.abs().amax([1, 2]);
-            var unitFinite = absMax.isfinite();
-            var scale = absMax.masked_fill(unitFinite.logical_not().logical_or(absMax.eq(0)), 1);
-            _weights = stacked.div(scale.view(-1, 1, 1)).nan_to_num_(0, 0, 0);   // out of place: never the model's tensor
-            _scale = scale.to(ScalarType.Float64);
-            var unitFrobenius = linalg.vector_norm(_weights, 2, [1, 2], false).to(ScalarType.Float64) * _scale;
-            _frobenius = unitFrobenius.square().view(-1, _groups).sum(1).sqrt();
+            bool safe = allowUnscaled && _groups == 1 && members.All(i => IsSafeScale(layers[i].Spectral.LastFrobenius, layers[i].View.OutFeatures, layers[i].View.InFeatures));
+            Unscaled = safe;
+            Tensor unitFinite;
+            if (safe)
+            {
+                _weights = stacked;
+                _scale = ones(units, dtype: ScalarType.Float64, device: Device);
+                var unitFrobenius = linalg.vector_norm(_weights, 2, [1, 2], false).to(ScalarType.Float64);
+                unitFinite = unitFrobenius.isfinite();
+                _frobenius = unitFrobenius;
+            }
+            else
+            {
+                var absMax = stacked.amax([1, 2]).maximum(stacked.amin([1, 2]).neg());   // two reads, no |W| written
+                unitFinite = absMax.isfinite();
+                var scale = absMax.masked_fill(unitFinite.logical_not().logical_or(absMax.eq(0)), 1);
+                _weights = stacked.div(scale.view(-1, 1, 1));                           // out of place: a copy
+                _scale = scale.to(ScalarType.Float64);
+                var unitFrobenius = linalg.vector_norm(_weights, 2, [1, 2], false).to(ScalarType.Float64) * _scale;
+                _frobenius = unitFrobenius.square().view(-1, _groups).sum(1).sqrt();
+            }
+
             _weightFinite = unitFinite.view(-1, _groups).all(1);
 
             // Warm start from each layer's previous basis; cold layers start from a random basis drawn from a private
@@ -256,6 +291,13 @@ internal sealed class SpectralEngine : IDisposable
             var rowList = rows.Select((r, j) => r ?? zeros([_groups, capacity, _in[j]], dtype: ScalarType.Float32)).ToList();
             _rows = StackPadded(rowList, j => (rows[j] is null ? capacity : rowCounts[j], _in[j]), capacity, n, Device).reshape(units, capacity, n);
         }
+
+        /// <summary>Whether the last measurement showed a finite weight in the range where unscaled float32 products
+        /// are safe: ‖W‖_F ≤ 1e12 and ‖W‖_F / √(mn) ≥ 1e-12 (a lower bound of the largest entry), a margin of many
+        /// orders of magnitude over one measurement interval.</summary>
+        private static bool IsSafeScale(double frobenius, int outFeatures, int inFeatures) =>
+            double.IsFinite(frobenius) && frobenius <= 1e12
+            && frobenius / Math.Sqrt((double)outFeatures * inFeatures) >= 1e-12;
 
         /// <summary>
         /// Stacks one (G, r_j, c_j) tensor per member into (L, G, rows, columns) float32 on <paramref name="device"/>:
@@ -308,6 +350,33 @@ internal sealed class SpectralEngine : IDisposable
         }
 
         public int Size => _members.Length;
+
+        public int[] Members => _members;
+
+        /// <summary>Whether the weights are used without rescaling (see <see cref="IsSafeScale"/>).</summary>
+        public bool Unscaled { get; }
+
+        /// <summary>After a read-back: whether an unscaled bucket must be measured again, rescaled (a weight left the
+        /// safe range since its last measurement, or is not finite).</summary>
+        public bool Overflowed()
+        {
+            if (!Unscaled)
+                return false;
+            for (int j = 0; j < Size; j++)
+            {
+                // Any doubt goes to the rescaled path, which also tells non-finite weights from overflowed sums:
+                // a norm out of the safe range (or not finite), a non-finite σ1 or v1, or a σ1 far below
+                // ‖W‖_F / √rank (a lower bound that always holds).
+                var row = Row(j);
+                double sigma1 = row[ResultColumns.Sigma1], frobenius = row[ResultColumns.Frobenius];
+                if (row[ResultColumns.WeightFinite] == 0 || !IsSafeScale(frobenius, _outFeatures[j], _in[j])
+                    || row[ResultColumns.VectorFinite] == 0 || !double.IsFinite(sigma1)
+                    || sigma1 < 0.5 * frobenius / Math.Sqrt(Math.Min(_outFeatures[j], _in[j])))
+                    return true;
+            }
+
+            return false;
+        }
 
         public int InitialIterations { get; }
 
@@ -405,6 +474,8 @@ internal sealed class SpectralEngine : IDisposable
                     InputRows = captured[index].Seen,
                     Conditions = flags,
                 };
+
+                layer.Spectral.LastFrobenius = weightFinite ? row[ResultColumns.Frobenius] : double.NaN;
 
                 // Keep the new basis only when it is meaningful; a non-finite or zero weight keeps the old one.
                 if (vectorDefined)

@@ -15,6 +15,10 @@ internal sealed class SpectralState : IDisposable
     /// <summary>Iterations to start the next measurement with (raised after a measurement needed more).</summary>
     public int IterationHint { get; set; }
 
+    /// <summary>‖W‖_F at the last measurement, NaN when unknown or not finite: decides whether the next measurement
+    /// may skip rescaling the weight (saved with the state, so a resumed run takes the same path).</summary>
+    public double LastFrobenius { get; set; } = double.NaN;
+
     public void Replace(Tensor basis)
     {
         Basis?.Dispose();

@@ -36,6 +36,8 @@ public sealed partial class SpectralMonitor
                     ["in"] = layer.View.InFeatures,
                     ["iterationHint"] = layer.Spectral.IterationHint,
                 };
+                if (double.IsFinite(layer.Spectral.LastFrobenius))
+                    entry["lastFrobenius"] = layer.Spectral.LastFrobenius;
                 if (layer.Spectral.Basis is { } basis)
                 {
                     using var scope = NewDisposeScope();
@@ -119,6 +121,7 @@ public sealed partial class SpectralMonitor
                 }
 
                 layer.Spectral.IterationHint = entry["iterationHint"]!.GetValue<int>();
+                layer.Spectral.LastFrobenius = entry["lastFrobenius"]?.GetValue<double>() ?? double.NaN;
                 if (entry["basis"] is { } encoded && layer.View.CurrentWeight() is { } weight)
                 {
                     int k = entry["subspace"]!.GetValue<int>();

@@ -55,6 +55,41 @@ public sealed class BucketTests
         foreach (var l in layers) l.Dispose();
     }
 
+    [Theory]
+    [InlineData(1.0)]    // the second measurement uses the weight unscaled (its last ‖W‖_F is in the safe range)
+    [InlineData(1e25)]   // … and overflows after this jump, so the bucket is measured again, rescaled
+    [InlineData(1e-25)]  // … or would lose precision: the lower bound sends it back to the scaled path next time
+    public void Step_SecondMeasurementAfterWeightScaleChange_MatchesSvd(double factor)
+    {
+        using var layer = Layers.Gapped(24, 16, ScalarType.Float32, seed: 5);
+        using var input = Layers.Randn([120, 16], ScalarType.Float32, seed: 6);
+        using var monitor = new SpectralMonitor(new SpectralMonitorOptions { Interval = 1, MaxSamplesPerLayer = 1000, HistogramBins = Bins, ResidualTolerance = 1e-5 });
+        using var watch = monitor.Watch(layer, "layer");
+        LayerMeasurement? measured = null;
+        monitor.Measured += (_, m) => measured = m;
+        using (no_grad())
+            layer.call(input).Dispose();
+        monitor.Step();
+        using (no_grad())
+        {
+            layer.weight!.mul_(factor);
+            layer.call(input).Dispose();
+        }
+
+        monitor.Step();
+
+        var m = measured!;
+        Assert.Equal(1, m.Step);
+        Assert.False(m.Conditions.HasFlag(MeasurementConditions.NonFiniteWeight), m.Conditions.ToString());
+        var (refV1, singular) = Reference.Svd(layer.weight!);
+        using var ours = watch.CopySingularVector()!;
+        double cos = Reference.Cosine(Reference.ToDoubles(ours), refV1);
+        Assert.True(Math.Abs(cos) >= 0.9999, $"|cos(v1, svd)| = {Math.Abs(cos)}");
+        Assert.Equal(singular[0], m.SpectralNorm, singular[0] * 1e-4);
+        var aligned = refV1.Select(x => Math.Sign(cos) * x).ToArray();
+        Reference.AssertMatches(Reference.Stats(Reference.Alignments(Reference.Rows(input), aligned), Bins), m.Stats, tolerance: 2e-4);
+    }
+
     [Fact]
     public void Buckets_SmallLayersShareOneStack_LargeMismatchedLayersDoNot_DifferentInputWidthsNever()
     {
