@@ -87,7 +87,7 @@ if (only.Contains("soak"))
     Section("Memory soak", () =>
     {
         string text = MemorySoak.Run(soakSteps, out double rss, out long tensors);
-        summary.Add(FormattableString.Invariant($"| {soakSteps:N0}-step soak: resident-set growth after warm-up | {F(rss, "+0.0;-0.0")} MiB | flat | {Verdict(Math.Abs(rss) < 32)} |"));
+        summary.Add(FormattableString.Invariant($"| {soakSteps:N0}-step soak: resident-set growth after warm-up | {F(rss, "+0.0;-0.0")} MiB | no growth (≤ +32 MiB of allocator noise) | {Verdict(rss <= 32)} |"));
         summary.Add(FormattableString.Invariant($"| {soakSteps:N0}-step soak: live-tensor growth after warm-up | {tensors:+0;-0;0} | flat | {Verdict(tensors == 0)} |"));
         return text;
     });
