@@ -37,19 +37,7 @@ public sealed class BucketTests
         monitor.Step();
 
         for (int i = 0; i < layers.Length; i++)
-        {
-            var m = measured[$"layer{i}"];
-            var (refV1, singular) = Reference.Svd(layers[i].weight!);
-            using var ours = watches[i].CopySingularVector()!;
-            var v1 = Reference.ToDoubles(ours);
-            Assert.Equal(24, v1.Length);
-            double cos = Reference.Cosine(v1, refV1);
-            Assert.True(Math.Abs(cos) >= 0.9999, $"layer{i} (m = {outWidths[i]}): |cos(v1, svd)| = {Math.Abs(cos)}");
-            var aligned = refV1.Select(x => Math.Sign(cos) * x).ToArray();
-            var expected = Reference.Stats(Reference.Alignments(Reference.Rows(inputs[i]), aligned), Bins);
-            Reference.AssertMatches(expected, m.Stats, tolerance: 2e-4);
-            Assert.Equal(singular[0], m.SpectralNorm, singular[0] * 1e-4);
-        }
+            Reference.AssertMatchesSvd(layers[i].weight!, watches[i], inputs[i], measured[$"layer{i}"], Bins);
 
         foreach (var x in inputs) x.Dispose();
         foreach (var l in layers) l.Dispose();
@@ -81,13 +69,7 @@ public sealed class BucketTests
         var m = measured!;
         Assert.Equal(1, m.Step);
         Assert.False(m.Conditions.HasFlag(MeasurementConditions.NonFiniteWeight), m.Conditions.ToString());
-        var (refV1, singular) = Reference.Svd(layer.weight!);
-        using var ours = watch.CopySingularVector()!;
-        double cos = Reference.Cosine(Reference.ToDoubles(ours), refV1);
-        Assert.True(Math.Abs(cos) >= 0.9999, $"|cos(v1, svd)| = {Math.Abs(cos)}");
-        Assert.Equal(singular[0], m.SpectralNorm, singular[0] * 1e-4);
-        var aligned = refV1.Select(x => Math.Sign(cos) * x).ToArray();
-        Reference.AssertMatches(Reference.Stats(Reference.Alignments(Reference.Rows(input), aligned), Bins), m.Stats, tolerance: 2e-4);
+        Reference.AssertMatchesSvd(layer.weight!, watch, input, m, Bins);
     }
 
     [Fact]

@@ -17,6 +17,26 @@ internal static class Reference
         return (vh[0].data<double>().ToArray(), s.data<double>().ToArray());
     }
 
+    /// <summary>
+    /// Asserts a measurement against the float64 SVD of <paramref name="weight"/>: |cos(v1, Vh[0])| ≥ 0.9999, σ1 to a
+    /// relative 1e-4, and the SA statistics of <paramref name="input"/>'s rows (with Vh[0] sign-aligned to the
+    /// monitor's v1, whose sign is a convention) to <paramref name="statsTolerance"/>.
+    /// </summary>
+    /// <returns>The SVD's singular values and the monitor's v1, for further checks.</returns>
+    public static (double[] Singular, double[] V1) AssertMatchesSvd(Tensor weight, LayerWatch watch, Tensor input, LayerMeasurement measured, int bins, double statsTolerance = 2e-4)
+    {
+        var (refV1, singular) = Svd(weight);
+        using var ours = watch.CopySingularVector()!;
+        var v1 = ToDoubles(ours);
+        Assert.Equal(refV1.Length, v1.Length);
+        double cos = Cosine(v1, refV1);
+        Assert.True(Math.Abs(cos) >= 0.9999, $"{measured.Layer}: |cos(v1, svd)| = {Math.Abs(cos)}");
+        var aligned = refV1.Select(x => Math.Sign(cos) * x).ToArray();
+        AssertMatches(Stats(Alignments(Rows(input), aligned), bins), measured.Stats, statsTolerance);
+        Assert.Equal(singular[0], measured.SpectralNorm, singular[0] * 1e-4);
+        return (singular, v1);
+    }
+
     public static double[] ToDoubles(Tensor t)
     {
         using var scope = NewDisposeScope();
