@@ -32,7 +32,7 @@ internal static class AlignmentStatistics
         var h = rows.dtype == ScalarType.Float32 ? rows : rows.to(ScalarType.Float32);
 
         // Row-sized work is the monitor's largest memory traffic, so it uses only cheap full passes (abs, amax, one
-        // multiply, nan_to_num, norm, two matrix products); masks are applied to the small per-row results instead.
+        // division, nan_to_num, norm, two matrix products); masks are applied to the small per-row results instead.
         var unitLengths = groups == 1 ? lengths : lengths.repeat_interleave(groups);
         var present = arange(capacity, dtype: ScalarType.Int64, device: device).unsqueeze(0).lt(unitLengths.unsqueeze(1));
         var absMax = h.abs().amax([2]);                       // NaN and ±Inf propagate

@@ -9,15 +9,8 @@ namespace SpectralAlign.Spectral;
 /// </summary>
 internal sealed class CostProfile
 {
-    private long _capture;
+    private readonly long[] _ticks = new long[Enum.GetValues<Phase>().Length];
     private long _captureCalls;
-    private long _assembly;
-    private long _iteration;
-    private long _statistics;
-    private long _readback;
-    private long _completion;
-    private long _detector;
-    private long _events;
     private long _measuredSteps;
 
     /// <summary>The phases of a measured step.</summary>
@@ -26,7 +19,7 @@ internal sealed class CostProfile
         /// <summary>Hook work: subsampling and copying the input rows.</summary>
         Capture,
 
-        /// <summary>Stacking each shape group's weights and rows.</summary>
+        /// <summary>Stacking each bucket's weights, warm bases and rows.</summary>
         Assembly,
 
         /// <summary>Subspace (power) iteration and Rayleigh–Ritz.</summary>
@@ -60,38 +53,14 @@ internal sealed class CostProfile
     /// <summary>Adds the time since <paramref name="start"/> to <paramref name="phase"/>.</summary>
     public void Add(Phase phase, long start)
     {
-        long elapsed = Stopwatch.GetTimestamp() - start;
-        switch (phase)
-        {
-            case Phase.Capture:
-                Interlocked.Add(ref _capture, elapsed);
-                Interlocked.Increment(ref _captureCalls);
-                break;
-            case Phase.Assembly: Interlocked.Add(ref _assembly, elapsed); break;
-            case Phase.Iteration: Interlocked.Add(ref _iteration, elapsed); break;
-            case Phase.Statistics: Interlocked.Add(ref _statistics, elapsed); break;
-            case Phase.Readback: Interlocked.Add(ref _readback, elapsed); break;
-            case Phase.Completion: Interlocked.Add(ref _completion, elapsed); break;
-            case Phase.Detector: Interlocked.Add(ref _detector, elapsed); break;
-            case Phase.Events: Interlocked.Add(ref _events, elapsed); break;
-            default: throw new ArgumentOutOfRangeException(nameof(phase));
-        }
+        Interlocked.Add(ref _ticks[(int)phase], Stopwatch.GetTimestamp() - start);
+        if (phase == Phase.Capture)
+            Interlocked.Increment(ref _captureCalls);
     }
 
     /// <summary>Counts one profiled measured step.</summary>
     public void CountMeasuredStep() => Interlocked.Increment(ref _measuredSteps);
 
     /// <summary>Total time of a phase so far.</summary>
-    public TimeSpan Total(Phase phase) => Stopwatch.GetElapsedTime(0, phase switch
-    {
-        Phase.Capture => Interlocked.Read(ref _capture),
-        Phase.Assembly => Interlocked.Read(ref _assembly),
-        Phase.Iteration => Interlocked.Read(ref _iteration),
-        Phase.Statistics => Interlocked.Read(ref _statistics),
-        Phase.Readback => Interlocked.Read(ref _readback),
-        Phase.Completion => Interlocked.Read(ref _completion),
-        Phase.Detector => Interlocked.Read(ref _detector),
-        Phase.Events => Interlocked.Read(ref _events),
-        _ => throw new ArgumentOutOfRangeException(nameof(phase)),
-    });
+    public TimeSpan Total(Phase phase) => Stopwatch.GetElapsedTime(0, Interlocked.Read(ref _ticks[(int)phase]));
 }

@@ -6,8 +6,9 @@ using static TorchSharp.torch;
 namespace SpectralAlign.Spectral;
 
 /// <summary>
-/// The measurement of one step: groups the watched layers into padded buckets (see <see cref="Buckets"/>), runs the stacked subspace
-/// iteration and the SA statistics on the device, and copies all results to the host in one transfer per device.
+/// The measurement of one step: groups the watched layers into padded buckets (see <see cref="Buckets"/>), runs the
+/// stacked subspace iteration and the SA statistics on the device, and copies all results to the host in one
+/// transfer per device.
 /// A group keeps iterating (with further transfers) only while a residual is above the tolerance, which happens on
 /// cold starts and after abrupt weight changes.
 /// </summary>
@@ -71,18 +72,18 @@ internal sealed class SpectralEngine : IDisposable
 
             // A weight that grew by many orders of magnitude since its last measurement can overflow the unscaled
             // products: measure that bucket again, rescaled (an extra transfer, only in that case).
-            var overflowed = groups.Where(g => g.Overflowed()).ToList();
-            if (overflowed.Count > 0)
+            var rescaled = new List<Group>();
+            for (int g = 0; g < groups.Count; g++)
             {
-                foreach (var group in overflowed)
-                {
-                    var rescaled = new Group(group.Members, layers, weights, captured, _options, allowUnscaled: false);
-                    groups[groups.IndexOf(group)] = rescaled;
-                    rescaled.Compute(rescaled.InitialIterations, profile);
-                }
-
-                ReadBack(groups.Where(g => !g.Unscaled && g.HostResults is null).ToList());
+                if (!groups[g].Overflowed())
+                    continue;
+                groups[g] = new Group(groups[g].Members, layers, weights, captured, _options, allowUnscaled: false);
+                groups[g].Compute(groups[g].InitialIterations, profile);
+                rescaled.Add(groups[g]);
             }
+
+            if (rescaled.Count > 0)
+                ReadBack(rescaled);
 
             // Continue within the step only for cold starts and lost warm starts (abrupt weight changes); a warm layer
             // that is merely short of the tolerance gets more iterations next time instead of another synchronisation.
@@ -195,7 +196,7 @@ internal sealed class SpectralEngine : IDisposable
         private readonly int[] _members;
         private readonly int _groups;
         private readonly int[] _outFeatures;
-        private readonly int[] _in;            // each layer's own n (equal within a bucket; stacking pads regardless)
+        private readonly int _n;               // the input width every layer of the bucket shares
         private readonly Tensor _weights;      // (L·G, m, n) float32, scaled so max |w| = 1 per unit unless in the safe range; read only
         private readonly Tensor _scale;        // (L·G) float64
         private readonly Tensor _frobenius;    // (L) float64
@@ -217,23 +218,22 @@ internal sealed class SpectralEngine : IDisposable
             _width = ResultColumns.Width(_bins);
             var view = layers[members[0]].View;
             _groups = view.Groups;
-            _in = members.Select(i => layers[i].View.InFeatures).ToArray();
+            int n = _n = view.InFeatures;
             int m = members.Max(i => layers[i].View.OutFeatures);
-            int n = _in.Max();
-            int k = Math.Min(options.SubspaceDimension, _in.Min());
+            int k = Math.Min(options.SubspaceDimension, n);
             int units = members.Length * _groups;
             var weightList = members.Select(i => weights[i]!).ToList();
             Device = weightList[0].device;
             _outFeatures = members.Select(i => layers[i].View.OutFeatures).ToArray();
             var outDims = _outFeatures.Select(o => (long)o).ToArray();
 
-            // Weights: stacked in float32 (bf16/fp16 are cast) and zero-padded to the bucket's (m, n). Float32
+            // Weights: stacked in float32 (bf16/fp16 are cast) and zero-padded to the bucket's largest m. Float32
             // products of WᵀW stay exact enough as long as ‖W‖_F ≤ 1e12 and the entries are not tiny; when every layer's
             // previous measurement says so (and G = 1), the stack is used as it is (for a lone float32 weight, the
             // model's own tensor, only ever read). Otherwise each unit is divided by its largest magnitude, so that
             // neither huge nor tiny weights overflow or underflow. A non-finite unit keeps its NaN/∞: batched
             // products, QR and the float64 k × k eigenproblem keep them inside that unit, whose results are flagged.
-            var stacked = StackPadded(weightList, j => (outDims[j], _in[j]), m, n, Device, fresh: false).reshape(units, m, n);
+            var stacked = StackPadded(weightList, j => (outDims[j], n), m, n, Device, fresh: false).reshape(units, m, n);
             bool safe = allowUnscaled && _groups == 1 && members.All(i => IsSafeScale(layers[i].Spectral.LastFrobenius, layers[i].View.OutFeatures, layers[i].View.InFeatures));
             Unscaled = safe;
             Tensor unitFinite;
@@ -265,7 +265,7 @@ internal sealed class SpectralEngine : IDisposable
             for (int j = 0; j < members.Length; j++)
             {
                 var layer = layers[members[j]];
-                if (layer.Spectral.Basis is { } b && b.shape is [var g, var width, var columns] && g == _groups && width == _in[j] && columns == k)
+                if (layer.Spectral.Basis is { } b && b.shape is [var g, var width, var columns] && g == _groups && width == n && columns == k)
                 {
                     bases.Add(b);
                     continue;
@@ -273,10 +273,10 @@ internal sealed class SpectralEngine : IDisposable
 
                 _cold[j] = true;
                 using var generator = new Generator(RowSampler.Mix((ulong)(uint)options.Seed, RowSampler.Fnv1a(layer.Name), 0xC01D), CPU);
-                bases.Add(randn([_groups, _in[j], k], dtype: ScalarType.Float32, generator: generator));
+                bases.Add(randn([_groups, n, k], dtype: ScalarType.Float32, generator: generator));
             }
 
-            _basis = StackPadded(bases, j => (_in[j], k), n, k, Device).reshape(units, n, k);
+            _basis = StackPadded(bases, _ => (n, k), n, k, Device).reshape(units, n, k);
             var warm = tensor(_cold.Select(c => !c).ToArray(), device: Device);
             _hasReference = _groups == 1 ? warm : warm.repeat_interleave(_groups);
             _reference = _basis.select(2, 0).clone().masked_fill_(_hasReference.logical_not().unsqueeze(1), 0);
@@ -288,8 +288,8 @@ internal sealed class SpectralEngine : IDisposable
             var rowCounts = rows.Select(r => r is null ? 0L : r.shape[1]).ToArray();
             long capacity = Math.Max(1, rowCounts.Max());
             _lengths = tensor(rowCounts, device: Device);
-            var rowList = rows.Select((r, j) => r ?? zeros([_groups, capacity, _in[j]], dtype: ScalarType.Float32)).ToList();
-            _rows = StackPadded(rowList, j => (rows[j] is null ? capacity : rowCounts[j], _in[j]), capacity, n, Device).reshape(units, capacity, n);
+            var rowList = rows.Select(r => r ?? zeros([_groups, capacity, n], dtype: ScalarType.Float32)).ToList();
+            _rows = StackPadded(rowList, j => (rows[j] is null ? capacity : rowCounts[j], n), capacity, n, Device).reshape(units, capacity, n);
         }
 
         /// <summary>Whether the last measurement showed a finite weight in the range where unscaled float32 products
@@ -300,7 +300,8 @@ internal sealed class SpectralEngine : IDisposable
             && frobenius / Math.Sqrt((double)outFeatures * inFeatures) >= 1e-12;
 
         /// <summary>
-        /// Stacks one (G, r_j, c_j) tensor per member into (L, G, rows, columns) float32 on <paramref name="device"/>:
+        /// Stacks one (G, r_j, c_j) tensor per member into (L, G, rows, columns) float32 on <paramref name="device"/>,
+        /// zero-padding the last two dimensions:
         /// consecutive members of the same size and dtype are stacked together and padded once, so the operation
         /// count grows with the number of distinct shapes in the bucket, not with the number of layers.
         /// </summary>
@@ -369,9 +370,9 @@ internal sealed class SpectralEngine : IDisposable
                 // ‖W‖_F / √rank (a lower bound that always holds).
                 var row = Row(j);
                 double sigma1 = row[ResultColumns.Sigma1], frobenius = row[ResultColumns.Frobenius];
-                if (row[ResultColumns.WeightFinite] == 0 || !IsSafeScale(frobenius, _outFeatures[j], _in[j])
+                if (row[ResultColumns.WeightFinite] == 0 || !IsSafeScale(frobenius, _outFeatures[j], _n)
                     || row[ResultColumns.VectorFinite] == 0 || !double.IsFinite(sigma1)
-                    || sigma1 < 0.5 * frobenius / Math.Sqrt(Math.Min(_outFeatures[j], _in[j])))
+                    || sigma1 < 0.5 * frobenius / Math.Sqrt(Math.Min(_outFeatures[j], _n)))
                     return true;
             }
 
@@ -480,7 +481,7 @@ internal sealed class SpectralEngine : IDisposable
                 // Keep the new basis only when it is meaningful; a non-finite or zero weight keeps the old one.
                 if (vectorDefined)
                 {
-                    layer.Spectral.Replace(_finalBasis!.narrow(0, j * _groups, _groups).narrow(1, 0, _in[j]).clone().DetachFromDisposeScope());
+                    layer.Spectral.Replace(_finalBasis!.narrow(0, j * _groups, _groups).clone().DetachFromDisposeScope());
                     // Adapt the warm iteration count without extra synchronisation: after a cold start or restart the
                     // weights are often moving fast (early training), so start generously; double while the residual
                     // stays above the tolerance; relax by one when comfortably below.
