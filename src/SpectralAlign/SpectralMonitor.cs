@@ -284,9 +284,7 @@ public sealed partial class SpectralMonitor : IDisposable
                 var measurable = _layers.Where(HasWeight).ToList();
                 try
                 {
-                    measurements = measurable.Count > 0
-                        ? _engine.Measure(step, measurable, _captureSinks.Count > 0 ? OnCapture : null)
-                        : [];
+                    measurements = measurable.Count > 0 ? MeasureCaptured(step, measurable) : [];
                 }
 #pragma warning disable CA1031 // A failure of the monitor must never stop training.
                 catch (Exception ex)
@@ -380,16 +378,7 @@ public sealed partial class SpectralMonitor : IDisposable
                 watch.Close();
             _watches.Clear();
             _layers = [];
-            _engine.Dispose();
         }
-    }
-
-    /// <summary>Watches a replay stand-in whose input is a saved (G, rows, n) stack and whose weight is a saved
-    /// (G, m, n) stack (offline analysis).</summary>
-    internal LayerWatch WatchReplay(nn.Module<Tensor, Tensor> layer, string name, int groups, int outFeatures, int inFeatures, Func<Tensor?> weight)
-    {
-        CheckName(name);
-        return Register(new ReplayAdapter(layer, name, groups, outFeatures, inFeatures, weight));
     }
 
     internal void Unwatch(WatchEntry watch)
@@ -455,20 +444,51 @@ public sealed partial class SpectralMonitor : IDisposable
             throw new ArgumentException("A watched layer needs a non-empty name (it labels events, logs and metrics).", nameof(name));
     }
 
-    private void OnCapture(CaptureRecord record)
+    /// <summary>Takes the layers' captured rows, hands them with the weights to the capture sinks, measures them and
+    /// releases them. Returns one measurement per entry of <paramref name="layers"/> (from which a layer whose weight
+    /// vanished is removed).</summary>
+    private LayerMeasurement[] MeasureCaptured(long step, List<WatchedLayer> layers)
     {
-        foreach (var sink in _captureSinks)
+        using var scope = NewDisposeScope();
+        var inputs = new List<LayerInput>(layers.Count);
+        try
         {
-            try
+            for (int i = 0; i < layers.Count;)
             {
-                sink.OnCapture(record);
+                if (layers[i].TakeInput() is { } input)
+                {
+                    inputs.Add(input);
+                    i++;
+                }
+                else
+                {
+                    layers.RemoveAt(i);   // its weight vanished since HasWeight: measurements stay aligned with layers
+                }
             }
+
+            foreach (var sink in _captureSinks)
+            {
+                foreach (var input in inputs)
+                {
+                    try
+                    {
+                        sink.OnCapture(new CaptureRecord { Step = step, Layer = input.Name, Groups = input.Groups, Rows = input.Rows, InputRows = input.SeenRows, Weight = input.Weight.detach() });
+                    }
 #pragma warning disable CA1031 // A failing sink must never stop training.
-            catch (Exception ex)
+                    catch (Exception ex)
 #pragma warning restore CA1031
-            {
-                Log.CaptureSinkFailed(_logger, sink.GetType().Name, record.Layer, record.Step, ex);
+                    {
+                        Log.CaptureSinkFailed(_logger, sink.GetType().Name, input.Name, step, ex);
+                    }
+                }
             }
+
+            return _engine.Measure(step, inputs);
+        }
+        finally
+        {
+            foreach (var input in inputs)
+                input.Rows?.Dispose();
         }
     }
 
