@@ -48,19 +48,26 @@ public static class FamilyMetrics
             }
         }
 
+        // Per run, its points folded into (group, positives, negatives), so a resample adds each distinct score once.
         var groups = RankMetrics.TieGroups(pointScores, out int groupCount);
-        var runGroups = new List<int>[n];
-        var runPositive = new List<bool>[n];
-        for (int r = 0; r < n; r++)
+        var runGroups = new int[n][];
+        var runPos = new int[n][];
+        var runNeg = new int[n][];
+        for (int r = 0, p = 0; r < n; r++)
         {
-            runGroups[r] = [];
-            runPositive[r] = [];
-        }
+            int start = p;
+            while (p < groups.Length && pointRun[p] == r)
+                p++;
+            var counts = new SortedDictionary<int, (int Pos, int Neg)>();
+            for (int i = start; i < p; i++)
+            {
+                var (cp, cn) = counts.GetValueOrDefault(groups[i]);
+                counts[groups[i]] = pointPositive[i] ? (cp + 1, cn) : (cp, cn + 1);
+            }
 
-        for (int p = 0; p < groups.Length; p++)
-        {
-            runGroups[pointRun[p]].Add(groups[p]);
-            runPositive[pointRun[p]].Add(pointPositive[p]);
+            runGroups[r] = [.. counts.Keys];
+            runPos[r] = [.. counts.Values.Select(c => c.Pos)];
+            runNeg[r] = [.. counts.Values.Select(c => c.Neg)];
         }
 
         // Per-run alarm facts.
@@ -95,13 +102,12 @@ public static class FamilyMetrics
                 if (w == 0)
                     continue;
                 var g = runGroups[r];
-                var isPos = runPositive[r];
-                for (int i = 0; i < g.Count; i++)
+                var rp = runPos[r];
+                var rn = runNeg[r];
+                for (int i = 0; i < g.Length; i++)
                 {
-                    if (isPos[i])
-                        pos[g[i]] += w;
-                    else
-                        neg[g[i]] += w;
+                    pos[g[i]] += w * rp[i];
+                    neg[g[i]] += w * rn[i];
                 }
 
                 healthySteps += w * healthy[r];

@@ -23,14 +23,14 @@ public static class HorizonReport
         sb.AppendLine();
         sb.AppendLine(Inv($"Command: `{command}`  "));
         sb.AppendLine(Inv($"Produced: {DateTimeOffset.UtcNow:yyyy-MM-dd HH:mm} UTC on {Environment.ProcessorCount} cores, {RuntimeInformation.OSDescription}, .NET {Environment.Version}; {evaluation.Families.Sum(f => f.Runs)} runs loaded and evaluated in {elapsed.TotalSeconds:F1} s.  "));
-        sb.AppendLine(Inv($"Horizons H = {string.Join(", ", s.Horizons)} steps; operating point ≤ {s.FalseAlarmBudget} false alarms per 1,000 healthy steps; {s.Resamples} bootstrap resamples over seeds (seed {s.BootstrapSeed}), {s.Confidence:P0} percentile intervals."));
+        sb.AppendLine(Inv($"Horizons H = {string.Join(", ", s.Horizons)} steps; operating point ≤ {s.FalseAlarmBudget} false alarms per 1,000 healthy steps; {s.Resamples} bootstrap resamples over seeds (seed {s.BootstrapSeed}), {s.Confidence * 100:F0}% percentile intervals."));
         sb.AppendLine();
         sb.AppendLine("## Families");
         sb.AppendLine();
         sb.AppendLine("| family | runs | seeds | exploding | forks | steps | healthy steps | " + string.Join(" | ", s.Horizons.Select(h => Inv($"positives H={h}"))) + " |");
         sb.AppendLine("|---|---|---|---|---|---|---|" + string.Concat(s.Horizons.Select(_ => "---|")));
         foreach (var f in evaluation.Families)
-            sb.AppendLine(Inv($"| {f.Family} | {f.Runs} | {f.Seeds} | {f.Exploding} | {f.Forks} | {f.Steps} | {f.HealthySteps} | ") + string.Join(" | ", s.Horizons.Select(h => Inv($"{f.Positives[h]}"))) + " |");
+            sb.AppendLine(Inv($"| {Cell(f.Family)} | {f.Runs} | {f.Seeds} | {f.Exploding} | {f.Forks} | {f.Steps} | {f.HealthySteps} | ") + string.Join(" | ", s.Horizons.Select(h => Inv($"{f.Positives[h]}"))) + " |");
         sb.AppendLine();
         AppendDefinitions(sb, evaluation);
 
@@ -40,11 +40,11 @@ public static class HorizonReport
             sb.AppendLine();
             sb.AppendLine("Each cell: the detector tuned on the other families, reported on the family of its column. AUROC [95% CI] · AUPRC · false alarms per 1,000 healthy steps · explosions warned within H · median lead (steps).");
             sb.AppendLine();
-            sb.AppendLine("| detector | kind | " + string.Join(" | ", families.Select(f => $"{f} (left out)")) + " |");
+            sb.AppendLine("| detector | kind | " + string.Join(" | ", families.Select(f => $"{Cell(f)} (left out)")) + " |");
             sb.AppendLine("|---|---|" + string.Concat(families.Select(_ => "---|")));
             foreach (var d in evaluation.Detectors)
             {
-                sb.Append(Inv($"| {d.Name} | {d.Kind} |"));
+                sb.Append(Inv($"| {Cell(d.Name)} | {Cell(d.Kind)} |"));
                 foreach (var f in families)
                 {
                     var c = evaluation.Cell(h, d.Name, f);
@@ -65,7 +65,7 @@ public static class HorizonReport
                 {
                     var c = evaluation.Cell(h, d.Name, f);
                     string threshold = c.OwnAlarms ? "own alarms" : Num(c.Threshold, "G4");
-                    sb.AppendLine(Inv($"| {d.Name} | {f} | {c.Setting} | {threshold} | {Ci(c.Auroc, "F2")} | {Ci(c.AveragePrecision, "F3")} | {Ci(c.FalseAlarmsPer1k, "F2")} ({c.FalseAlarms} / {c.HealthySteps}) | {Ci(c.WarnedShare, "P0")} ({c.Warned}/{c.Explosions}) | {Ci(c.MedianLead, "F0")} ({c.Leads}) | {Num(c.TuningFalseAlarmsPer1k, "F2")} · {Num(c.TuningWarnedShare, "P0")} · {Num(c.TuningAuroc, "F2")} |"));
+                    sb.AppendLine(Inv($"| {Cell(d.Name)} | {Cell(f)} | {Cell(c.Setting)} | {threshold} | {Ci(c.Auroc, "F2")} | {Ci(c.AveragePrecision, "F3")} | {Ci(c.FalseAlarmsPer1k, "F2")} ({c.FalseAlarms} / {c.HealthySteps}) | {Ci(c.WarnedShare, "F2")} ({c.Warned}/{c.Explosions}) | {Ci(c.MedianLead, "F0")} ({c.Leads}) | {Num(c.TuningFalseAlarmsPer1k, "F2")} · {Num(c.TuningWarnedShare, "F2")} · {Num(c.TuningAuroc, "F2")} |"));
                 }
             }
 
@@ -89,10 +89,13 @@ public static class HorizonReport
         sb.AppendLine("- **FA / FA/1k**: alarm onsets (an active step after an inactive one) on the left-out family's healthy steps, per 1,000 healthy steps.");
         sb.AppendLine("- **warned**: exploding runs of the left-out family whose alarm is active at one or more of their positive steps, out of the exploding runs with positive steps.");
         sb.AppendLine(Inv($"- **median lead**: over the left-out family's exploding runs with an alarm before E, E minus the first step at which the alarm is active, counting from the fork (forks) or from step {GroundTruth.SettlingSteps} (the ground truth's settling period). It does not depend on H."));
-        sb.AppendLine(Inv($"- **[CI]**: {s.Confidence:P0} percentile bootstrap interval over the left-out family's seeds (a seed's runs are resampled together; {s.Resamples} resamples, fixed generator seed), over the resamples where the metric is defined; no interval when fewer than half are. The interval covers the evaluation on this family, not the tuning."));
+        sb.AppendLine(Inv($"- **[CI]**: {s.Confidence * 100:F0}% percentile bootstrap interval over the left-out family's seeds (a seed's runs are resampled together; {s.Resamples} resamples, fixed generator seed), over the resamples where the metric is defined; no interval when fewer than half are. The interval covers the evaluation on this family, not the tuning."));
         sb.AppendLine("- **–**: undefined (no positives, no healthy steps, no threshold could be chosen, or no run with a lead).");
         sb.AppendLine();
     }
+
+    /// <summary>Text for a table cell: a '|' would end the cell.</summary>
+    private static string Cell(string text) => text.Replace("|", "\\|", StringComparison.Ordinal);
 
     private static string Share(HorizonCell c) => double.IsNaN(c.WarnedShare.Value) ? "–" : Inv($"{c.Warned}/{c.Explosions} warned");
 

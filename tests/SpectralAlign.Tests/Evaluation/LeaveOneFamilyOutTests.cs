@@ -146,8 +146,10 @@ public sealed class LeaveOneFamilyOutTests
             Assert.Contains($"### H = {h}: choices and intervals", report, StringComparison.Ordinal);
         }
 
+        // One row per detector in each main table and one per family in each detail table; '|' in a name is escaped.
         foreach (var d in RecordedScores.Detectors)
-            Assert.Equal(HorizonLabels.Default.Count * (1 + 3), report.Split('\n').Count(l => l.StartsWith($"| {d.Name} |", StringComparison.Ordinal)));
+            Assert.Equal(HorizonLabels.Default.Count * (1 + 3), report.Split('\n').Count(l => l.StartsWith($"| {d.Name.Replace("|", "\\|", StringComparison.Ordinal)} |", StringComparison.Ordinal)));
+        Assert.Contains("| max \\|mean SA\\| over layers | SA |", report, StringComparison.Ordinal);
         Assert.Contains("| fork | 6 | 3 | 3 | 6 | 4200 | 3000 |", report, StringComparison.Ordinal);
         Assert.DoesNotContain(Path.GetTempPath(), report, StringComparison.Ordinal);
         Assert.DoesNotContain(Environment.CurrentDirectory, report, StringComparison.Ordinal);
