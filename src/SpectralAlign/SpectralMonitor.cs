@@ -264,7 +264,7 @@ public sealed partial class SpectralMonitor : IDisposable
 
     /// <summary>
     /// <see cref="Step()"/> with the step's run-level signals (loss, gradient norm) for run-level detection rules
-    /// (<see cref="DetectionOptions.RunRules"/>); they are judged on every step, measured or not.
+    /// (<see cref="RunRule"/>s in <see cref="DetectionOptions.Rules"/>); they are judged on every step, measured or not.
     /// </summary>
     /// <param name="signals">The step's loss and/or gradient norm.</param>
     /// <exception cref="ObjectDisposedException">The monitor has been disposed.</exception>
@@ -303,15 +303,19 @@ public sealed partial class SpectralMonitor : IDisposable
                     measurable[i].LastMeasurement = m;
                     if ((m.Conditions & MeasurementConditions.NotConverged) != 0)
                         Log.NotConverged(_logger, m.Layer, step, m.Iterations, m.Residual);
-                    AddAlerts(ref alerts, _detector.Observe(m));
                 }
 
+                AddAlerts(ref alerts, _detector.ObserveStep(step, measurements, signals));
                 profile?.Add(CostProfile.Phase.Detector, detectorStart);
                 profile?.CountMeasuredStep();
             }
-
-            if (signals.Loss is not null || signals.GradientNorm is not null)
+            else if (signals.Loss is not null || signals.GradientNorm is not null)
+            {
                 AddAlerts(ref alerts, _detector.ObserveSignals(step, signals));
+            }
+
+            foreach (var fault in _detector.TakeFaults())
+                Log.RuleFailed(_logger, fault.Reason, fault.Subject, fault.Step, fault.Exception);
             WarnAboutSilentHooks(step);
             Interlocked.Exchange(ref _step, step + 1);
             if (measurements.Length > 0 || alerts.Count > 0)

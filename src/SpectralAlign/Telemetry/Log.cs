@@ -62,6 +62,10 @@ internal static partial class Log
     [LoggerMessage(EventId = 14, EventName = "StateNotRestored", Level = LogLevel.Warning,
         Message = "Monitor state: {Problem}.")]
     public static partial void StateNotRestored(ILogger logger, string problem);
+    [LoggerMessage(EventId = 30, EventName = "RuleFailed", Level = LogLevel.Error,
+        Message = "Detection rule '{Reason}' threw on '{Subject}' at step {Step}; it stays switched off there and training continues.")]
+    public static partial void RuleFailed(ILogger logger, string reason, string subject, long step, Exception exception);
+
     [LoggerMessage(EventId = 20, EventName = "RunLogWriteFailed", Level = LogLevel.Error,
         Message = "Writing the run log '{Path}' failed at step {Step}; the records of this write are lost, training continues and the next write tries again.")]
     public static partial void RunLogWriteFailed(ILogger logger, string path, long step, Exception exception);
