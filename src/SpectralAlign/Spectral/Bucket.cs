@@ -341,8 +341,8 @@ internal sealed class Bucket
             bool vectorDefined = weightFinite && !zeroWeight;
             var rowMax = row.Span(ResultField.RowMaxAbs);
             long rows = _rowCounts[j];
-            var plain = vectorDefined ? _summary.Summarize(row.Span(ResultField.Cosines), rowMax, _groups, _capacity, rows) : AlignmentSummary.CountsOnly(rowMax, _groups, _capacity, rows);
-            var centered = vectorDefined ? _summary.Summarize(row.Span(ResultField.CenteredCosines), rowMax, _groups, _capacity, rows) : AlignmentSummary.CountsOnly(rowMax, _groups, _capacity, rows);
+            var plain = vectorDefined ? _summary.Summarize(row.Span(ResultField.Cosines), rowMax, _groups, _capacity, rows) : counts;
+            var centered = vectorDefined ? _summary.Summarize(row.Span(ResultField.CenteredCosines), rowMax, _groups, _capacity, rows) : counts;
             double frobenius = row[ResultField.Frobenius];
             output[index] = new LayerMeasurement
             {
