@@ -279,7 +279,7 @@ public sealed partial class TrainingGuard : IDisposable
         _episodeStart = Math.Min(_episodeStart ?? start, start);
         _lastTrigger = step;
         bool urgent = triggers.Any(t => t.Kind == GuardTriggerKind.NonFiniteLoss);
-        if (!urgent && step - _lastIntervention <= _options.CooldownSteps)
+        if (!urgent && _lastIntervention != long.MinValue && step - _lastIntervention <= _options.CooldownSteps)
         {
             foreach (var t in triggers)
                 Log.GuardTriggerIgnored(_logger, t.Reason, t.Layer, step, _lastIntervention);
