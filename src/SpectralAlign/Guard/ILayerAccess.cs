@@ -25,7 +25,7 @@ internal interface ILayerAccess
 }
 
 /// <summary>A watched layer's weight.</summary>
-/// <param name="View">(G, m, n), a view that shares storage with <paramref name="Owner"/>: writing it writes the
-/// parameter.</param>
-/// <param name="Owner">The parameter.</param>
-internal sealed record LayerWeight(Tensor View, Parameter Owner);
+/// <param name="View">(G, m, n), a view of the live parameter: writing it writes the parameter.</param>
+/// <param name="Owner">The parameter the view belongs to, or <c>null</c> when it was not found (the optimizer state
+/// and the snapshot's copy of the weight are then out of reach).</param>
+internal sealed record LayerWeight(Tensor View, Parameter? Owner);

@@ -39,9 +39,10 @@ internal sealed class LayerCorrector(ILayerAccess layers, nn.Module model, Optim
                 return Refused($"{correction} is not a remedy");
         }
 
-        var moments = options.Moments == MomentPolicy.Keep ? null : new WeightEditor.Moments(optimizer, weight.Owner, options.Moments, options.MomentScale);
+        var moments = options.Moments == MomentPolicy.Keep || weight.Owner is null ? null : new WeightEditor.Moments(optimizer, weight.Owner, options.Moments, options.MomentScale);
         var result = WeightEditor.Apply(weight.View, remedy, basis, settings, moments);
-        return new LayerCorrection(layer, correction, result.Applied, result.SpectralNormBefore, result.SpectralNormAfter, result.Problem ?? result.MomentProblem);
+        string? momentProblem = options.Moments != MomentPolicy.Keep && weight.Owner is null ? "the parameter the weight belongs to was not found" : result.MomentProblem;
+        return new LayerCorrection(layer, correction, result.Applied, result.SpectralNormBefore, result.SpectralNormAfter, result.Problem ?? momentProblem);
 
         LayerCorrection Refused(string why) => new(layer, correction, false, double.NaN, double.NaN, why);
     }
@@ -50,6 +51,12 @@ internal sealed class LayerCorrector(ILayerAccess layers, nn.Module model, Optim
     private double[]? SpectralNormsIn(TrainingSnapshot snapshot, LayerWeight weight, Tensor? basis, out string? problem)
     {
         problem = null;
+        if (weight.Owner is null)
+        {
+            problem = "the parameter the weight belongs to was not found";
+            return null;
+        }
+
         string? key = model.named_parameters().Where(p => p.parameter.Handle == weight.Owner.Handle).Select(p => p.name).FirstOrDefault();
         if (key is null || !snapshot.Tensors.TryGetValue(key, out var copy))
         {

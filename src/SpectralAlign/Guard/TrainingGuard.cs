@@ -111,7 +111,7 @@ public sealed partial class TrainingGuard : IDisposable
         _model = model;
         _options = copy;
         _logger = logger ?? NullLogger.Instance;
-        _layers = layers ?? new MonitorLayerAccess(monitor);
+        _layers = layers ?? new MonitorLayerAccess(monitor, model);
         _snapshots = new SnapshotStore(copy.SnapshotCount);
         _scaler = new LearningRateScaler(optimizer);
         _spikes = new LossSpikeCheck(copy.LossSpikeWindow, copy.LossSpikeFactor, copy.LossSpikeDeviations);
@@ -214,6 +214,24 @@ public sealed partial class TrainingGuard : IDisposable
         _snapshots.Dispose();
     }
 
+    /// <summary>Calls each handler in turn; an exception is logged and never reaches the loop or the other handlers.</summary>
+    private void Raise(EventHandler<GuardIntervention>? handlers, GuardIntervention args, string eventName)
+    {
+        foreach (var handler in handlers?.GetInvocationList() ?? [])
+        {
+            try
+            {
+                ((EventHandler<GuardIntervention>)handler)(this, args);
+            }
+#pragma warning disable CA1031 // A handler's exception must never reach the training loop.
+            catch (Exception ex)
+#pragma warning restore CA1031
+            {
+                Log.HandlerFailed(_logger, eventName, ex);
+            }
+        }
+    }
+
     private void OnAlert(object? sender, CollapseAlert alert)
     {
         if (!_options.ActOnAlerts)
@@ -308,7 +326,7 @@ public sealed partial class TrainingGuard : IDisposable
             Problem = $"the guard has made its {_options.MaxInterventions} interventions",
         };
         GuardTelemetry.Intervened(GuardAction.Exhausted);
-        EventRaiser.Raise(Exhausted, this, record, _logger, nameof(Exhausted));
+        Raise(Exhausted, record, nameof(Exhausted));
         return GuardAction.Exhausted;
     }
 
@@ -358,7 +376,7 @@ public sealed partial class TrainingGuard : IDisposable
         };
         Log.GuardIntervened(_logger, Interventions, step, record);
         GuardTelemetry.Intervened(action);
-        EventRaiser.Raise(Intervened, this, record, _logger, nameof(Intervened));
+        Raise(Intervened, record, nameof(Intervened));
         return action;
     }
 

@@ -1,3 +1,4 @@
+using TorchSharp;
 using SpectralAlign.Guard;
 using SpectralAlign.Tests.Support;
 using static SpectralAlign.Tests.Guard.GuardKit;
@@ -17,7 +18,7 @@ public sealed class MonitorLayerAccessTests
         using var attention = nn.MultiheadAttention(8, 2);
         using var monitor = new SpectralMonitor();
         monitor.Watch(attention, "attn");
-        var access = new MonitorLayerAccess(monitor);
+        var access = new MonitorLayerAccess(monitor, attention);
         var packed = attention.named_parameters().Single(p => p.name == "in_proj_weight").parameter;
 
         Assert.Equal(["attn.q", "attn.k", "attn.v", "attn.out"], access.LayerNames);
@@ -45,25 +46,50 @@ public sealed class MonitorLayerAccessTests
         using var monitor = new SpectralMonitor();
         monitor.Watch(conv, "conv");
 
-        var weight = new MonitorLayerAccess(monitor).FindWeight("conv", out _)!;
+        var weight = new MonitorLayerAccess(monitor, conv).FindWeight("conv", out _)!;
+        Assert.Same(conv.weight, weight.Owner);
 
         Assert.Equal([2L, 3, 18], weight.View.shape);
         Assert.Equal(RawBytes(conv.weight!), RawBytes(weight.View));
     }
 
-    [Fact]
-    public void FindWeight_SlicesOrUnknownLayer_SaysWhy()
+    [Theory]
+    [InlineData(ScalarType.Float32)]
+    [InlineData(ScalarType.Float64)]
+    [InlineData(ScalarType.BFloat16)]
+    public void FindWeight_SlicesOfAFusedProjection_ViewTheirRowsOfTheSameParameter(ScalarType dtype)
     {
         manual_seed(3);
         using var fused = nn.Linear(4, 12);
+        fused.to(dtype);
         using var monitor = new SpectralMonitor();
         monitor.WatchSlices(fused, "qkv", new("q", 0, 4), new("k", 4, 4), new("v", 8, 4));
-        var access = new MonitorLayerAccess(monitor);
+        var access = new MonitorLayerAccess(monitor, fused);
 
-        Assert.Null(access.FindWeight("qkv.q", out var problem));
-        Assert.Contains("slices", problem);
+        var k = access.FindWeight("qkv.k", out var problem)!;
+
+        Assert.Null(problem);
+        Assert.Same(fused.weight, k.Owner);
+        Assert.Equal(RawBytes(fused.weight!.narrow(0, 4, 4)), RawBytes(k.View[0]));
         Assert.Null(access.FindWeight("nowhere", out problem));
-        Assert.Equal("not a watched layer", problem);
+        Assert.Equal("not a watched layer with a weight", problem);
+    }
+
+    [Fact]
+    public void FindWeight_TiedHeadThroughASelector_FindsTheEmbeddingParameterInTheModel()
+    {
+        manual_seed(5);
+        using var embedding = nn.Embedding(10, 6);
+        using var head = nn.Linear(6, 10, hasBias: false);
+        using var model = nn.Sequential(("embedding", embedding), ("head", head));
+        using var monitor = new SpectralMonitor();
+        monitor.Watch(head, "lm_head", () => embedding.weight!);
+
+        var weight = new MonitorLayerAccess(monitor, model).FindWeight("lm_head", out _)!;
+
+        // (Embedding hands out a new wrapper per access, so compare contents: the head's own weight has the same shape.)
+        Assert.Equal(RawBytes(embedding.weight!), RawBytes(weight.Owner!));
+        Assert.NotEqual(RawBytes(head.weight!), RawBytes(weight.Owner!));
     }
 
     [Fact]
@@ -73,7 +99,7 @@ public sealed class MonitorLayerAccessTests
         using var fc = nn.Linear(6, 5);
         using var monitor = new SpectralMonitor(new SpectralMonitorOptions { Interval = 1 });
         var watch = monitor.Watch(fc, "fc");
-        var access = new MonitorLayerAccess(monitor);
+        var access = new MonitorLayerAccess(monitor, fc);
         Assert.Null(access.CopyBasis("fc"));
 
         fc.call(randn(16, 6));
@@ -81,7 +107,7 @@ public sealed class MonitorLayerAccessTests
 
         using var basis = access.CopyBasis("fc")!;
         using var v1 = watch.CopySingularVector()!;
-        Assert.Equal([1L, 6, 1], basis.shape);
-        Assert.Equal(RawBytes(v1), RawBytes(basis.flatten()));
+        Assert.Equal([1L, 6, 4], basis.shape);                   // the monitor's k = 4 warm basis, v1 first
+        Assert.Equal(RawBytes(v1), RawBytes(basis[0, .., 0]));
     }
 }
