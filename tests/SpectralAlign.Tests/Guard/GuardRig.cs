@@ -66,15 +66,12 @@ internal sealed class GuardRig : IDisposable
 }
 
 /// <summary>A layer rule that calls one layer anomalous from a given step on (and every other layer normal).</summary>
-internal sealed class FireFromStepRule(string layer, long fromStep) : IDetectionRule
+internal sealed class FireFromStepRule(string layer, long fromStep) : LayerRule("TestFire", 0.5)
 {
-    public string Reason => "TestFire";
+    protected internal override RuleScorer<LayerMeasurement> CreateScorer(string name) => new Scorer(name == layer, fromStep);
 
-    public ILayerDetector CreateDetector(string name) => new Detector(name == layer, fromStep);
-
-    private sealed class Detector(bool target, long fromStep) : ILayerDetector
+    private sealed class Scorer(bool target, long fromStep) : RuleScorer<LayerMeasurement>
     {
-        public DetectorVerdict Observe(LayerMeasurement measurement) =>
-            target && measurement.Step >= fromStep ? DetectorVerdict.Anomalous("planted") : DetectorVerdict.Normal;
+        public override double? Score(long step, LayerMeasurement input) => target && step >= fromStep ? 1 : 0;
     }
 }
