@@ -22,6 +22,14 @@ internal static class DeviceTransfer
         return tensor.cpu();
     }
 
+    /// <summary>The value of a one-element tensor; counts one transfer.</summary>
+    public static T Item<T>(Tensor tensor)
+        where T : unmanaged
+    {
+        Interlocked.Increment(ref s_count);
+        return tensor.item<T>();
+    }
+
     /// <summary>The elements of <paramref name="tensor"/> in row-major order, as a new array; counts one transfer.</summary>
     public static T[] Values<T>(Tensor tensor)
         where T : unmanaged
