@@ -36,22 +36,16 @@ public sealed class SpectralMetricsTests
         using var a = Layers.Gapped(8, 16, ScalarType.Float32, seed: 1);
         using var b = Layers.Gapped(4, 16, ScalarType.Float32, seed: 2);
         options.Interval = 3;
-        using var monitor = new SpectralMonitor(options);
-        monitor.Watch(a, prefix + "a");
-        monitor.Watch(b, prefix + "b");
-        var online = new List<LayerMeasurement>();
-        monitor.Measured += (_, m) => online.Add(m);
+        using var harness = new MonitorHarness(options);
+        harness.Monitor.Watch(a, prefix + "a");
+        harness.Monitor.Watch(b, prefix + "b");
         for (int step = 0; step < 7; step++)
         {
-            using var scope = NewDisposeScope();
-            using var noGrad = no_grad();
-            var x = Layers.Randn([32, 16], ScalarType.Float32, seed: step);
-            a.call(x);
-            b.call(x);
-            monitor.Step();
+            using var x = Layers.Randn([32, 16], ScalarType.Float32, seed: step);
+            harness.Step(1, (a, x), (b, x));
         }
 
-        return online;
+        return [.. harness.Measurements];
     }
 
     [Fact]
