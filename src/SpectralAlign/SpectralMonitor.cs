@@ -256,7 +256,7 @@ public sealed class SpectralMonitor : IDisposable
 
     /// <summary>
     /// <see cref="Step()"/> with the step's run-level signals (loss, gradient norm) for run-level detection rules
-    /// (<see cref="DetectionOptions.RunRules"/>); they are judged on every step, measured or not.
+    /// (<see cref="RunRule"/>s in <see cref="DetectionOptions.Rules"/>); they are judged on every step, measured or not.
     /// </summary>
     /// <param name="signals">The step's loss and/or gradient norm.</param>
     /// <exception cref="ObjectDisposedException">The monitor has been disposed.</exception>

@@ -8,8 +8,10 @@ namespace SpectralAlign.Monitoring;
 
 /// <summary>
 /// The work of one <see cref="SpectralMonitor.Step()"/> under the monitor's lock: on measured steps, hand the
-/// captured rows and weights to the engine and its measurements to the detector; on every step, the run-level
-/// signals to the detector and the watchdog's check. Never throws: every failure is recorded in the
+/// captured rows and weights to the engine and the step's measurements and signals to the detector (one
+/// <see cref="CollapseDetector.ObserveStep"/>, so that cross-layer rules see the whole step); on other steps, the
+/// run-level signals; on every step, the watchdog's check. The detector isolates failing rules itself (their faults
+/// are passed on to be logged). Never throws: every failure is recorded in the
 /// <see cref="StepOutcome"/> for the publisher, so the step counter always advances and training goes on.
 /// </summary>
 internal sealed class StepRunner(WatchRegistry registry, CaptureScheduler scheduler, SpectralEngine engine, CollapseDetector detector)
@@ -19,14 +21,15 @@ internal sealed class StepRunner(WatchRegistry registry, CaptureScheduler schedu
         var outcome = new StepOutcome(step);
         var layers = registry.Layers;
         if (scheduler.IsMeasuredStep(step) && layers.Length > 0)
-            Measure(outcome, layers, keepCaptures);
-        if (signals.Loss is not null || signals.GradientNorm is not null)
+            Measure(outcome, layers, keepCaptures, signals);
+        else if (signals.Loss is not null || signals.GradientNorm is not null)
             Detect(outcome, CollapseAlert.RunLayer, () => detector.ObserveSignals(step, signals));
+        outcome.RuleFaults.AddRange(detector.TakeFaults());
         outcome.SilentHooks = scheduler.FindSilentHooks(layers, step);
         return outcome;
     }
 
-    private void Measure(StepOutcome outcome, WatchedLayer[] layers, bool keepCaptures)
+    private void Measure(StepOutcome outcome, WatchedLayer[] layers, bool keepCaptures, TrainingSignals signals)
     {
         outcome.Measured = true;
         var profile = engine.Profile;
@@ -59,11 +62,8 @@ internal sealed class StepRunner(WatchRegistry registry, CaptureScheduler schedu
 
         long start = profile is null ? 0 : CostProfile.Now;
         for (int i = 0; i < outcome.Measurements.Length; i++)
-        {
-            var m = outcome.Measurements[i];
-            measurable[i].LastMeasurement = m;
-            Detect(outcome, m.Layer, () => detector.Observe(m));
-        }
+            measurable[i].LastMeasurement = outcome.Measurements[i];
+        Detect(outcome, CollapseAlert.RunLayer, () => detector.ObserveStep(outcome.Step, outcome.Measurements, signals));
 
         profile?.Add(CostProfile.Phase.Detector, start);
         profile?.CountMeasuredStep();

@@ -80,4 +80,8 @@ internal static partial class Log
     [LoggerMessage(EventId = 22, EventName = "OfflineCaptureFailed", Level = LogLevel.Error,
         Message = "Saving the tensors of layer '{Layer}' at step {Step} to '{Directory}' failed; training continues.")]
     public static partial void OfflineCaptureFailed(ILogger logger, string layer, long step, string directory, Exception exception);
+
+    [LoggerMessage(EventId = 30, EventName = "RuleFailed", Level = LogLevel.Error,
+        Message = "Detection rule '{Reason}' threw on '{Subject}' at step {Step}; it stays switched off there and training continues.")]
+    public static partial void RuleFailed(ILogger logger, string reason, string subject, long step, Exception exception);
 }

@@ -44,6 +44,8 @@ internal sealed class StepPublisher(object sender, ILogger logger, SpectralInstr
             Log.MeasurementFailed(logger, step, failure);
         foreach (var (layer, exception) in outcome.DetectionFailures)
             Log.DetectionFailed(logger, layer, step, exception);
+        foreach (var fault in outcome.RuleFaults)
+            Log.RuleFailed(logger, fault.Reason, fault.Subject, fault.Step, fault.Exception);
         foreach (var (layer, steps) in outcome.SilentHooks)
             Log.HookNotFiring(logger, layer, steps);
 

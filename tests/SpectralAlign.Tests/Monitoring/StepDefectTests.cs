@@ -11,15 +11,13 @@ namespace SpectralAlign.Tests.Monitoring;
 [Collection(TorchCollection.Name)]
 public sealed class StepDefectTests
 {
-    private sealed class ThrowingRule : IDetectionRule
+    private sealed class ThrowingRule() : LayerRule("Throws", 1)
     {
-        public string Reason => "Throws";
+        protected internal override RuleScorer<LayerMeasurement> CreateScorer(string layer) => new Scorer();
 
-        public ILayerDetector CreateDetector(string layer) => new Detector();
-
-        private sealed class Detector : ILayerDetector
+        private sealed class Scorer : RuleScorer<LayerMeasurement>
         {
-            public DetectorVerdict Observe(LayerMeasurement measurement) => throw new InvalidOperationException("rule bug");
+            public override double? Score(long step, LayerMeasurement input) => throw new InvalidOperationException("rule bug");
         }
     }
 
@@ -36,7 +34,8 @@ public sealed class StepDefectTests
 
         Assert.Equal(10, harness.Monitor.CurrentStep);
         Assert.Equal([0L, 3L, 6L, 9L], harness.Measurements.Select(m => m.Step));
-        Assert.Equal(4, logger.Collector.GetSnapshot().Count(r => r.Id.Id == 15 && r.Exception is InvalidOperationException));
+        // The detector switches the failing rule off for the layer at its first throw: one fault, logged once.
+        Assert.Equal(1, logger.Collector.GetSnapshot().Count(r => r.Id.Id == 30 && r.Exception is InvalidOperationException));
     }
 
     [Fact]
