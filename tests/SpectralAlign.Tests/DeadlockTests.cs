@@ -12,7 +12,7 @@ public sealed class DeadlockTests
     private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(60);
 
     [Fact]
-    public void Step_HandlerWaitsForAnotherThreadThatCallsBackAndDisposes_CompletesWithinTimeout()
+    public async Task Step_HandlerWaitsForAnotherThreadThatCallsBackAndDisposes_CompletesWithinTimeout()
     {
         var run = Task.Run(() =>
         {
@@ -42,12 +42,12 @@ public sealed class DeadlockTests
             return seen;
         });
 
-        Assert.True(run.Wait(Timeout * 2), "Step() did not return: deadlock");
-        Assert.Equal(["watches=1", "disposed", "other thread done"], run.Result);
+        Assert.Same(run, await Task.WhenAny(run, Task.Delay(Timeout * 2)));   // otherwise Step() never returned: deadlock
+        Assert.Equal(["watches=1", "disposed", "other thread done"], await run);
     }
 
     [Fact]
-    public void Step_WhileAnotherThreadDisposesRepeatedly_NeverHangsAndEndsDisposed()
+    public async Task Step_AnotherThreadDisposesMidPublication_NeverHangsAndEndsDisposed()
     {
         var run = Task.Run(() =>
         {
@@ -69,8 +69,8 @@ public sealed class DeadlockTests
             return (harness.Monitor.IsDisposed, harness.Measurements.Max(m => m.Step));
         });
 
-        Assert.True(run.Wait(Timeout * 2), "training did not finish: deadlock");
-        Assert.Equal((true, 20L), run.Result);
+        Assert.Same(run, await Task.WhenAny(run, Task.Delay(Timeout * 2)));   // otherwise training never finished: deadlock
+        Assert.Equal((true, 20L), await run);
     }
 
     private sealed class NullSink : SpectralAlign.Telemetry.ISpectralSink
