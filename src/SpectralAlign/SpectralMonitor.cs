@@ -356,7 +356,6 @@ public sealed class SpectralMonitor : IDisposable
             _disposed = true;
             _scheduler.Stop();
             _registry.Clear();
-            _engine.Dispose();
         }
     }
 
@@ -383,14 +382,6 @@ public sealed class SpectralMonitor : IDisposable
             state = watched.Spectral;
             return weight is not null;
         }
-    }
-
-    /// <summary>Watches a replay stand-in whose input is a saved (G, rows, n) stack and whose weight is a saved
-    /// (G, m, n) stack (offline analysis).</summary>
-    internal LayerWatch WatchReplay(nn.Module<Tensor, Tensor> layer, string name, int groups, int outFeatures, int inFeatures, Func<Tensor?> weight)
-    {
-        WatchRegistry.CheckName(name);
-        return Register([new ReplayAdapter(layer, name, groups, outFeatures, inFeatures, weight)])[0];
     }
 
     internal void Unwatch(WatchEntry watch)

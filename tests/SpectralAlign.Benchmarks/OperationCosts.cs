@@ -34,7 +34,7 @@ internal static class OperationCosts
             ($"elementwise division of ({layers}, {rows}, {n}) rows", () => _ = h / 3),
             ($"masked_fill of ({layers}, {rows}, {n}) with a broadcast row mask", () => _ = h.masked_fill(sa.gt(0).unsqueeze(2), 0)),
             ($"bmm ({layers}, {rows}, {n}) × ({layers}, {n}, 1)", () => _ = bmm(h, v.unsqueeze(2))),
-            ($"SA statistics of the bucket (about 75 operations)", () => _ = AlignmentStatistics.Compute(h, lengths, v, 1, 20)),
+            ($"SA statistics of the bucket (about 75 operations)", () => AlignmentStatistics.Compute(h, lengths, v, 1, 20, [])),
             ($"one subspace step of ({layers}, {m}, {n}) weights, k = 4", () => _ = SubspaceIteration.Iterate(w, q, 1)),
             ($"Rayleigh–Ritz + residual + sign of the bucket", () => _ = SubspaceIteration.RayleighRitz(w, q, v, ones(layers, dtype: ScalarType.Bool))),
         };

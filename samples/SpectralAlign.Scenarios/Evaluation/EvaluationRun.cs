@@ -1,5 +1,6 @@
 using System.Globalization;
 using SpectralAlign.Scenarios.Analysis;
+using SpectralAlign.Scenarios.Recording;
 
 namespace SpectralAlign.Scenarios.Evaluation;
 
@@ -9,12 +10,6 @@ namespace SpectralAlign.Scenarios.Evaluation;
 /// </summary>
 public sealed class EvaluationRun
 {
-    /// <summary>
-    /// The header setting that marks a fork: the step at which the run branched from its healthy parent (an integer).
-    /// This is the one place the evaluation reads it; a run without it is not a fork.
-    /// </summary>
-    public const string ForkStepSetting = "fork_step";
-
     /// <summary>The family: the run's scenario name (leave-one-family-out leaves out one scenario at a time).</summary>
     public required string Family { get; init; }
 
@@ -27,7 +22,7 @@ public sealed class EvaluationRun
     /// <summary>E, the ground-truth explosion step, or null.</summary>
     public long? ExplosionStep { get; init; }
 
-    /// <summary>F, the fork step, or null.</summary>
+    /// <summary>F, the fork step (<see cref="RunHeader.ForkStep"/>), or null.</summary>
     public long? ForkStep { get; init; }
 
     /// <summary>The recorded steps, in increasing order; detector series are aligned with them.</summary>
@@ -35,6 +30,10 @@ public sealed class EvaluationRun
 
     /// <summary>Whether the run explodes.</summary>
     public bool Explodes => ExplosionStep is not null;
+
+    /// <summary>A run that neither exploded nor ran its planned steps (no end line, or fewer steps than planned): it
+    /// is neither stable nor exploding, and the evaluation leaves it out.</summary>
+    public bool Unfinished { get; init; }
 
     /// <summary>The number of leading steps that are healthy (<see cref="HorizonLabels.IsHealthy"/>: all steps, the
     /// steps before the fork, or none).</summary>
@@ -63,20 +62,16 @@ public sealed class EvaluationRun
     /// <summary>Reads the facts of a recorded run.</summary>
     /// <param name="run">The run.</param>
     /// <returns>The facts.</returns>
-    /// <exception cref="InvalidDataException">The fork-step setting is not an integer, or the steps are not in
-    /// increasing order.</exception>
+    /// <exception cref="InvalidDataException">A negative fork step, an explosion before the fork (the base phase was
+    /// not healthy), or steps not in increasing order.</exception>
     public static EvaluationRun From(RunData run)
     {
         ArgumentNullException.ThrowIfNull(run);
         var h = run.Header;
         string name = $"{h.Scenario}.{h.Config}.s{h.Seed.ToString(CultureInfo.InvariantCulture)}";
-        long? fork = null;
-        if (h.Settings.TryGetValue(ForkStepSetting, out var text))
-        {
-            fork = long.TryParse(text, NumberStyles.Integer, CultureInfo.InvariantCulture, out long f) && f >= 0
-                ? f
-                : throw new InvalidDataException($"Run {name}: setting '{ForkStepSetting}' is '{text}', expected a non-negative integer.");
-        }
+        long? fork = h.ForkStep;
+        if (fork < 0)
+            throw new InvalidDataException($"Run {name}: fork step {fork} is negative.");
 
         // E from the recorded losses with their own step numbers (the same as RunData.ExplosionStep for a record
         // that starts at step 0, which every record of the suite does).
@@ -90,6 +85,8 @@ public sealed class EvaluationRun
             tracker.Observe(steps[i], run.Steps[i].Loss);
         }
 
+        if (tracker.ExplosionStep < fork)
+            throw new InvalidDataException($"Run {name}: the loss explodes at step {tracker.ExplosionStep}, before the fork at step {fork}: the base phase is not healthy.");
         return new EvaluationRun
         {
             Family = h.Scenario,
@@ -98,6 +95,7 @@ public sealed class EvaluationRun
             ExplosionStep = tracker.ExplosionStep,
             ForkStep = fork,
             Steps = steps,
+            Unfinished = tracker.ExplosionStep is null && (run.Summary is not { } end || end.StepsRun < end.StepsPlanned),
         };
     }
 }

@@ -6,7 +6,9 @@ namespace SpectralAlign.Scenarios.Evaluation;
 /// <remarks>
 /// <para>
 /// Let E be a run's explosion step (<see cref="GroundTruth"/>; none for a run that does not explode) and F its fork
-/// step (<see cref="EvaluationRun.ForkStep"/>; none for a run that was not forked from a healthy parent). For a
+/// step (<see cref="EvaluationRun.ForkStep"/>; none for a run that was not forked from a healthy parent; E &lt; F makes
+/// the record invalid). A run that neither explodes nor runs its planned steps is left out altogether
+/// (<see cref="EvaluationRun.Unfinished"/>). For a
 /// horizon H, a recorded step t is
 /// </para>
 /// <list type="bullet">

@@ -27,10 +27,10 @@ public static class HorizonReport
         sb.AppendLine();
         sb.AppendLine("## Families");
         sb.AppendLine();
-        sb.AppendLine("| family | runs | seeds | exploding | forks | steps | healthy steps | " + string.Join(" | ", s.Horizons.Select(h => Inv($"positives H={h}"))) + " |");
-        sb.AppendLine("|---|---|---|---|---|---|---|" + string.Concat(s.Horizons.Select(_ => "---|")));
+        sb.AppendLine("| family | runs | left out: unfinished | seeds | exploding | forks | steps | healthy steps | " + string.Join(" | ", s.Horizons.Select(h => Inv($"positives H={h}"))) + " |");
+        sb.AppendLine("|---|---|---|---|---|---|---|---|" + string.Concat(s.Horizons.Select(_ => "---|")));
         foreach (var f in evaluation.Families)
-            sb.AppendLine(Inv($"| {Cell(f.Family)} | {f.Runs} | {f.Seeds} | {f.Exploding} | {f.Forks} | {f.Steps} | {f.HealthySteps} | ") + string.Join(" | ", s.Horizons.Select(h => Inv($"{f.Positives[h]}"))) + " |");
+            sb.AppendLine(Inv($"| {Cell(f.Family)} | {f.Runs} | {f.Unfinished} | {f.Seeds} | {f.Exploding} | {f.Forks} | {f.Steps} | {f.HealthySteps} | ") + string.Join(" | ", s.Horizons.Select(h => Inv($"{f.Positives[h]}"))) + " |");
         sb.AppendLine();
         AppendDefinitions(sb, evaluation);
 
@@ -80,7 +80,7 @@ public static class HorizonReport
         var s = evaluation.Settings;
         sb.AppendLine("## How to read the tables");
         sb.AppendLine();
-        sb.AppendLine("- **Labels.** E is a run's explosion step (first non-finite loss, or from step 100 a loss above twice its running minimum), F its fork step when it was branched from a healthy parent. A recorded step t is *positive* at horizon H when 0 < E − t ≤ H and t ≥ F; steps t ≥ E are left out; every other step is *negative* (all steps of runs that do not explode, all steps before a fork, and early steps of exploding runs with E − t > H).");
+        sb.AppendLine("- **Labels.** E is a run's explosion step (first non-finite loss, or from step 100 a loss above twice its running minimum), F its fork step when it was branched from a healthy parent (recorded in the header; an explosion before F makes the record invalid). A run that neither exploded nor ran its planned steps is neither stable nor exploding and is left out. A recorded step t is *positive* at horizon H when 0 < E − t ≤ H and t ≥ F; steps t ≥ E are left out; every other step is *negative* (all steps of runs that do not explode, all steps before a fork, and early steps of exploding runs with E − t > H).");
         sb.AppendLine("- **Healthy steps** (the false-alarm denominator): all steps of runs that do not explode (stable runs, survivors, fork controls and triggered forks that survive) and the steps before the fork of forks that explode. Early steps of exploding runs that were not forked are negatives for AUROC/AUPRC but not healthy: such a run is already on its way to explode.");
         sb.AppendLine("- **Score.** A detector gives a score per recorded step (what it knows after that step; measurement-based scores hold their last value between measurements). A step without a score (warm-up) ranks below every scored step.");
         sb.AppendLine("- **AUROC**: probability that a random positive step scores above a random negative step of the same family, ties counting ½ (Mann–Whitney). 0.5 = no information. Threshold-free.");

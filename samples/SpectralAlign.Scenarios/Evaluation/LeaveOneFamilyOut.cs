@@ -29,8 +29,8 @@ public static class LeaveOneFamilyOut
     /// <param name="detectors">The detectors.</param>
     /// <param name="settings">Horizons, budget, bootstrap.</param>
     /// <returns>Families, detectors and one cell per horizon × detector × left-out family.</returns>
-    /// <exception cref="ArgumentException">Bad settings, no runs, a detector without settings, or duplicate
-    /// detector names.</exception>
+    /// <exception cref="ArgumentException">Bad settings, no runs (or none that exploded or finished), a detector
+    /// without settings, or duplicate detector names.</exception>
     /// <exception cref="InvalidOperationException">A detector failed on a run or returned a series of the wrong
     /// length (the message names both).</exception>
     public static HorizonEvaluation Evaluate(IReadOnlyList<RunData> runs, IReadOnlyList<HorizonDetector> detectors, HorizonEvaluationSettings settings)
@@ -46,7 +46,14 @@ public static class LeaveOneFamilyOut
         if (detectors.GroupBy(d => d.Name, StringComparer.Ordinal).FirstOrDefault(g => g.Count() > 1) is { } dup)
             throw new ArgumentException($"Two detectors are named '{dup.Key}'.", nameof(detectors));
 
-        var facts = runs.Select(EvaluationRun.From).ToArray();
+        // Runs that neither exploded nor finished are neither stable nor exploding: left out (counted per family).
+        var all = runs.Select(EvaluationRun.From).ToArray();
+        var unfinished = all.Where(f => f.Unfinished).GroupBy(f => f.Family, StringComparer.Ordinal).ToDictionary(g => g.Key, g => g.Count(), StringComparer.Ordinal);
+        var kept = Enumerable.Range(0, all.Length).Where(r => !all[r].Unfinished).ToArray();
+        if (kept.Length == 0)
+            throw new ArgumentException($"None of the {runs.Count} runs exploded or finished its planned steps.", nameof(runs));
+        var facts = kept.Select(r => all[r]).ToArray();
+        runs = kept.Select(r => runs[r]).ToArray();
         var families = facts.Select(f => f.Family).Distinct().Order(StringComparer.Ordinal).ToArray();
         var members = families.ToDictionary(f => f, f => Enumerable.Range(0, facts.Length).Where(r => facts[r].Family == f).ToArray(), StringComparer.Ordinal);
         var labels = settings.Horizons.ToDictionary(h => h, h => facts.Select(f => f.Labels(h)).ToArray());
@@ -105,6 +112,7 @@ public static class LeaveOneFamilyOut
             return new FamilySummary(
                 f,
                 own.Length,
+                unfinished.GetValueOrDefault(f),
                 own.Select(r => r.Seed).Distinct().Count(),
                 own.Count(r => r.Explodes),
                 own.Count(r => r.ForkStep is not null),

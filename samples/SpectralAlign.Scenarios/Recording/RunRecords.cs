@@ -73,6 +73,10 @@ public sealed record RunHeader
     /// <summary>Ground-truth constants.</summary>
     public required IReadOnlyDictionary<string, double> GroundTruth { get; init; }
 
+    /// <summary>For a run of a fork scenario, the step at which its branch leaves the shared base run (every step
+    /// before it is healthy training, identical for all branches of the base); null otherwise.</summary>
+    public long? ForkStep { get; init; }
+
     /// <summary>Watched layers in watch order.</summary>
     public required IReadOnlyList<WatchedLayerInfo> Layers { get; init; }
 

@@ -1,4 +1,5 @@
 using System.Runtime.InteropServices;
+using SpectralAlign.Spectral;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -13,7 +14,7 @@ internal sealed class InputCapture(string layer, int capacity, int seed) : IDisp
 {
     private readonly object _sync = new();
     private readonly List<Tensor> _parts = [];
-    private readonly ulong _layerHash = RowSampler.Fnv1a(layer);
+    private readonly ulong _layerHash = StableHash.Fnv1a(layer);
     private readonly RowStream _random = new(0);
     private readonly HashSet<long> _scratch = [];
     private Tensor? _indices;            // (capacity) int64 on the host, reused for every sample

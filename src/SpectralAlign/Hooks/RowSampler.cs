@@ -1,3 +1,5 @@
+using SpectralAlign.Spectral;
+
 namespace SpectralAlign.Hooks;
 
 /// <summary>
@@ -9,10 +11,10 @@ namespace SpectralAlign.Hooks;
 internal static class RowSampler
 {
     /// <summary>A stream for one layer and step.</summary>
-    public static RowStream Stream(int seed, string layer, long step) => new(StreamSeed(seed, Fnv1a(layer), step));
+    public static RowStream Stream(int seed, string layer, long step) => new(StreamSeed(seed, StableHash.Fnv1a(layer), step));
 
     /// <summary>The seed of the stream of (seed, hashed layer name, step).</summary>
-    public static ulong StreamSeed(int seed, ulong layerHash, long step) => Mix((ulong)(uint)seed, layerHash, (ulong)step);
+    public static ulong StreamSeed(int seed, ulong layerHash, long step) => StableHash.Mix((ulong)(uint)seed, layerHash, (ulong)step);
 
     /// <summary>Returns <paramref name="take"/> distinct indices from [0, <paramref name="count"/>), ascending.</summary>
     public static long[] Sample(RowStream random, long count, int take)
@@ -65,27 +67,5 @@ internal static class RowSampler
         foreach (long index in scratch)
             destination[k++] = index;
         destination.Sort();
-    }
-
-    /// <summary>A stable 64-bit hash of a string (FNV-1a); string.GetHashCode is randomised per process.</summary>
-    public static ulong Fnv1a(string text)
-    {
-        ulong hash = 14695981039346656037UL;
-        foreach (char c in text)
-        {
-            hash ^= c;
-            hash *= 1099511628211UL;
-        }
-
-        return hash;
-    }
-
-    /// <summary>A 64-bit mix of three values (splitmix64 finaliser).</summary>
-    public static ulong Mix(ulong a, ulong b, ulong c)
-    {
-        ulong h = (a * 0x9E3779B97F4A7C15UL) ^ b;
-        h = ((h ^ (h >> 31)) * 0xBF58476D1CE4E5B9UL) ^ c;
-        h = (h ^ (h >> 27)) * 0x94D049BB133111EBUL;
-        return h ^ (h >> 31);
     }
 }

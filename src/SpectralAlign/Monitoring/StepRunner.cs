@@ -48,9 +48,7 @@ internal sealed class StepRunner(WatchRegistry registry, CaptureScheduler schedu
 
         try
         {
-            outcome.Measurements = measurable.Count > 0
-                ? engine.Measure(outcome.Step, measurable, keepCaptures ? record => outcome.Captures.Add(Keep(record)) : null)
-                : [];
+            outcome.Measurements = measurable.Count > 0 ? MeasureCaptured(outcome, measurable, keepCaptures) : [];
         }
 #pragma warning disable CA1031 // A failure of the monitor must never stop training.
         catch (Exception ex)
@@ -67,6 +65,43 @@ internal sealed class StepRunner(WatchRegistry registry, CaptureScheduler schedu
 
         profile?.Add(CostProfile.Phase.Detector, start);
         profile?.CountMeasuredStep();
+    }
+
+    /// <summary>Takes the layers' captured rows, keeps them with the weights for the capture sinks if asked, measures
+    /// them and releases them. Returns one measurement per entry of <paramref name="layers"/> (from which a layer whose
+    /// weight vanished since <see cref="HasWeight"/> is removed).</summary>
+    private LayerMeasurement[] MeasureCaptured(StepOutcome outcome, List<WatchedLayer> layers, bool keepCaptures)
+    {
+        using var scope = NewDisposeScope();
+        var inputs = new List<LayerInput>(layers.Count);
+        try
+        {
+            for (int i = 0; i < layers.Count;)
+            {
+                if (layers[i].TakeInput() is { } input)
+                {
+                    inputs.Add(input);
+                    i++;
+                }
+                else
+                {
+                    layers.RemoveAt(i);
+                }
+            }
+
+            if (keepCaptures)
+            {
+                foreach (var input in inputs)
+                    outcome.Captures.Add(Keep(outcome.Step, input));
+            }
+
+            return engine.Measure(outcome.Step, inputs);
+        }
+        finally
+        {
+            foreach (var input in inputs)
+                input.Rows?.Dispose();
+        }
     }
 
     private static void Detect(StepOutcome outcome, string layer, Func<IReadOnlyList<CollapseAlert>> observe)
@@ -91,19 +126,19 @@ internal sealed class StepRunner(WatchRegistry registry, CaptureScheduler schedu
         return layer.View.CurrentWeight() is not null;
     }
 
-    /// <summary>A capture record that outlives the engine's call: the rows copied (the engine releases its own), the
+    /// <summary>A capture record that outlives the engine's call: the rows copied (the runner releases its own), the
     /// weight as a new view of the live parameter.</summary>
-    private static CaptureRecord Keep(CaptureRecord record)
+    private static CaptureRecord Keep(long step, LayerInput input)
     {
         using var scope = NewDisposeScope();
         return new CaptureRecord
         {
-            Step = record.Step,
-            Layer = record.Layer,
-            Groups = record.Groups,
-            Rows = record.Rows?.detach().clone().DetachFromDisposeScope(),
-            InputRows = record.InputRows,
-            Weight = record.Weight.detach().DetachFromDisposeScope(),
+            Step = step,
+            Layer = input.Name,
+            Groups = input.Groups,
+            Rows = input.Rows?.detach().clone().DetachFromDisposeScope(),
+            InputRows = input.SeenRows,
+            Weight = input.Weight.detach().DetachFromDisposeScope(),
         };
     }
 }

@@ -14,16 +14,17 @@ internal static class AlignmentStatistics
     public const float ZeroTolerance = 1e-6f;
 
     /// <summary>
-    /// Computes the statistics columns (see <see cref="ResultColumns"/>, up to <see cref="ResultColumns.StatisticsWidth"/>)
-    /// and the histogram, as float64, one row per layer.
+    /// Adds the statistics fields of <see cref="ResultLayout"/> (every field from <see cref="ResultField.PresentRows"/>
+    /// to <see cref="ResultField.MaxAbsInput"/>, and <see cref="ResultField.Histogram"/>) to <paramref name="columns"/>,
+    /// one row per layer.
     /// </summary>
     /// <param name="rows">(L·G, M, n) input rows, any floating dtype, padded beyond each layer's length.</param>
     /// <param name="lengths">(L) int64: rows present per layer (the same for each of its groups).</param>
     /// <param name="v">(L·G, n) float32 unit singular vectors.</param>
     /// <param name="groups">G.</param>
     /// <param name="bins">Histogram bins over [-1, 1].</param>
-    /// <returns>(Statistics (L, 16), Histogram (L, bins)), float64. Never NaN.</returns>
-    public static (Tensor Statistics, Tensor Histogram) Compute(Tensor rows, Tensor lengths, Tensor v, int groups, int bins)
+    /// <param name="columns">Receives the fields. Never NaN.</param>
+    public static void Compute(Tensor rows, Tensor lengths, Tensor v, int groups, int bins, Dictionary<ResultField, Tensor> columns)
     {
         var device = rows.device;
         long units = rows.shape[0];
@@ -80,7 +81,7 @@ internal static class AlignmentStatistics
         // Quantiles: sort with invalid entries pushed past the end, interpolate between order statistics.
         var sorted = sa.masked_fill(layerInvalid, 2).sort(1).Values;
         var last = (count - 1).clamp_min(0);
-        var levels = tensor(ResultColumns.QuantileLevels, device: device);
+        var levels = tensor(ResultLayout.QuantileLevels, device: device);
         var position = last.unsqueeze(1) * levels.unsqueeze(0);
         var lower = position.floor();
         var fraction = position - lower;
@@ -100,13 +101,16 @@ internal static class AlignmentStatistics
         var zeroRows = finiteRow.logical_and(nonZero.logical_not()).to(ScalarType.Float32).view(layers, groups * capacity).sum(1);
         var nonFiniteRows = present.logical_and(absMax.isfinite().logical_not()).to(ScalarType.Float32).view(layers, groups * capacity).sum(1);
 
-        var statistics = cat(
-            [
-                lengths.to(ScalarType.Float32).unsqueeze(1), count.unsqueeze(1), zeroRows.unsqueeze(1), nonFiniteRows.unsqueeze(1),
-                mean.unsqueeze(1), std.unsqueeze(1), positiveFraction.unsqueeze(1), quantiles,
-                meanAlignment.unsqueeze(1), maxAbsInput.unsqueeze(1),
-            ],
-            1).to(ScalarType.Float64);
-        return (statistics, histogram.to(ScalarType.Float64));
+        columns[ResultField.PresentRows] = lengths;
+        columns[ResultField.Count] = count;
+        columns[ResultField.ZeroRows] = zeroRows;
+        columns[ResultField.NonFiniteRows] = nonFiniteRows;
+        columns[ResultField.Mean] = mean;
+        columns[ResultField.StdDev] = std;
+        columns[ResultField.PositiveFraction] = positiveFraction;
+        columns[ResultField.Quantiles] = quantiles;
+        columns[ResultField.InputMeanAlignment] = meanAlignment;
+        columns[ResultField.MaxAbsInput] = maxAbsInput;
+        columns[ResultField.Histogram] = histogram;
     }
 }

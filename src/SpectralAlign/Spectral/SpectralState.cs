@@ -19,10 +19,15 @@ internal sealed class SpectralState : IDisposable
     /// may skip rescaling the weight (saved with the state, so a resumed run takes the same path).</summary>
     public double LastFrobenius { get; set; } = double.NaN;
 
-    public void Replace(Tensor basis)
+    /// <summary>σ1 of the last measurement that defined v1 (NaN before the first).</summary>
+    public double Sigma1 { get; private set; } = double.NaN;
+
+    /// <summary>Keeps a new basis (owned from now on) and the σ1 measured with it.</summary>
+    public void Replace(Tensor basis, double sigma1 = double.NaN)
     {
         Basis?.Dispose();
         Basis = basis;
+        Sigma1 = sigma1;
     }
 
     public void Dispose()

@@ -48,6 +48,8 @@ public sealed class HorizonCommandTests
                                 recorder.Write(m);
                         }
                     }
+
+                    recorder.Write(run.Summary!);
                 }
             }
         }
@@ -58,7 +60,7 @@ public sealed class HorizonCommandTests
 
         Assert.Equal(report, File.ReadAllText(dir.File("horizon.md")));
         Assert.Contains($"Command: `horizon --runs {runs}`", report, StringComparison.Ordinal);
-        Assert.Contains("| one | 4 | 2 | 2 | 0 | 1200 | 600 | 100 |", report, StringComparison.Ordinal);
+        Assert.Contains("| one | 4 | 0 | 2 | 2 | 0 | 1200 | 600 | 100 |", report, StringComparison.Ordinal);
         // The records' folder appears only as the relative path of the command.
         Assert.DoesNotContain(Path.GetFileName(dir.Path), report.Replace(runs, "", StringComparison.Ordinal), StringComparison.Ordinal);
     }

@@ -60,18 +60,17 @@ public sealed class HorizonLabelsTests
     }
 
     [Fact]
-    public void From_BadForkSetting_ThrowsNamingTheRun()
+    public void From_ExplosionBeforeTheFork_InvalidRecordNamingTheRun()
     {
-        var data = HorizonRuns.Make("fork-lr", "control", 1, steps: 10);
-        var bad = new Scenarios.Analysis.RunData
-        {
-            Header = data.Header with { Settings = new Dictionary<string, string> { [EvaluationRun.ForkStepSetting] = "soon" } },
-            Steps = data.Steps,
-            Measurements = data.Measurements,
-            Alerts = [],
-        };
-        var ex = Assert.Throws<InvalidDataException>(() => EvaluationRun.From(bad));
-        Assert.Contains("fork-lr.control.s1", ex.Message, StringComparison.Ordinal);
-        Assert.Contains("'soon'", ex.Message, StringComparison.Ordinal);
+        var ex = Assert.Throws<InvalidDataException>(() => EvaluationRun.From(HorizonRuns.Make("fork-lr", "trigger", 1, steps: 60, explosionStep: 15, forkStep: 20)));
+        Assert.Contains("fork-lr.trigger.s1", ex.Message, StringComparison.Ordinal);
+        Assert.Contains("explodes at step 15, before the fork at step 20", ex.Message, StringComparison.Ordinal);
     }
+
+    [Theory]
+    [InlineData(null, false, true)] // no end line, no explosion: neither stable nor exploding
+    [InlineData(null, true, false)] // ran its planned steps: stable
+    [InlineData(30L, false, false)] // exploded (the process may have died after): exploding
+    public void From_RunWithoutExplosionThatDidNotFinish_IsUnfinished(long? explosion, bool finished, bool unfinished) =>
+        Assert.Equal(unfinished, EvaluationRun.From(HorizonRuns.Make("lottery", "edge", 1, steps: 60, explosionStep: explosion, finished: finished)).Unfinished);
 }

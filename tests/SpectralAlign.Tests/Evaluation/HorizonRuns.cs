@@ -1,4 +1,3 @@
-using System.Globalization;
 using SpectralAlign.Scenarios.Analysis;
 using SpectralAlign.Scenarios.Evaluation;
 using SpectralAlign.Scenarios.Recording;
@@ -22,7 +21,8 @@ internal static class HorizonRuns
         long? forkStep = null,
         Func<int, double>? gradNorm = null,
         Func<int, double>? absMean = null,
-        int interval = 5)
+        int interval = 5,
+        bool finished = true)
     {
         var stepRecords = new List<StepRecord>(steps);
         var a = new List<LayerMeasurement>();
@@ -38,9 +38,6 @@ internal static class HorizonRuns
             b.Add(new LayerMeasurement { Layer = "b", Step = t, Stats = new SpectralAlignmentStats { Count = 64, Mean = -mean / 2 } });
         }
 
-        var settings = new Dictionary<string, string>(StringComparer.Ordinal);
-        if (forkStep is { } f)
-            settings[EvaluationRun.ForkStepSetting] = f.ToString(CultureInfo.InvariantCulture);
         return new RunData
         {
             Header = new RunHeader
@@ -48,14 +45,16 @@ internal static class HorizonRuns
                 Scenario = family,
                 Config = config,
                 Seed = seed,
-                Settings = settings,
+                Settings = new Dictionary<string, string>(),
                 Monitor = new Dictionary<string, string>(),
                 GroundTruth = new Dictionary<string, double>(),
+                ForkStep = forkStep,
                 Layers = [new WatchedLayerInfo("a", 8, 8), new WatchedLayerInfo("b", 8, 8)],
             },
             Steps = stepRecords,
             Measurements = new Dictionary<string, IReadOnlyList<LayerMeasurement>>(StringComparer.Ordinal) { ["a"] = a, ["b"] = b },
             Alerts = [],
+            Summary = finished ? new RunSummary { Scenario = family, Config = config, Seed = seed, StepsRun = steps, StepsPlanned = steps, StopReason = "completed" } : null,
         };
     }
 

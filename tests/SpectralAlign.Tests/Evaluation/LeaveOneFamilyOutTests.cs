@@ -103,6 +103,20 @@ public sealed class LeaveOneFamilyOutTests
     }
 
     [Fact]
+    public void Evaluate_UnfinishedRuns_LeftOutAndCounted()
+    {
+        var runs = Runs();
+        runs.Add(HorizonRuns.Make("B", "stable", 3, 200, finished: false));
+        var result = LeaveOneFamilyOut.Evaluate(runs, [new HorizonDetector("d", "SA", [RisesIn("P", "A", "B")])], Settings);
+        var b = result.Families.Single(f => f.Family == "B");
+        Assert.Equal((4, 1, 2), (b.Runs, b.Unfinished, b.Seeds));
+        Assert.Equal(800, result.Cell(100, "d", "B").HealthySteps);
+
+        var none = Assert.Throws<ArgumentException>(() => LeaveOneFamilyOut.Evaluate([HorizonRuns.Make("B", "stable", 3, 200, finished: false)], RecordedScores.Detectors, Settings));
+        Assert.StartsWith("None of the 1 runs exploded or finished", none.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Evaluate_BadSettings_ListsEveryProblem()
     {
         var bad = new HorizonEvaluationSettings { Horizons = [0, 50], FalseAlarmBudget = -1, Resamples = 0, Confidence = 1 };
@@ -134,7 +148,7 @@ public sealed class LeaveOneFamilyOutTests
         var result = LeaveOneFamilyOut.Evaluate(runs, RecordedScores.Detectors, new HorizonEvaluationSettings { Resamples = 200 });
         Assert.Equal(3 * 3 * RecordedScores.Detectors.Count, result.Cells.Count);
         var fork = result.Families.Single(f => f.Family == "fork");
-        Assert.Equal((6, 3, 3, 6), (fork.Runs, fork.Seeds, fork.Exploding, fork.Forks));
+        Assert.Equal((6, 0, 3, 3, 6), (fork.Runs, fork.Unfinished, fork.Seeds, fork.Exploding, fork.Forks));
         Assert.Equal(3 * 700 + 3 * 300, fork.HealthySteps); // controls whole, triggers before the fork
         Assert.Equal(3 * 100, fork.Positives[100]);
 
@@ -150,7 +164,7 @@ public sealed class LeaveOneFamilyOutTests
         foreach (var d in RecordedScores.Detectors)
             Assert.Equal(HorizonLabels.Default.Count * (1 + 3), report.Split('\n').Count(l => l.StartsWith($"| {d.Name.Replace("|", "\\|", StringComparison.Ordinal)} |", StringComparison.Ordinal)));
         Assert.Contains("| max \\|mean SA\\| over layers | SA |", report, StringComparison.Ordinal);
-        Assert.Contains("| fork | 6 | 3 | 3 | 6 | 4200 | 3000 |", report, StringComparison.Ordinal);
+        Assert.Contains("| fork | 6 | 0 | 3 | 3 | 6 | 4200 | 3000 |", report, StringComparison.Ordinal);
         Assert.DoesNotContain(Path.GetTempPath(), report, StringComparison.Ordinal);
         Assert.DoesNotContain(Environment.CurrentDirectory, report, StringComparison.Ordinal);
     }
