@@ -51,6 +51,10 @@ internal static class SubspaceIteration
         var gram = bmm(b.transpose(1, 2), b);                         // (L, k, k) = Qᵀ WᵀW Q
         // The k × k eigenproblem in float64, symmetrised and finite: LAPACK's eigh fails outright ("failed to
         // converge") on float32 Gram matrices of extreme weights, and one failure would lose every layer's step.
+        // On CUDA, libtorch's eigh reads its solver status back (a synchronisation) once per call, i.e. once per
+        // bucket and compute round: the host waits for the bucket's iteration kernels before it enqueues the
+        // statistics, a stall on top of the step's one result transfer. Not measured here (no GPU); avoiding it would
+        // need a device-side k × k solver.
         var gram64 = gram.to(ScalarType.Float64).nan_to_num_(0, 0, 0);
         var (values64, vectors64) = linalg.eigh((gram64 + gram64.transpose(1, 2)) * 0.5);   // ascending
         var values = values64.to(ScalarType.Float32);

@@ -72,18 +72,15 @@ public sealed partial class ReadbackTests(Xunit.Abstractions.ITestOutputHelper o
     [Fact]
     public void LibrarySource_CopiesToTheHostOnlyThroughDeviceTransfer()
     {
-        var root = new DirectoryInfo(AppContext.BaseDirectory);
-        while (root is not null && !File.Exists(Path.Combine(root.FullName, "SpectralAlign.sln")))
-            root = root.Parent;
-        Assert.NotNull(root);
-        var files = Directory.GetFiles(Path.Combine(root!.FullName, "src"), "*.cs", SearchOption.AllDirectories)
+        string root = SourceTree.Root();
+        var files = Directory.GetFiles(Path.Combine(root, "src"), "*.cs", SearchOption.AllDirectories)
             .Where(f => !f.Contains($"{Path.DirectorySeparatorChar}obj{Path.DirectorySeparatorChar}", StringComparison.Ordinal)
                 && Path.GetFileName(f) != "DeviceTransfer.cs")
             .ToList();
         Assert.NotEmpty(files);
         var offences = files.SelectMany(f => File.ReadAllLines(f).Select((line, i) => (File: f, Line: i + 1, Text: line)))
             .Where(l => !l.Text.TrimStart().StartsWith("//", StringComparison.Ordinal) && HostCopy().IsMatch(l.Text))
-            .Select(l => $"{Path.GetRelativePath(root.FullName, l.File)}:{l.Line}: {l.Text.Trim()}")
+            .Select(l => $"{Path.GetRelativePath(root, l.File)}:{l.Line}: {l.Text.Trim()}")
             .ToList();
         Assert.True(offences.Count == 0, "Host copies outside DeviceTransfer:" + Environment.NewLine + string.Join(Environment.NewLine, offences));
     }

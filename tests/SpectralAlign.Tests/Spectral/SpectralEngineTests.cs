@@ -265,11 +265,7 @@ public sealed class SpectralEngineTests
     [Fact]
     public void SpectralFolder_DependsOnNothingAboveIt()
     {
-        var root = new DirectoryInfo(AppContext.BaseDirectory);
-        while (root is not null && !File.Exists(Path.Combine(root.FullName, "SpectralAlign.sln")))
-            root = root.Parent;
-        Assert.NotNull(root);
-        var folder = Path.Combine(root!.FullName, "src", "SpectralAlign", "Spectral");
+        var folder = Path.Combine(SourceTree.Root(), "src", "SpectralAlign", "Spectral");
         string[] forbidden = ["SpectralAlign.Hooks", "SpectralAlign.Detection", "SpectralAlign.Telemetry", "WatchedLayer", "CaptureRecord", "SpectralMonitor "];
         foreach (var file in Directory.GetFiles(folder, "*.cs"))
         {
