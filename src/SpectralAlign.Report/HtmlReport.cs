@@ -39,8 +39,8 @@ internal static class HtmlReport
             foreach (var a in log.Alerts)
             {
                 html.Append("<tr class=\"alert\"><td class=\"n\">").Append(a.Step).Append("</td><td>").Append(E(a.Layer)).Append("</td><td>").Append(E(a.Reason))
-                    .Append("</td><td class=\"n\">").Append(a.EpisodeStartStep).Append("</td><td class=\"n\">").Append(F(a.Stats.Mean)).Append("</td><td class=\"n\">")
-                    .Append(F(a.Stats.SignDiversity)).Append("</td><td>").Append(E(a.Detail)).AppendLine("</td></tr>");
+                    .Append("</td><td class=\"n\">").Append(a.EpisodeStartStep).Append("</td><td class=\"n\">").Append(a.Measurement is null ? "—" : F(a.Stats.Mean)).Append("</td><td class=\"n\">")
+                    .Append(a.Measurement is null ? "—" : F(a.Stats.SignDiversity)).Append("</td><td>").Append(E(a.Detail)).AppendLine("</td></tr>");
             }
 
             html.AppendLine("</table>");

@@ -124,17 +124,17 @@ internal static class RunLogPlots
             line.LegendText = label;
     }
 
-    /// <summary>Alerts of the layer (red, solid) and the run's markers (black, dashed).</summary>
+    /// <summary>Alerts of the layer and run-level alerts (red, solid) and the run's markers (black, dashed).</summary>
     private static void Events(Plot plot, RunLog log, string layer, bool labels)
     {
-        foreach (var alert in log.Alerts.Where(a => a.Layer == layer))
+        foreach (var alert in log.Alerts.Where(a => a.Layer == layer || a.Layer == CollapseAlert.RunLayer))
         {
             var line = plot.Add.VerticalLine(alert.Step);
             line.Color = AlertColor;
             line.LineWidth = 2;
             if (labels)
             {
-                line.Text = $"alert {alert.Step}";
+                line.Text = alert.Layer == CollapseAlert.RunLayer ? $"run alert {alert.Step}" : $"alert {alert.Step}";
                 line.LabelOppositeAxis = true; // on top, clear of the markers' labels below
             }
         }

@@ -1,3 +1,4 @@
+using SpectralAlign.Monitoring;
 using static TorchSharp.torch;
 
 namespace SpectralAlign;
@@ -12,10 +13,10 @@ namespace SpectralAlign;
 public sealed class LayerWatch : IDisposable
 {
     private readonly SpectralMonitor _monitor;
-    private readonly SpectralMonitor.WatchEntry _entry;
+    private readonly WatchEntry _entry;
     private volatile bool _disposed;
 
-    internal LayerWatch(SpectralMonitor monitor, SpectralMonitor.WatchEntry entry)
+    internal LayerWatch(SpectralMonitor monitor, WatchEntry entry)
     {
         _monitor = monitor;
         _entry = entry;

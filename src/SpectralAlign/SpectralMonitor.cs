@@ -1,8 +1,11 @@
+using System.Diagnostics.CodeAnalysis;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using SpectralAlign.Detection;
 using SpectralAlign.Hooks;
+using SpectralAlign.Monitoring;
 using SpectralAlign.Spectral;
+using SpectralAlign.State;
 using SpectralAlign.Telemetry;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -28,6 +31,13 @@ namespace SpectralAlign;
 /// reads the results back to the host once, runs the detection rules, raises the events and feeds the sinks.
 /// </para>
 /// <para>
+/// Shape: this class only composes small parts — a watch registry (<c>Monitoring/WatchRegistry</c>), the capture
+/// scheduler that owns the step counter and receives what the hooks see (<c>Monitoring/CaptureScheduler</c>), the
+/// engine (<c>Spectral/</c>), the detector (<c>Detection/</c>), the step runner that drives them under the lock
+/// (<c>Monitoring/StepRunner</c>), the publisher that alone raises events, calls sinks and logs
+/// (<c>Telemetry/StepPublisher</c>), and the state serializer (<c>State/</c>).
+/// </para>
+/// <para>
 /// Threading: <see cref="Measured"/>, <see cref="CollapseDetected"/> and the sinks run synchronously on the thread
 /// that calls <see cref="Step()"/>, after the monitor's internal lock is released (handlers may call back into the
 /// monitor, even dispose it). An exception thrown by a handler or sink is caught and logged; training continues.
@@ -43,18 +53,16 @@ namespace SpectralAlign;
 /// least that many rows it comes from the first micro-batch. The weight is the one after the optimizer step.
 /// </para>
 /// </remarks>
-public sealed partial class SpectralMonitor : IDisposable
+public sealed class SpectralMonitor : IDisposable
 {
     private readonly SpectralMonitorOptions _options;
-    private readonly ILogger _logger;
     private readonly object _gate = new();
-    private readonly List<WatchEntry> _watches = [];
-    private readonly List<ISpectralSink> _sinks = [];
-    private readonly List<ICaptureSink> _captureSinks = [];
+    private readonly WatchRegistry _registry;
+    private readonly CaptureScheduler _scheduler;
     private readonly SpectralEngine _engine;
     private readonly CollapseDetector _detector;
-    private WatchedLayer[] _layers = [];
-    private long _step;
+    private readonly StepRunner _runner;
+    private readonly StepPublisher _publisher;
     private volatile bool _disposed;
 
     /// <summary>Creates a monitor.</summary>
@@ -66,21 +74,32 @@ public sealed partial class SpectralMonitor : IDisposable
         var copy = (options ?? new SpectralMonitorOptions()).Clone();
         copy.ThrowIfInvalid(nameof(options));
         _options = copy;
-        _logger = logger ?? NullLogger.Instance;
+        _publisher = new StepPublisher(this, logger ?? NullLogger.Instance);
+        _registry = new WatchRegistry(_options.MaxSamplesPerLayer, _options.Seed);
+        _scheduler = new CaptureScheduler(_options.Interval, _options.SilentHookSteps, _publisher);
         _engine = new SpectralEngine(_options);
         _detector = new CollapseDetector(_options.Detection);
+        _runner = new StepRunner(_registry, _scheduler, _engine, _detector);
     }
 
     /// <summary>Raised for every measured layer on every measured step, in the order the layers were watched.
     /// Raised on the thread that calls <see cref="Step()"/>.</summary>
-    public event EventHandler<LayerMeasurement>? Measured;
+    public event EventHandler<LayerMeasurement>? Measured
+    {
+        add => _publisher.Measured += value;
+        remove => _publisher.Measured -= value;
+    }
 
     /// <summary>Raised when a detection rule opens an alert episode for a layer, or a layer shows non-finite values.
     /// Raised on the thread that calls <see cref="Step()"/>, after all <see cref="Measured"/> events of the step.</summary>
-    public event EventHandler<CollapseAlert>? CollapseDetected;
+    public event EventHandler<CollapseAlert>? CollapseDetected
+    {
+        add => _publisher.CollapseDetected += value;
+        remove => _publisher.CollapseDetected -= value;
+    }
 
     /// <summary>Number of completed <see cref="Step()"/> calls; the step the next forward pass belongs to.</summary>
-    public long CurrentStep => Interlocked.Read(ref _step);
+    public long CurrentStep => _scheduler.CurrentStep;
 
     /// <summary>Whether the monitor has been disposed. A training loop whose monitor may be disposed from another
     /// thread checks this before <see cref="Step()"/> (and still catches <see cref="ObjectDisposedException"/> for the
@@ -96,14 +115,14 @@ public sealed partial class SpectralMonitor : IDisposable
         get
         {
             lock (_gate)
-                return _watches.Select(w => w.Handle).ToArray();
+                return _registry.Handles;
         }
     }
 
     /// <summary>Whether the forward pass of <paramref name="step"/> is captured and measured.</summary>
     /// <param name="step">A step number.</param>
     /// <returns><c>true</c> on every <see cref="SpectralMonitorOptions.Interval"/>-th step.</returns>
-    public bool IsMeasuredStep(long step) => step >= 0 && step % _options.Interval == 0;
+    public bool IsMeasuredStep(long step) => _scheduler.IsMeasuredStep(step);
 
     /// <summary>Device-to-host result transfers performed so far (for tests and benchmarks).</summary>
     internal long HostReadbacks => _engine.HostReadbacks;
@@ -112,7 +131,7 @@ public sealed partial class SpectralMonitor : IDisposable
     internal CostProfile? Profile
     {
         get => _engine.Profile;
-        set => _engine.Profile = value;
+        set => _engine.Profile = _scheduler.Profile = _publisher.Profile = value;
     }
 
     /// <summary>
@@ -134,19 +153,7 @@ public sealed partial class SpectralMonitor : IDisposable
     /// name is empty.</exception>
     /// <exception cref="InvalidOperationException">The module or a resulting name is already watched.</exception>
     /// <exception cref="ObjectDisposedException">The monitor has been disposed.</exception>
-    public LayerWatch Watch(nn.Module layer, string name)
-    {
-        ArgumentNullException.ThrowIfNull(layer);
-        CheckName(name);
-        if (!LayerAdapters.TryCreate(layer, name, out var adapter, out var problem))
-        {
-            throw new ArgumentException(
-                $"Cannot watch '{name}' ({layer.GetType().Name}): {problem}. Watchable: Linear, Conv1d, Conv2d, MultiheadAttention, any single-tensor module with a 2-D 'weight' applied as x·Wᵀ, and any module through the Watch overload with a weight selector.",
-                nameof(layer));
-        }
-
-        return Register(adapter!);
-    }
+    public LayerWatch Watch(nn.Module layer, string name) => Register([WatchRegistry.Adapt(layer, name)])[0];
 
     /// <summary>
     /// Watches a single-tensor module whose weight matrix and input rows you choose: e.g. an LM head that multiplies
@@ -167,8 +174,8 @@ public sealed partial class SpectralMonitor : IDisposable
     {
         ArgumentNullException.ThrowIfNull(layer);
         ArgumentNullException.ThrowIfNull(weight);
-        CheckName(name);
-        return Register(LayerAdapters.WithSelectors(layer, name, weight, input));
+        WatchRegistry.CheckName(name);
+        return Register([LayerAdapters.WithSelectors(layer, name, weight, input)])[0];
     }
 
     /// <summary>
@@ -187,8 +194,8 @@ public sealed partial class SpectralMonitor : IDisposable
     {
         ArgumentNullException.ThrowIfNull(layer);
         ArgumentNullException.ThrowIfNull(slices);
-        CheckName(name);
-        return Register(LayerAdapters.WithSlices(layer, name, slices));
+        WatchRegistry.CheckName(name);
+        return Register([LayerAdapters.WithSlices(layer, name, slices)])[0];
     }
 
     /// <summary>
@@ -207,31 +214,7 @@ public sealed partial class SpectralMonitor : IDisposable
     public IReadOnlyList<LayerWatch> WatchAll(nn.Module model, Func<string, nn.Module, bool>? filter = null)
     {
         ArgumentNullException.ThrowIfNull(model);
-        filter ??= LayerFilter.Linear;
-        var selected = new List<LayerAdapter>();
-        foreach (var (path, module) in EnumerateModules(model))
-        {
-            if (selected.Any(s => ReferenceEquals(s.Module, module)) || !LayerAdapters.TryCreate(module, path, out var adapter, out _) || !filter(path, module))
-                continue;
-            selected.Add(adapter!);
-        }
-
-        lock (_gate)
-        {
-            ThrowIfDisposed();
-            var names = new HashSet<string>(StringComparer.Ordinal);
-            foreach (var adapter in selected)
-            {
-                CheckNotWatched(adapter);
-                foreach (var view in adapter.Views)
-                {
-                    if (!names.Add(view.Name))
-                        throw new InvalidOperationException($"Two selected modules would both be measured as '{view.Name}'; watch one of them separately under another name.");
-                }
-            }
-
-            return selected.Select(RegisterLocked).ToArray();
-        }
+        return Register(WatchRegistry.Select(model, filter ?? LayerFilter.Linear));
     }
 
     /// <summary>
@@ -242,16 +225,25 @@ public sealed partial class SpectralMonitor : IDisposable
     /// <param name="sink">The sink. The monitor does not dispose it.</param>
     /// <returns>A handle; disposing it unregisters the sink.</returns>
     /// <exception cref="ObjectDisposedException">The monitor has been disposed.</exception>
-    public IDisposable AddSink(ISpectralSink sink) => AddTo(_sinks, sink);
+    public IDisposable AddSink(ISpectralSink sink)
+    {
+        ThrowIfDisposed();
+        return _publisher.AddSink(sink);
+    }
 
     /// <summary>
-    /// Registers a sink that receives each watched layer's subsampled input rows and weight on every measured step,
-    /// before measurement (offline analysis). Called inside <see cref="Step()"/>; exceptions are caught and logged.
+    /// Registers a sink that receives each watched layer's subsampled input rows and weight on every measured step
+    /// (offline analysis). Called on the thread that calls <see cref="Step()"/>, after the step's measurement and
+    /// outside the monitor's lock, before the <see cref="Measured"/> events; exceptions are caught and logged.
     /// </summary>
     /// <param name="sink">The sink. The monitor does not dispose it.</param>
     /// <returns>A handle; disposing it unregisters the sink.</returns>
     /// <exception cref="ObjectDisposedException">The monitor has been disposed.</exception>
-    public IDisposable AddCaptureSink(ICaptureSink sink) => AddTo(_captureSinks, sink);
+    public IDisposable AddCaptureSink(ICaptureSink sink)
+    {
+        ThrowIfDisposed();
+        return _publisher.AddCaptureSink(sink);
+    }
 
     /// <summary>
     /// Advances the step counter; on measured steps, measures every watched layer, runs detection, raises
@@ -270,102 +262,88 @@ public sealed partial class SpectralMonitor : IDisposable
     /// <exception cref="ObjectDisposedException">The monitor has been disposed.</exception>
     public void Step(TrainingSignals signals)
     {
-        LayerMeasurement[] measurements = [];
-        List<CollapseAlert> alerts = NoAlerts;
-        ISpectralSink[] sinks = [];
-        var profile = _engine.Profile;
-        long step;
+        StepOutcome outcome;
         lock (_gate)
         {
             ThrowIfDisposed();
-            step = _step;
-            if (IsMeasuredStep(step) && _layers.Length > 0)
+            long step = _scheduler.CurrentStep;
+            try
             {
-                var measurable = _layers.Where(HasWeight).ToList();
-                try
-                {
-                    measurements = measurable.Count > 0
-                        ? _engine.Measure(step, measurable, _captureSinks.Count > 0 ? OnCapture : null)
-                        : [];
-                }
-#pragma warning disable CA1031 // A failure of the monitor must never stop training.
-                catch (Exception ex)
-#pragma warning restore CA1031
-                {
-                    Log.MeasurementFailed(_logger, step, ex);
-                    measurements = [];
-                }
-
-                long detectorStart = profile is null ? 0 : CostProfile.Now;
-                for (int i = 0; i < measurements.Length; i++)
-                {
-                    var m = measurements[i];
-                    measurable[i].LastMeasurement = m;
-                    if ((m.Conditions & MeasurementConditions.NotConverged) != 0)
-                        Log.NotConverged(_logger, m.Layer, step, m.Iterations, m.Residual);
-                    AddAlerts(ref alerts, _detector.Observe(m));
-                }
-
-                profile?.Add(CostProfile.Phase.Detector, detectorStart);
-                profile?.CountMeasuredStep();
+                outcome = _runner.Run(step, signals, _publisher.HasCaptureSinks);
             }
-
-            if (signals.Loss is not null || signals.GradientNorm is not null)
-                AddAlerts(ref alerts, _detector.ObserveSignals(step, signals));
-            WarnAboutSilentHooks(step);
-            Interlocked.Exchange(ref _step, step + 1);
-            if (measurements.Length > 0 || alerts.Count > 0)
-                sinks = [.. _sinks];
-        }
-
-        long eventsStart = profile is null ? 0 : CostProfile.Now;
-        foreach (var m in measurements)
-        {
-            Log.Measured(_logger, m);
-            EventRaiser.Raise(Measured, this, m, _logger, nameof(Measured));
-        }
-
-        foreach (var alert in alerts)
-        {
-            if (alert.Reason == AlertReasons.NonFinite)
-                Log.NonFinite(_logger, alert.Layer, alert.Step, alert.Detail);
-            else
-                Log.CollapseDetected(_logger, alert.Reason, alert.Layer, alert.Step, alert.EpisodeStartStep, alert.Detail);
-            EventRaiser.Raise(CollapseDetected, this, alert, _logger, nameof(CollapseDetected));
-        }
-
-        if (sinks.Length > 0)
-        {
-            var report = new StepReport { Step = step, Measurements = Array.AsReadOnly(measurements), Alerts = alerts.AsReadOnly() };
-            foreach (var sink in sinks)
+            finally
             {
-                try
-                {
-                    sink.OnStep(report);
-                }
-#pragma warning disable CA1031 // A failing sink must never stop training.
-                catch (Exception ex)
-#pragma warning restore CA1031
-                {
-                    Log.SinkFailed(_logger, sink.GetType().Name, step, ex);
-                }
+                _scheduler.Complete(step);   // whatever happened, the next Step() is the next step
             }
         }
 
-        if (measurements.Length > 0)
-            profile?.Add(CostProfile.Phase.Events, eventsStart);
+        using (outcome)
+            _publisher.Publish(outcome);
     }
 
-    /// <summary>Shared empty alert list of steps without alerts (never modified; <see cref="AddAlerts"/> replaces it).</summary>
-    private static readonly List<CollapseAlert> NoAlerts = [];
-
-    private static void AddAlerts(ref List<CollapseAlert> alerts, IReadOnlyList<CollapseAlert> more)
+    /// <summary>
+    /// Writes the monitor's state — step counter, every layer's warm-start basis (so v1 keeps its sign), and the
+    /// detector's warm-up progress, baselines and alert episodes — as one UTF-8 JSON document. Save it with your
+    /// training checkpoint; <see cref="LoadState(Stream)"/> resumes exactly where the run stopped.
+    /// </summary>
+    /// <param name="stream">A writable stream; left open.</param>
+    /// <exception cref="ObjectDisposedException">The monitor has been disposed.</exception>
+    public void SaveState(Stream stream)
     {
-        if (more.Count == 0)
-            return;
-        if (ReferenceEquals(alerts, NoAlerts))
-            alerts = [];
-        alerts.AddRange(more);
+        ArgumentNullException.ThrowIfNull(stream);
+        MonitorStateDocument document;
+        lock (_gate)
+        {
+            ThrowIfDisposed();
+            document = MonitorStateSerializer.Capture(_scheduler.CurrentStep, _options.Seed, _registry.Layers, _detector.SaveState());
+        }
+
+        MonitorStateSerializer.Write(stream, document);
+    }
+
+    /// <summary>Writes the monitor's state to a file (see <see cref="SaveState(Stream)"/>).</summary>
+    /// <param name="path">The file; overwritten.</param>
+    public void SaveState(string path)
+    {
+        using var file = File.Create(path);
+        SaveState(file);
+    }
+
+    /// <summary>
+    /// Restores a state written by <see cref="SaveState(Stream)"/>. Call it after watching the same layers (matched by
+    /// name) and before the first <see cref="Step()"/> of the resumed run. A layer whose shape changed, or that the
+    /// state does not know, starts cold; a rule whose detector cannot restore its state starts afresh; each such case
+    /// is returned and logged.
+    /// </summary>
+    /// <param name="stream">A readable stream holding the state.</param>
+    /// <returns>What could not be restored; empty when everything was.</returns>
+    /// <exception cref="InvalidDataException">The stream does not hold a monitor state this version can read.</exception>
+    /// <exception cref="ObjectDisposedException">The monitor has been disposed.</exception>
+    public IReadOnlyList<string> LoadState(Stream stream)
+    {
+        ArgumentNullException.ThrowIfNull(stream);
+        var document = MonitorStateSerializer.Read(stream);
+        List<string> problems;
+        lock (_gate)
+        {
+            ThrowIfDisposed();
+            var detectorProblems = _detector.LoadState(document.Detector!.AsObject());
+            problems = MonitorStateSerializer.Restore(document, _registry.Layers);
+            problems.AddRange(detectorProblems);
+            _scheduler.Restore(document.Step!.Value);
+        }
+
+        _publisher.StateNotRestored(problems);
+        return problems;
+    }
+
+    /// <summary>Restores a state from a file (see <see cref="LoadState(Stream)"/>).</summary>
+    /// <param name="path">The file.</param>
+    /// <returns>What could not be restored; empty when everything was.</returns>
+    public IReadOnlyList<string> LoadState(string path)
+    {
+        using var file = File.OpenRead(path);
+        return LoadState(file);
     }
 
     /// <summary>Removes every hook and releases the monitor's tensors. Idempotent; training can continue.</summary>
@@ -376,11 +354,34 @@ public sealed partial class SpectralMonitor : IDisposable
             if (_disposed)
                 return;
             _disposed = true;
-            foreach (var watch in _watches)
-                watch.Close();
-            _watches.Clear();
-            _layers = [];
+            _scheduler.Stop();
+            _registry.Clear();
             _engine.Dispose();
+        }
+    }
+
+    /// <summary>
+    /// The guard's view of a watched layer: its current weight as a (G, m, n) tensor — a view of the live parameter,
+    /// never a copy; the caller disposes this handle (or creates it inside a dispose scope), which does not free the
+    /// parameter — and its <see cref="SpectralState"/> (warm basis, σ1 of the last measurement), owned by the monitor.
+    /// Call it on the thread that calls <see cref="Step()"/>: the state changes during a measured step.
+    /// </summary>
+    /// <param name="layer">A measured layer's name.</param>
+    /// <param name="weight">The weight view, or <c>null</c> when the layer is unknown or its module has no such
+    /// weight any more.</param>
+    /// <param name="state">The layer's spectral state.</param>
+    /// <returns>Whether the layer is watched and has a weight.</returns>
+    internal bool TryGetLayer(string layer, [NotNullWhen(true)] out Tensor? weight, [NotNullWhen(true)] out SpectralState? state)
+    {
+        lock (_gate)
+        {
+            weight = null;
+            state = null;
+            if (_disposed || _registry.Find(layer) is not { } watched)
+                return false;
+            weight = watched.View.CurrentWeight();
+            state = watched.Spectral;
+            return weight is not null;
         }
     }
 
@@ -388,20 +389,18 @@ public sealed partial class SpectralMonitor : IDisposable
     /// (G, m, n) stack (offline analysis).</summary>
     internal LayerWatch WatchReplay(nn.Module<Tensor, Tensor> layer, string name, int groups, int outFeatures, int inFeatures, Func<Tensor?> weight)
     {
-        CheckName(name);
-        return Register(new ReplayAdapter(layer, name, groups, outFeatures, inFeatures, weight));
+        WatchRegistry.CheckName(name);
+        return Register([new ReplayAdapter(layer, name, groups, outFeatures, inFeatures, weight)])[0];
     }
 
     internal void Unwatch(WatchEntry watch)
     {
         lock (_gate)
         {
-            if (!_watches.Remove(watch))
+            if (!_registry.Remove(watch))
                 return;
             foreach (var layer in watch.Layers)
                 _detector.Reset(layer.Name);
-            watch.Close();
-            _layers = [.. _watches.SelectMany(w => w.Layers)];
         }
     }
 
@@ -412,199 +411,35 @@ public sealed partial class SpectralMonitor : IDisposable
             if (layer.Spectral.Basis is not { } basis)
                 return null;
             using var noGrad = no_grad();
+            using var scope = NewDisposeScope();
             var v = basis.select(2, 0);
-            return (layer.View.Groups == 1 ? v.squeeze(0) : v).clone();
+            return (layer.View.Groups == 1 ? v.squeeze(0) : v).clone().MoveToOuterDisposeScope();
         }
     }
 
-    private static IEnumerable<(string Path, nn.Module Module)> EnumerateModules(nn.Module model)
+    /// <summary>Registers adapters all or nothing: every module and name is checked before the first hook is
+    /// attached.</summary>
+    private LayerWatch[] Register(List<LayerAdapter> adapters)
     {
-        var seenRoot = false;
-        foreach (var (path, module) in model.named_modules())
-        {
-            if (ReferenceEquals(module, model))
-                seenRoot = true;
-            yield return (path, module);
-        }
-
-        if (!seenRoot)
-            yield return ("", model);
-    }
-
-    private Registration AddTo<T>(List<T> list, T item)
-        where T : class
-    {
-        ArgumentNullException.ThrowIfNull(item);
+        var entries = new WatchEntry[adapters.Count];
         lock (_gate)
         {
             ThrowIfDisposed();
-            list.Add(item);
-        }
-
-        return new Registration(() =>
-        {
-            lock (_gate)
-                list.Remove(item);
-        });
-    }
-
-    private static void CheckName(string name)
-    {
-        ArgumentNullException.ThrowIfNull(name);
-        if (string.IsNullOrWhiteSpace(name))
-            throw new ArgumentException("A watched layer needs a non-empty name (it labels events, logs and metrics).", nameof(name));
-    }
-
-    private void OnCapture(CaptureRecord record)
-    {
-        foreach (var sink in _captureSinks)
-        {
-            try
+            _registry.CheckCanAdd(adapters);
+            for (int i = 0; i < adapters.Count; i++)
             {
-                sink.OnCapture(record);
-            }
-#pragma warning disable CA1031 // A failing sink must never stop training.
-            catch (Exception ex)
-#pragma warning restore CA1031
-            {
-                Log.CaptureSinkFailed(_logger, sink.GetType().Name, record.Layer, record.Step, ex);
+                entries[i] = _registry.Add(this, adapters[i], _scheduler.CurrentStep);
+                entries[i].Hooks = adapters[i].Attach(_scheduler.ReceiverFor(entries[i]));
             }
         }
-    }
 
-    private bool HasWeight(WatchedLayer layer)
-    {
-        if (layer.View.CurrentWeight() is not null)
-            return true;
-        Log.WeightMissing(_logger, layer.Name);
-        layer.Capture.Take().Rows?.Dispose();
-        return false;
-    }
-
-    private void CheckNotWatched(LayerAdapter adapter)
-    {
-        foreach (var existing in _watches)
-        {
-            if (ReferenceEquals(existing.Adapter.Module, adapter.Module))
-            {
-                throw new InvalidOperationException(
-                    $"This module is already watched as '{existing.Handle.Name}'. Dispose that LayerWatch first if you want to watch it under another name.");
-            }
-
-            foreach (var view in adapter.Views)
-            {
-                if (existing.Layers.Any(l => l.Name == view.Name))
-                    throw new InvalidOperationException($"The name '{view.Name}' is already used by another watched layer; names must be unique.");
-            }
-        }
-    }
-
-    private LayerWatch Register(LayerAdapter adapter)
-    {
-        lock (_gate)
-        {
-            ThrowIfDisposed();
-            CheckNotWatched(adapter);
-            return RegisterLocked(adapter);
-        }
-    }
-
-    private LayerWatch RegisterLocked(LayerAdapter adapter)
-    {
-        long now = Interlocked.Read(ref _step);
-        var layers = adapter.Views
-            .Select(view => new WatchedLayer(view, new InputCapture(view.Name, _options.MaxSamplesPerLayer, _options.Seed), now))
-            .ToArray();
-        var watch = new WatchEntry(this, adapter, layers);
-        watch.Hooks = adapter.Attach(watch);
-        _watches.Add(watch);
-        _layers = [.. _layers, .. layers];
-        foreach (var view in adapter.Views)
-            Log.Watching(_logger, view.Name, view.Kind, view.OutFeatures * view.Groups, view.InFeatures);
-        return watch.Handle;
-    }
-
-    private void WarnAboutSilentHooks(long step)
-    {
-        foreach (var layer in _layers)
-        {
-            long last = Math.Max(layer.LastCallStep, layer.WatchedSinceStep - 1);
-            if (last >= step)
-            {
-                layer.SilenceWarned = false;
-                continue;
-            }
-
-            long silent = step - last;
-            if (silent >= _options.SilentHookSteps && !layer.SilenceWarned)
-            {
-                layer.SilenceWarned = true;
-                Log.HookNotFiring(_logger, layer.Name, silent);
-            }
-        }
+        _publisher.Watching(entries.SelectMany(e => e.Layers));
+        return [.. entries.Select(e => e.Handle)];
     }
 
     private void ThrowIfDisposed()
     {
         if (_disposed)
             throw new ObjectDisposedException(nameof(SpectralMonitor), "This SpectralMonitor has been disposed: its hooks are removed and it measures nothing. Stop calling it (check IsDisposed), or create a new monitor.");
-    }
-
-    /// <summary>One watch: the adapter, its hooks, its measured layers and its public handle. Receives what the
-    /// hooks see.</summary>
-    internal sealed class WatchEntry : IInputReceiver
-    {
-        private readonly SpectralMonitor _monitor;
-
-        public WatchEntry(SpectralMonitor monitor, LayerAdapter adapter, WatchedLayer[] layers)
-        {
-            _monitor = monitor;
-            Adapter = adapter;
-            Layers = layers;
-            Handle = new LayerWatch(monitor, this);
-        }
-
-        public LayerAdapter Adapter { get; }
-
-        public WatchedLayer[] Layers { get; }
-
-        public LayerWatch Handle { get; }
-
-        public HookSet? Hooks { get; set; }
-
-        public bool BeginCall(nn.Module module)
-        {
-            long step = Interlocked.Read(ref _monitor._step);
-            foreach (var layer in Layers)
-                layer.LastCallStep = step;
-            return !_monitor._disposed && _monitor.IsMeasuredStep(step) && module.training;
-        }
-
-        public void Deliver(int view, Tensor rows, Func<Tensor, Tensor>? transform = null)
-        {
-            var profile = _monitor._engine.Profile;
-            long start = profile is null ? 0 : CostProfile.Now;
-            Layers[view].Capture.Add(Interlocked.Read(ref _monitor._step), rows, transform);
-            profile?.Add(CostProfile.Phase.Capture, start);
-        }
-
-        public void Reject(int view, Tensor input)
-        {
-            var layer = Layers[view];
-            if (Interlocked.Exchange(ref layer.InputMismatchWarned, 1) == 0)
-                Log.UnexpectedInput(_monitor._logger, layer.Name, string.Join(", ", input.shape), input.dtype.ToString(), layer.View.InFeatures);
-        }
-
-        public void Fail(Exception exception) =>
-            Log.CaptureFailed(_monitor._logger, Handle.Name, Interlocked.Read(ref _monitor._step), exception);
-
-        /// <summary>Makes the hooks inert (removing them when safe) and releases the layers' tensors.</summary>
-        public void Close()
-        {
-            Handle.MarkDisposed();
-            Hooks?.Dispose();
-            foreach (var layer in Layers)
-                layer.Dispose();
-        }
     }
 }

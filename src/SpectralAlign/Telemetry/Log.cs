@@ -3,7 +3,9 @@ using Microsoft.Extensions.Logging;
 namespace SpectralAlign.Telemetry;
 
 /// <summary>
-/// The monitor's log messages, source-generated with stable event ids (1–99 reserved for the core monitor).
+/// The monitor's log messages, source-generated with stable event ids. Ranges: 1–19 the monitor (registry, capture,
+/// step, state), 20–29 the sinks, 30–39 the engine, 40–49 the detector, 50–59 the guard, 60–69 metrics. Only
+/// <see cref="StepPublisher"/> (and the guard and sinks, each with its own logger) write them.
 /// </summary>
 internal static partial class Log
 {
@@ -62,6 +64,11 @@ internal static partial class Log
     [LoggerMessage(EventId = 14, EventName = "StateNotRestored", Level = LogLevel.Warning,
         Message = "Monitor state: {Problem}.")]
     public static partial void StateNotRestored(ILogger logger, string problem);
+
+    [LoggerMessage(EventId = 15, EventName = "DetectionFailed", Level = LogLevel.Error,
+        Message = "Detection threw for '{Layer}' at step {Step}; its alerts of this step are lost, the exception was caught and training continues.")]
+    public static partial void DetectionFailed(ILogger logger, string layer, long step, Exception exception);
+
     [LoggerMessage(EventId = 20, EventName = "RunLogWriteFailed", Level = LogLevel.Error,
         Message = "Writing the run log '{Path}' failed at step {Step}; the records of this write are lost, training continues and the next write tries again.")]
     public static partial void RunLogWriteFailed(ILogger logger, string path, long step, Exception exception);

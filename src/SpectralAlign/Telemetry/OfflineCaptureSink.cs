@@ -42,7 +42,7 @@ public sealed class OfflineCaptureSink : ICaptureSink, IDisposable
     /// uses its own options).</param>
     /// <param name="logger">Receives failures; <c>null</c> for none.</param>
     /// <exception cref="ArgumentException">The options are invalid; the message lists every problem.</exception>
-    /// <exception cref="IOException">The directory or its files cannot be created.</exception>
+    /// <exception cref="IOException">The directory is not empty, or it or its files cannot be created.</exception>
     /// <exception cref="UnauthorizedAccessException">The directory is not writable.</exception>
     public OfflineCaptureSink(OfflineCaptureOptions options, SpectralMonitorOptions? monitorOptions = null, ILogger? logger = null)
     {
@@ -51,14 +51,17 @@ public sealed class OfflineCaptureSink : ICaptureSink, IDisposable
         _options = options.Clone();
         _logger = logger ?? NullLogger.Instance;
         Directory = Path.GetFullPath(_options.Directory);
+        if (System.IO.Directory.Exists(Directory) && System.IO.Directory.EnumerateFileSystemEntries(Directory).Any())
+        {
+            throw new IOException(
+                $"The capture directory '{Directory}' is not empty. A capture never deletes or mixes with existing files: choose a new directory, or delete this one's contents first.");
+        }
+
         System.IO.Directory.CreateDirectory(Directory);
-        var stepsDirectory = Path.Combine(Directory, CaptureFormat.StepsDirectory);
-        if (System.IO.Directory.Exists(stepsDirectory))
-            System.IO.Directory.Delete(stepsDirectory, recursive: true);
 
         var header = new CaptureHeader
         {
-            Created = DateTimeOffset.UtcNow,
+            Created = _options.TimeProvider.GetUtcNow(),
             Interval = monitorOptions?.Interval,
             MaxSamplesPerLayer = monitorOptions?.MaxSamplesPerLayer,
             HistogramBins = monitorOptions?.HistogramBins,

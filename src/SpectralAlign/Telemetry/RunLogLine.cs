@@ -12,6 +12,10 @@ namespace SpectralAlign.Telemetry;
 /// <see cref="SpectralAlignmentStats"/> (<c>histogram</c> is the bin counts over [-1, 1]) and of
 /// <see cref="LayerMeasurement"/> (<c>conditions</c> as flag names), and <c>alerts</c>: the alerts this measurement
 /// raised (<c>reason</c>, <c>detail</c>, <c>episodeStart</c>).</item>
+/// <item><c>alert</c>: an alert that came without a measurement of its layer on its step — a run-level alert (loss,
+/// gradient norm; <c>layer</c> = <see cref="CollapseAlert.RunLayer"/>) or a layer alert on a step the layer was not
+/// measured: <c>step</c>, <c>layer</c>, <c>reason</c>, <c>detail</c>, <c>episodeStart</c>. (Readers of version 1
+/// that predate it skip it as an unknown type.)</item>
 /// <item><c>scalar</c>: <c>step</c>, <c>name</c>, <c>value</c>.</item>
 /// <item><c>marker</c>: <c>step</c>, <c>name</c>, <c>detail</c>.</item>
 /// </list>
@@ -21,6 +25,7 @@ internal sealed class RunLogLine
 {
     public const string HeaderType = "header";
     public const string MeasurementType = "measurement";
+    public const string AlertType = "alert";
     public const string ScalarType = "scalar";
     public const string MarkerType = "marker";
     public const string FormatName = "spectralalign-runlog";
@@ -67,17 +72,21 @@ internal sealed class RunLogLine
     public string[]? Conditions { get; set; }
     public List<RunLogAlertLine>? Alerts { get; set; }
 
+    // alert
+    public string? Reason { get; set; }
+    public long? EpisodeStart { get; set; }
+
     // scalar and marker
     public string? Name { get; set; }
     public double? Value { get; set; }
     public string? Detail { get; set; }
 
-    public static RunLogLine Header(IDictionary<string, string> tags) => new()
+    public static RunLogLine Header(IDictionary<string, string> tags, DateTimeOffset created) => new()
     {
         Type = HeaderType,
         Format = FormatName,
         Version = FormatVersion,
-        Created = DateTimeOffset.UtcNow,
+        Created = created,
         Tags = new Dictionary<string, string>(tags),
     };
 
@@ -118,6 +127,25 @@ internal sealed class RunLogLine
             Alerts = alerts.Select(a => new RunLogAlertLine { Reason = a.Reason, Detail = a.Detail, EpisodeStart = a.EpisodeStartStep }).ToList(),
         };
     }
+
+    public static RunLogLine FromAlert(CollapseAlert alert) => new()
+    {
+        Type = AlertType,
+        Step = alert.Step,
+        Layer = alert.Layer,
+        Reason = alert.Reason,
+        Detail = alert.Detail,
+        EpisodeStart = alert.EpisodeStartStep,
+    };
+
+    public CollapseAlert ToAlert(int lineNumber) => new()
+    {
+        Layer = Layer ?? throw Missing("layer", lineNumber, AlertType),
+        Step = Step ?? throw Missing("step", lineNumber, AlertType),
+        Reason = Reason ?? throw Missing("reason", lineNumber, AlertType),
+        Detail = Detail ?? "",
+        EpisodeStartStep = EpisodeStart ?? Step.Value,
+    };
 
     public LayerMeasurement ToMeasurement(int lineNumber) => new()
     {
@@ -168,8 +196,8 @@ internal sealed class RunLogLine
         return result;
     }
 
-    private static InvalidDataException Missing(string field, int lineNumber) =>
-        new($"Run log line {lineNumber}: a measurement record without '{field}'.");
+    private static InvalidDataException Missing(string field, int lineNumber, string type = MeasurementType) =>
+        new($"Run log line {lineNumber}: a{(type == AlertType ? "n" : "")} {type} record without '{field}'.");
 }
 
 /// <summary>An alert inside a measurement line of a run log.</summary>

@@ -23,6 +23,10 @@ public sealed class RunLogOptions
     /// <c>model</c>). Default: empty.</summary>
     public IDictionary<string, string> Tags { get; set; } = new Dictionary<string, string>();
 
+    /// <summary>The clock of the header's <c>created</c> time (tests pass a fake one). Default
+    /// <see cref="TimeProvider.System"/>.</summary>
+    public TimeProvider TimeProvider { get; set; } = TimeProvider.System;
+
     /// <summary>Lists every problem with these options; empty when they are valid.</summary>
     /// <returns>The problems, one sentence each.</returns>
     public IReadOnlyList<string> Validate()
@@ -36,6 +40,8 @@ public sealed class RunLogOptions
             problems.Add("Tags must not be null (use an empty dictionary).");
         else if (Tags.Any(t => string.IsNullOrWhiteSpace(t.Key) || t.Value is null))
             problems.Add("Tags must have non-empty keys and non-null values.");
+        if (TimeProvider is null)
+            problems.Add("TimeProvider must not be null (the default is TimeProvider.System).");
         return problems;
     }
 
@@ -45,5 +51,6 @@ public sealed class RunLogOptions
         Append = Append,
         FlushToDisk = FlushToDisk,
         Tags = Tags is null ? null! : new Dictionary<string, string>(Tags),
+        TimeProvider = TimeProvider,
     };
 }

@@ -1,4 +1,3 @@
-using System.Text;
 using System.Text.Json;
 
 namespace SpectralAlign.Telemetry;
@@ -23,17 +22,15 @@ public static class RunLogReader
         return Read(stream);
     }
 
-    /// <summary>Reads a run log from a stream (UTF-8 JSON Lines) to its end.</summary>
+    /// <summary>Reads a run log from a stream (UTF-8 JSON Lines) to its end, line by line: memory grows with the
+    /// records, not with the file (blank lines and unknown record types cost nothing), and files of any length are
+    /// read.</summary>
     /// <param name="stream">The stream.</param>
     /// <returns>Its records.</returns>
     /// <exception cref="InvalidDataException">A line other than the last is not a valid record.</exception>
     public static RunLog Read(Stream stream)
     {
         ArgumentNullException.ThrowIfNull(stream);
-        using var buffer = new MemoryStream();
-        stream.CopyTo(buffer);
-        var bytes = buffer.GetBuffer().AsSpan(0, (int)buffer.Length);
-
         var measurements = new List<LayerMeasurement>();
         var alerts = new List<CollapseAlert>();
         var scalars = new List<RunLogScalar>();
@@ -44,14 +41,11 @@ public static class RunLogReader
         DateTimeOffset? created = null;
         bool truncated = false;
 
+        var lines = new LineReader(stream);
         int lineNumber = 0;
-        while (bytes.Length > 0)
+        while (lines.Next(out var line, out bool complete))
         {
             lineNumber++;
-            int end = bytes.IndexOf((byte)'\n');
-            bool complete = end >= 0;
-            var line = complete ? bytes[..end] : bytes;
-            bytes = complete ? bytes[(end + 1)..] : [];
             if (line.IsEmpty || IsWhiteSpace(line))
                 continue;
 
@@ -99,6 +93,9 @@ public static class RunLogReader
                     }
 
                     break;
+                case RunLogLine.AlertType:
+                    alerts.Add(record.ToAlert(lineNumber));
+                    break;
                 case RunLogLine.ScalarType:
                     scalars.Add(new RunLogScalar { Step = record.Step ?? 0, Name = record.Name ?? "", Value = record.Value ?? double.NaN });
                     break;
@@ -132,5 +129,61 @@ public static class RunLogReader
         }
 
         return true;
+    }
+
+    /// <summary>Splits a stream into lines without holding more than the longest line (plus one read buffer).</summary>
+    private sealed class LineReader(Stream stream)
+    {
+        private byte[] _buffer = new byte[64 * 1024];
+        private int _start;
+        private int _end;
+        private bool _eof;
+
+        /// <summary>The next line without its newline; <paramref name="complete"/> is false for a last line that
+        /// has no newline. Valid until the next call.</summary>
+        public bool Next(out ReadOnlySpan<byte> line, out bool complete)
+        {
+            int scanned = 0;
+            while (true)
+            {
+                int newline = _buffer.AsSpan(_start + scanned, _end - _start - scanned).IndexOf((byte)'\n');
+                if (newline >= 0)
+                {
+                    line = _buffer.AsSpan(_start, scanned + newline);
+                    _start += scanned + newline + 1;
+                    complete = true;
+                    return true;
+                }
+
+                scanned = _end - _start;
+                if (_eof)
+                {
+                    line = _buffer.AsSpan(_start, scanned);
+                    _start = _end;
+                    complete = false;
+                    return scanned > 0;
+                }
+
+                Fill();
+            }
+        }
+
+        private void Fill()
+        {
+            int pending = _end - _start;
+            if (_start > 0)
+            {
+                Buffer.BlockCopy(_buffer, _start, _buffer, 0, pending);
+                _start = 0;
+                _end = pending;
+            }
+
+            if (_end == _buffer.Length)
+                Array.Resize(ref _buffer, checked(_buffer.Length * 2));
+            int read = stream.Read(_buffer, _end, _buffer.Length - _end);
+            if (read == 0)
+                _eof = true;
+            _end += read;
+        }
     }
 }

@@ -6,7 +6,8 @@ namespace SpectralAlign.Telemetry;
 
 /// <summary>
 /// An opt-in, crash-safe run log: a JSON Lines file with one record per watched layer per measured step (step,
-/// layer, every statistic, the histogram bins, the conditions and the alerts it raised), plus any scalars
+/// layer, every statistic, the histogram bins, the conditions and the alerts it raised), one record per run-level
+/// alert (loss, gradient norm), plus any scalars
 /// (<see cref="WriteScalar"/>) and markers (<see cref="WriteMarker"/>) you add. Read it back with
 /// <see cref="RunLogReader"/>; the format is described in the README ("Run log").
 /// </summary>
@@ -48,7 +49,7 @@ public sealed class RunLogWriter : ISpectralSink, IDisposable
             CutPartialLastLine(_stream);
         if (_stream.Length == 0)
         {
-            WriteLine(RunLogLine.Header(_options.Tags));
+            WriteLine(RunLogLine.Header(_options.Tags, _options.TimeProvider.GetUtcNow()));
             _stream.Flush(_options.FlushToDisk);
         }
     }
@@ -56,7 +57,8 @@ public sealed class RunLogWriter : ISpectralSink, IDisposable
     /// <summary>The full path of the file being written.</summary>
     public string Path { get; }
 
-    /// <summary>Records every measurement of the step (with the alerts it raised) and flushes.</summary>
+    /// <summary>Records every measurement of the step with the alerts it raised, then every other alert of the step
+    /// (run-level alerts: loss, gradient norm) as an <c>alert</c> record, and flushes.</summary>
     /// <param name="report">The step's measurements and alerts.</param>
     public void OnStep(StepReport report)
     {
@@ -65,6 +67,11 @@ public sealed class RunLogWriter : ISpectralSink, IDisposable
         {
             foreach (var m in report.Measurements)
                 WriteLine(RunLogLine.FromMeasurement(m, report.Alerts.Where(a => a.Layer == m.Layer)));
+            foreach (var alert in report.Alerts)
+            {
+                if (!report.Measurements.Any(m => m.Layer == alert.Layer))
+                    WriteLine(RunLogLine.FromAlert(alert));
+            }
         });
     }
 

@@ -89,6 +89,24 @@ public sealed class ReportTests
     }
 
     [Fact]
+    public void Write_RunLevelAlert_IsListedInTheHtmlPage()
+    {
+        using var dir = new TempDirectory();
+        using (var writer = new RunLogWriter(new RunLogOptions { Path = dir.File("run.jsonl") }))
+        {
+            foreach (var report in Reports.Run(4))
+                writer.OnStep(report);
+            writer.OnStep(new StepReport { Step = 25, Alerts = [new CollapseAlert { Layer = CollapseAlert.RunLayer, Step = 25, Reason = AlertReasons.GradientNormSpike, Detail = "grad norm 12 > 5", EpisodeStartStep = 24 }] });
+        }
+
+        var html = HtmlReport.Render(RunLogReader.Read(dir.File("run.jsonl")), "run.jsonl", "overview.png", []);
+
+        Assert.Contains("1 alert.", html, StringComparison.Ordinal);
+        Assert.Contains($"<td class=\"n\">25</td><td>{CollapseAlert.RunLayer}</td><td>{AlertReasons.GradientNormSpike}</td>", html, StringComparison.Ordinal);
+        Assert.Contains("grad norm 12 &gt; 5", html, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Run_CommandLine_WritesTheReportAndRejectsBadArguments()
     {
         using var dir = new TempDirectory();

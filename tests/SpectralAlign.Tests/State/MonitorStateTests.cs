@@ -1,4 +1,5 @@
 using System.Text;
+using System.Text.Json.Nodes;
 using SpectralAlign.Detection;
 using SpectralAlign.Tests.Support;
 using TorchSharp;
@@ -50,6 +51,56 @@ public sealed class MonitorStateTests
         Assert.Throws<InvalidDataException>(() => monitor.LoadState(new MemoryStream(Encoding.UTF8.GetBytes("{\"format\":\"something else\"}"))));
         Assert.Throws<InvalidDataException>(() => monitor.LoadState(new MemoryStream(Encoding.UTF8.GetBytes("not json"))));
         Assert.Throws<InvalidDataException>(() => monitor.LoadState(new MemoryStream(Encoding.UTF8.GetBytes("{\"format\":\"SpectralAlign.MonitorState\",\"version\":99}"))));
+    }
+
+    public static TheoryData<string, string> BrokenFields() => new()
+    {
+        { "remove:step", "'step'" },
+        { "remove:version", "'version'" },
+        { "remove:layers", "'layers'" },
+        { "remove:detector", "'detector'" },
+        { "remove:layers[0].name", "'layers[0].name'" },
+        { "remove:layers[0].groups", "'layers[0].groups'" },
+        { "remove:layers[0].in", "'layers[0].in'" },
+        { "remove:layers[0].iterationHint", "'layers[0].iterationHint'" },
+        { "remove:layers[0].subspace", "'layers[0].subspace'" },
+        { "string:step", "step" },
+        { "string:layers[0].groups", "layers[0].groups" },
+        { "string:layers[0].basis", "'layers[0].basis'" },
+        { "null:layers[0]", "'layers[0]'" },
+    };
+
+    [Theory]
+    [MemberData(nameof(BrokenFields))]
+    public void LoadState_MissingOrBadField_ThrowsInvalidDataNamingTheField(string edit, string named)
+    {
+        using var layer = nn.Linear(4, 4);
+        using var input = ones(8, 4);
+        using var saving = new SpectralMonitor(new SpectralMonitorOptions { Interval = 1 });
+        saving.Watch(layer, "a");
+        using (no_grad())
+            layer.call(input).Dispose();
+        saving.Step();
+        using var saved = new MemoryStream();
+        saving.SaveState(saved);
+        var root = JsonNode.Parse(saved.ToArray())!.AsObject();
+
+        var (kind, path) = (edit[..edit.IndexOf(':')], edit[(edit.IndexOf(':') + 1)..]);
+        var (parent, key) = path.StartsWith("layers[0]", StringComparison.Ordinal) && path != "layers[0]"
+            ? (root["layers"]![0]!.AsObject(), path["layers[0].".Length..])
+            : (root, path);
+        if (path == "layers[0]")
+            root["layers"]![0] = null;
+        else if (kind == "remove")
+            parent.Remove(key);
+        else
+            parent[key] = "not a number or base64 ~";
+
+        using var loading = new SpectralMonitor(new SpectralMonitorOptions { Interval = 1 });
+        loading.Watch(layer, "a");
+        var ex = Assert.Throws<InvalidDataException>(() => loading.LoadState(new MemoryStream(Encoding.UTF8.GetBytes(root.ToJsonString()))));
+        Assert.Contains(named, ex.Message, StringComparison.Ordinal);
+        Assert.Equal(0, loading.CurrentStep);   // nothing was restored
     }
 
     [Fact]

@@ -130,6 +130,32 @@ public sealed class OfflineModeTests
     }
 
     [Fact]
+    public void Constructor_NonEmptyDirectory_ThrowsAndDeletesNothing()
+    {
+        using var dir = new TempDirectory();
+        Directory.CreateDirectory(Path.Combine(dir.Path, "steps"));
+        File.WriteAllText(Path.Combine(dir.Path, "steps", "precious.pt"), "x");
+
+        var ex = Assert.Throws<IOException>(() => new OfflineCaptureSink(new OfflineCaptureOptions { Directory = dir.Path }));
+
+        Assert.Contains("not empty", ex.Message, StringComparison.Ordinal);
+        Assert.True(File.Exists(Path.Combine(dir.Path, "steps", "precious.pt")));
+    }
+
+    [Fact]
+    public void Constructor_Header_TakesItsTimeFromTheTimeProvider()
+    {
+        using var dir = new TempDirectory();
+        var now = new DateTimeOffset(2031, 2, 3, 4, 5, 6, TimeSpan.Zero);
+        using (new OfflineCaptureSink(new OfflineCaptureOptions { Directory = Path.Combine(dir.Path, "capture"), TimeProvider = new FixedTimeProvider(now) }))
+        {
+        }
+
+        using var header = JsonDocument.Parse(File.ReadAllBytes(Path.Combine(dir.Path, "capture", "capture.json")));
+        Assert.Equal(now, header.RootElement.GetProperty("created").GetDateTimeOffset());
+    }
+
+    [Fact]
     public void Constructor_InvalidOptions_ListsEveryProblem()
     {
         var ex = Assert.Throws<ArgumentException>(() => new OfflineCaptureSink(new OfflineCaptureOptions { Directory = "", MeasurementStride = 0 }));

@@ -37,6 +37,91 @@ public sealed class RunLogTests
     }
 
     [Fact]
+    public void OnStep_RunLevelAlert_IsWrittenAndReadBack()
+    {
+        using var dir = new TempDirectory();
+        var runAlert = new CollapseAlert { Layer = CollapseAlert.RunLayer, Step = 7, Reason = AlertReasons.LossSpike, Detail = "loss 9.5 > 4.0", EpisodeStartStep = 5 };
+        using (var writer = new RunLogWriter(new RunLogOptions { Path = dir.File("run.jsonl") }))
+        {
+            writer.OnStep(new StepReport { Step = 7, Alerts = [runAlert] });   // an unmeasured step with a run alert
+            var measured = Reports.Run(1).Single();
+            writer.OnStep(new StepReport { Step = 0, Measurements = measured.Measurements, Alerts = [Reports.Alert(measured.Measurements[1]), runAlert] });
+        }
+
+        var log = RunLogReader.Read(dir.File("run.jsonl"));
+
+        Assert.Equal(3, log.Alerts.Count);
+        var run = log.Alerts.Where(a => a.Layer == CollapseAlert.RunLayer).ToList();
+        Assert.Equal(2, run.Count);
+        Assert.All(run, a => Assert.Equal((7L, AlertReasons.LossSpike, "loss 9.5 > 4.0", 5L), (a.Step, a.Reason, a.Detail, a.EpisodeStartStep)));
+        Assert.All(run, a => Assert.Null(a.Measurement));
+        Assert.Single(log.Alerts, a => a.Layer == "blocks.0/b" && a.Measurement is not null);
+    }
+
+    [Fact]
+    public void Header_Created_ComesFromTheTimeProvider()
+    {
+        using var dir = new TempDirectory();
+        var now = new DateTimeOffset(2031, 2, 3, 4, 5, 6, TimeSpan.Zero);
+        using (new RunLogWriter(new RunLogOptions { Path = dir.File("run.jsonl"), TimeProvider = new FixedTimeProvider(now) }))
+        {
+        }
+
+        Assert.Equal(now, RunLogReader.Read(dir.File("run.jsonl")).Created);
+    }
+
+    [Fact]
+    public void Read_ManyMegabytesOfBlankLines_StreamsInsteadOfBufferingTheFile()
+    {
+        // 48 MB: blank lines between the header and one measurement. Reading must not hold the file in memory.
+        const int lines = 48 * 1024;
+        var blank = Encoding.UTF8.GetBytes(new string(' ', 1023) + "\n");
+        var header = Encoding.UTF8.GetBytes("{\"type\":\"header\",\"format\":\"spectralalign-runlog\",\"version\":1,\"tags\":{}}\n");
+        var record = Encoding.UTF8.GetBytes("{\"type\":\"measurement\",\"step\":3,\"layer\":\"l\"}\n");
+        var stream = new RepeatingStream(header, blank, lines, record);
+
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        var log = RunLogReader.Read(stream);
+        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+
+        Assert.Equal(3, Assert.Single(log.Measurements).Step);
+        Assert.True(allocated < 4L << 20, $"reading a {stream.Length >> 20} MB log allocated {allocated >> 20} MB");
+    }
+
+    /// <summary>A read-only stream of a prefix, a line repeated many times, and a suffix, generated on the fly.</summary>
+    private sealed class RepeatingStream(byte[] prefix, byte[] line, int count, byte[] suffix) : Stream
+    {
+        private long _position;
+
+        public override bool CanRead => true;
+        public override bool CanSeek => false;
+        public override bool CanWrite => false;
+        public override long Length => prefix.Length + (long)line.Length * count + suffix.Length;
+        public override long Position { get => _position; set => throw new NotSupportedException(); }
+
+        public override int Read(byte[] buffer, int offset, int length)
+        {
+            int n = 0;
+            while (n < length && _position < Length)
+            {
+                long p = _position;
+                byte b = p < prefix.Length ? prefix[p]
+                    : (p -= prefix.Length) < (long)line.Length * count ? line[p % line.Length]
+                    : suffix[p - (long)line.Length * count];
+                buffer[offset + n++] = b;
+                _position++;
+            }
+
+            return n;
+        }
+
+        public override void Flush() { }
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+        public override void SetLength(long value) => throw new NotSupportedException();
+        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+    }
+
+    [Fact]
     public void Read_WhatTheWriterWrote_RoundTripsEveryField()
     {
         using var dir = new TempDirectory();

@@ -1,0 +1,110 @@
+using Microsoft.Extensions.Logging.Testing;
+using SpectralAlign.Detection;
+using SpectralAlign.Telemetry;
+using SpectralAlign.Tests.Support;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace SpectralAlign.Tests.Monitoring;
+
+/// <summary>Regression tests of issue 13's monitor defects: each failed before its fix.</summary>
+[Collection(TorchCollection.Name)]
+public sealed class StepDefectTests
+{
+    private sealed class ThrowingRule : IDetectionRule
+    {
+        public string Reason => "Throws";
+
+        public ILayerDetector CreateDetector(string layer) => new Detector();
+
+        private sealed class Detector : ILayerDetector
+        {
+            public DetectorVerdict Observe(LayerMeasurement measurement) => throw new InvalidOperationException("rule bug");
+        }
+    }
+
+    [Fact]
+    public void Step_RuleThrows_CounterAdvancesAndOnlyIntervalStepsMeasure()
+    {
+        using var layer = Layers.Gapped(8, 8, ScalarType.Float32, seed: 1);
+        using var input = Layers.Randn([16, 8], ScalarType.Float32, seed: 2);
+        var logger = new FakeLogger();
+        using var monitor = new SpectralMonitor(new SpectralMonitorOptions { Interval = 3, Detection = new DetectionOptions { WarmupSteps = 0, MinSamples = 1, Rules = [new ThrowingRule()] } }, logger);
+        monitor.Watch(layer, "l");
+        var measuredSteps = new List<long>();
+        monitor.Measured += (_, m) => measuredSteps.Add(m.Step);
+
+        for (int step = 0; step < 10; step++)
+        {
+            using (no_grad())
+                layer.call(input).Dispose();
+            monitor.Step();   // must not throw although the rule does
+        }
+
+        Assert.Equal(10, monitor.CurrentStep);
+        Assert.Equal([0L, 3L, 6L, 9L], measuredSteps);
+        Assert.Equal(4, logger.Collector.GetSnapshot().Count(r => r.Id.Id == 15 && r.Exception is InvalidOperationException));
+    }
+
+    [Fact]
+    public void Step_OutsideAnyDisposeScope_LeavesNoTensorBehind()
+    {
+        using var layer = Layers.Gapped(8, 8, ScalarType.Float32, seed: 1);
+        using var input = Layers.Randn([16, 8], ScalarType.Float32, seed: 2);
+        using var monitor = new SpectralMonitor(new SpectralMonitorOptions { Interval = 1 });
+        using var watch = monitor.Watch(layer, "l");
+        Forward(layer, input);
+        monitor.Step();   // cold start: the warm basis now exists
+
+        for (int step = 0; step < 3; step++)
+        {
+            Forward(layer, input);
+            GC.Collect();
+            GC.WaitForPendingFinalizers();   // earlier tests' garbage is finalised now, not during the count
+            long before = Tensor.TotalCount;
+            Assert.True(GC.TryStartNoGCRegion(16L << 20));   // and no finaliser may hide a leak of this step
+            try
+            {
+                monitor.Step();
+                using (var v1 = watch.CopySingularVector())
+                    Assert.NotNull(v1);
+            }
+            finally
+            {
+                GC.EndNoGCRegion();
+            }
+
+            // The captured rows were released by the step, nothing else was created for good.
+            Assert.Equal(before - 1, Tensor.TotalCount);
+        }
+    }
+
+    [Fact]
+    public void AddCaptureSink_SinkWaitsForAnotherThreadThatUsesTheMonitor_DoesNotBlock()
+    {
+        using var layer = Layers.Gapped(8, 8, ScalarType.Float32, seed: 1);
+        using var input = Layers.Randn([16, 8], ScalarType.Float32, seed: 2);
+        using var monitor = new SpectralMonitor(new SpectralMonitorOptions { Interval = 1 });
+        monitor.Watch(layer, "l");
+        var otherThreadDone = new List<bool>();
+        monitor.AddCaptureSink(new CallbackCaptureSink(_ =>
+            otherThreadDone.Add(Task.Run(() => monitor.Watches.Count).Wait(TimeSpan.FromSeconds(10)))));
+
+        Forward(layer, input);
+        monitor.Step();
+
+        Assert.Equal([true], otherThreadDone);
+    }
+
+    private static void Forward(nn.Module<Tensor, Tensor> layer, Tensor input)
+    {
+        using var scope = NewDisposeScope();
+        using var noGrad = no_grad();
+        layer.call(input);
+    }
+
+    private sealed class CallbackCaptureSink(Action<CaptureRecord> onCapture) : ICaptureSink
+    {
+        public void OnCapture(CaptureRecord record) => onCapture(record);
+    }
+}
