@@ -83,9 +83,10 @@ public sealed class CharCorpus : IDisposable
     /// <param name="context">Window length.</param>
     /// <param name="ngram">Length of the repeated slice; 1 ≤ n ≤ context.</param>
     /// <param name="repeated">Rows that are repeated n-grams; 0 ≤ repeated ≤ batch.</param>
+    /// <param name="shared">True: all repeated rows tile the same n-gram; false: each row its own.</param>
     /// <returns>Inputs and next-character targets (batch, context), int64.</returns>
     /// <exception cref="ArgumentOutOfRangeException">n or the row count out of range.</exception>
-    public (Tensor X, Tensor Y) RepeatedNGramBatch(Random random, int batch, int context, int ngram, int repeated)
+    public (Tensor X, Tensor Y) RepeatedNGramBatch(Random random, int batch, int context, int ngram, int repeated, bool shared = false)
     {
         ArgumentNullException.ThrowIfNull(random);
         ArgumentOutOfRangeException.ThrowIfLessThan(ngram, 1);
@@ -93,10 +94,11 @@ public sealed class CharCorpus : IDisposable
         ArgumentOutOfRangeException.ThrowIfNegative(repeated);
         ArgumentOutOfRangeException.ThrowIfGreaterThan(repeated, batch);
         var offsets = new long[batch * (context + 1)];
+        long sharedStart = shared ? random.NextInt64(_trainLength - ngram) : 0;
         for (int b = 0; b < batch; b++)
         {
             bool shock = b < repeated;
-            long start = random.NextInt64(_trainLength - (shock ? ngram : context + 1));
+            long start = shock && shared ? sharedStart : random.NextInt64(_trainLength - (shock ? ngram : context + 1));
             for (int t = 0; t <= context; t++)
                 offsets[b * (context + 1) + t] = start + (shock ? t % ngram : t);
         }

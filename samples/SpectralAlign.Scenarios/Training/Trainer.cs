@@ -40,10 +40,12 @@ public sealed record RunOptions
 }
 
 /// <summary>
-/// The training loop shared by all scenarios. Per step, inside its own dispose scope: set the learning rate, draw
-/// the batch, forward (layers through <c>call</c>, so the monitor's hooks see their inputs), float32 loss, backward,
-/// global gradient norm (before clipping), optional clipping, optimizer step, record the step, <c>monitor.Step()</c>
-/// (which raises the measurement and alert events that are recorded), ground-truth check.
+/// The recorded run of the suite. Per step: <see cref="TrainingLoop.Step"/> (prepare, learning rate, batch, forward
+/// through <c>call</c> so the monitor's hooks see their inputs, float32 loss, backward, global gradient norm before
+/// clipping, optional clipping, optimizer step), record the step, <see cref="RunOptions.AfterStep"/>,
+/// <c>monitor.Step()</c> (which raises the measurement and alert events that are recorded), ground-truth check.
+/// A loop of one's own (an evaluation that intervenes) starts from <see cref="Prepare"/> and drives the
+/// <see cref="TrainingLoop"/> itself.
 /// </summary>
 public static class Trainer
 {

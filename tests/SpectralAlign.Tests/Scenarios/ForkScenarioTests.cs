@@ -12,7 +12,7 @@ public sealed class ForkScenarioTests
 {
     private const int Fork = 20, Steps = 40;
 
-    /// <summary>A toy fork: warm-up 5, fork at 20, 40 steps, batch 8 (the shock config fills all 8 rows); later pairs override earlier ones.</summary>
+    /// <summary>A toy fork: warm-up 5, fork at 20, 40 steps, batch 8 (shock_rows = 8 fills every row); later pairs override earlier ones.</summary>
     private static List<KeyValuePair<string, string>> Small(params (string Key, string Value)[] extra) =>
         Tiny([("warmup", "5"), ("fork_step", "20"), ("steps", "40"), ("batch", "8"), .. extra]);
 
@@ -26,16 +26,16 @@ public sealed class ForkScenarioTests
         Assert.Equal(expected, ForkScenario.BaseSeed(seed, branches));
 
     [Theory]
-    [InlineData("lr")]
-    [InlineData("beta2")]
-    [InlineData("shock")]
-    public void Create_TriggerAndControlOfOneBase_ShareEveryPreForkStepAndPartAfterIt(string trigger)
+    [InlineData("lr", "lr_ramp", "0")]
+    [InlineData("beta2", "fork_bias", "neutral")]
+    [InlineData("control", "shock_rows", "8")]
+    public void Create_TriggerAndControlOfOneBase_ShareEveryPreForkStepAndPartAfterIt(string trigger, string key, string value)
     {
         // Seeds 1 and 3 share base 1 (branches = 5) but not their post-fork data; the trigger branch of seed 1 shares
         // the control's post-fork data too.
         var control = Prepare("gpt-fork", "control", 1, Small());
         var other = Prepare("gpt-fork", "control", 3, Small());
-        var triggered = Prepare("gpt-fork", trigger, 1, Small());
+        var triggered = Prepare("gpt-fork", trigger, 1, Small((key, value)));
         using var c = control.Setup;
         using var o = other.Setup;
         using var t = triggered.Setup;
@@ -50,17 +50,24 @@ public sealed class ForkScenarioTests
         Assert.NotEqual(controlLosses.Skip(Fork + 1), triggeredLosses.Skip(Fork + 1));
     }
 
-    [Fact]
-    public void Create_Beta2Trigger_RaisesBeta2OfEveryParameterGroupFromTheForkStep()
+    [Theory]
+    [InlineData("neutral", ForkScenario.NeutralStepOffset)]
+    [InlineData("continue", 0)]
+    public void Create_Beta2Trigger_RaisesBeta2OfEveryParameterGroupFromTheForkStep(string bias, long offset)
     {
-        var loop = Prepare("gpt-fork", "beta2", 1, Small());
+        var loop = Prepare("gpt-fork", "beta2", 1, Small(("fork_bias", bias)));
         using var setup = loop.Setup;
         double Beta2() => setup.Optimizer.ParamGroups.Cast<torch.optim.IBetas>().Select(g => g.Betas.Item2).Distinct().Single();
+        long AdamStep() => ((TorchSharp.Modules.AdamW)setup.Optimizer).state_dict().State.Cast<TorchSharp.Modules.AdamW.State>().Select(s => s.step).Distinct().Single();
 
         RunUntil(loop, Fork);
         Assert.Equal(0.95, Beta2());
+        Assert.Equal(Fork, AdamStep());
+        loop.Step();
         loop.Step();
         Assert.Equal(0.999, Beta2());
+        // neutral: the counters jump once, so 1 − 0.999^t is 1 to float precision; continue: they just count on.
+        Assert.Equal(Fork + 2 + offset, AdamStep());
     }
 
     [Fact]
@@ -126,6 +133,7 @@ public sealed class ForkScenarioTests
     [InlineData("shock_rows", "9")]
     [InlineData("fork_beta2", "1")]
     [InlineData("data", "stream")]
+    [InlineData("fork_bias", "reset")]
     public void Create_InvalidForkSetting_ThrowsNamingIt(string key, string value)
     {
         var ex = Assert.Throws<ArgumentException>(() => Prepare("gpt-fork", "control", 1, Small((key, value))));
