@@ -19,6 +19,7 @@ internal static class Program
           Scenarios evaluate --runs DIR[,DIR…] [--interval 10] [--calibration-seeds 1,2] [--budget 0] [--margin 0.25]
                              [--detectors name,name…] [--calibrations DIR] [--out FILE]
           Scenarios calibrate --runs DIR[,DIR…] --scenario NAME [--seeds 1,2] [--interval 10] [--margin 0.25] --out FILE
+          Scenarios horizon --runs DIR[,DIR…] [--horizons 50,100,200] [--budget 0.1] [--resamples 1000] [--seed 11] [--out FILE]
         """;
 
     private static int Main(string[] args)
@@ -41,6 +42,7 @@ internal static class Program
                 "analyze" => Analyze(options),
                 "evaluate" => Evaluate(options, args),
                 "calibrate" => Calibrate(options, args),
+                "horizon" => Horizon(options, args),
                 _ => Fail($"Unknown command '{args[0]}'."),
             };
         }
@@ -169,6 +171,21 @@ internal static class Program
             FormattableString.Invariant($"{scenario} stable, seeds {string.Join(",", runs.Select(r => r.Header.Seed))}, interval {interval}; made by: dotnet run --project samples/Scenarios -c Release -- {string.Join(" ", args)}"));
         calibration.Save(Single(o, "out"));
         Console.WriteLine(calibration);
+        return 0;
+    }
+
+    private static int Horizon(Dictionary<string, List<string>> o, string[] args)
+    {
+        var defaults = new Evaluation.HorizonEvaluationSettings();
+        var settings = new Evaluation.HorizonEvaluationSettings
+        {
+            Horizons = o.ContainsKey("horizons") ? List(o, "horizons", "").Select(x => int.Parse(x, CultureInfo.InvariantCulture)).ToArray() : defaults.Horizons,
+            FalseAlarmBudget = o.ContainsKey("budget") ? double.Parse(Single(o, "budget"), CultureInfo.InvariantCulture) : defaults.FalseAlarmBudget,
+            Resamples = Int(o, "resamples", defaults.Resamples),
+            BootstrapSeed = Int(o, "seed", defaults.BootstrapSeed),
+        };
+        string command = "dotnet run --project samples/Scenarios -c Release -- " + string.Join(" ", args);
+        Console.Write(Evaluation.HorizonCommand.Run(List(o, "runs", ""), settings, o.ContainsKey("out") ? Single(o, "out") : null, command));
         return 0;
     }
 

@@ -11,10 +11,19 @@ public static class DemoDetection
 {
     /// <summary>The rules that get calibrated (fresh instances).</summary>
     /// <returns>The detection options holding them.</returns>
+    /// <remarks>The spike checks keep the settings the committed calibration
+    /// (<c>samples/Demo/gpt-norm.calibration.json</c>) was fitted with: a 100-step window judged from 20 values, and
+    /// the options' 5 consecutive steps instead of OLMo's single step (the rules' defaults since).</remarks>
     public static DetectionOptions CalibratedRules() => new()
     {
-        Rules = [new AbsoluteSignCollapseRule(), new MaxActivationGrowthRule(), new SpectralNormGrowthRule()],
-        RunRules = [new GradientNormSpikeRule(), new LossSpikeRule()],
+        Rules =
+        [
+            new AbsoluteSignCollapseRule(),
+            new MaxActivationGrowthRule(),
+            new SpectralNormGrowthRule(),
+            new GradientNormSpikeRule { WindowSteps = 100, MinSamples = 20, Persistence = null },
+            new LossSpikeRule { WindowSteps = 100, MinSamples = 20, Persistence = null },
+        ],
     };
 
     /// <summary>The demo's options: the default rule plus the calibrated set.</summary>

@@ -7,6 +7,10 @@ public static class AlertReasons
     /// than its own baseline (<see cref="Detection.BaselineRelativeRule"/>).</summary>
     public const string SignCollapse = "SignCollapse";
 
+    /// <summary>The layer's SA distribution became markedly more one-sided than its own recent, lagged baseline
+    /// (<see cref="Detection.RollingBaselineRule"/>).</summary>
+    public const string RollingSignCollapse = "RollingSignCollapse";
+
     /// <summary>The paper's absolute rule: |mean SA| or sign diversity crossed a fixed threshold
     /// (<see cref="Detection.AbsoluteSignCollapseRule"/>).</summary>
     public const string AbsoluteSignCollapse = "AbsoluteSignCollapse";
@@ -17,6 +21,10 @@ public static class AlertReasons
     /// <summary>One-sided alignment together with sustained σ1 growth (<see cref="Detection.AlignedGrowthRule"/>,
     /// the paper's Theorem 1).</summary>
     public const string AlignedGrowth = "AlignedGrowth";
+
+    /// <summary>One-sided alignment together with accelerating growth of log σ1 (<see cref="Detection.AlignedAccelerationRule"/>,
+    /// the feedback loop of the paper's Theorem 1).</summary>
+    public const string AlignedAcceleration = "AlignedAcceleration";
 
     /// <summary>|mean SA| rising fast (<see cref="Detection.AlignmentTrendRule"/>).</summary>
     public const string AlignmentTrend = "AlignmentTrend";
@@ -35,4 +43,8 @@ public static class AlertReasons
 
     /// <summary>Gradient-norm spike (<see cref="Detection.GradientNormSpikeRule"/>).</summary>
     public const string GradientNormSpike = "GradientNormSpike";
+
+    /// <summary>Gradient norm far above its exponential moving average (<see cref="Detection.GradientNormEmaRule"/>,
+    /// ZClip's test).</summary>
+    public const string GradientNormEmaSpike = "GradientNormEmaSpike";
 }

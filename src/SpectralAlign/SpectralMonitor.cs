@@ -74,7 +74,7 @@ public sealed class SpectralMonitor : IDisposable
         var copy = (options ?? new SpectralMonitorOptions()).Clone();
         copy.ThrowIfInvalid(nameof(options));
         _options = copy;
-        _publisher = new StepPublisher(this, logger ?? NullLogger.Instance);
+        _publisher = new StepPublisher(this, logger ?? NullLogger.Instance, SpectralTelemetry.For(_options.MeterFactory), [.. _options.MetricTags]);
         _registry = new WatchRegistry(_options.MaxSamplesPerLayer, _options.Seed);
         _scheduler = new CaptureScheduler(_options.Interval, _options.SilentHookSteps, _publisher);
         _engine = new SpectralEngine(_options);
@@ -123,9 +123,6 @@ public sealed class SpectralMonitor : IDisposable
     /// <param name="step">A step number.</param>
     /// <returns><c>true</c> on every <see cref="SpectralMonitorOptions.Interval"/>-th step.</returns>
     public bool IsMeasuredStep(long step) => _scheduler.IsMeasuredStep(step);
-
-    /// <summary>Device-to-host result transfers performed so far (for tests and benchmarks).</summary>
-    internal long HostReadbacks => _engine.HostReadbacks;
 
     /// <summary>When set, accumulates where the monitor's time goes (benchmarks); <c>null</c> by default.</summary>
     internal CostProfile? Profile
@@ -256,7 +253,7 @@ public sealed class SpectralMonitor : IDisposable
 
     /// <summary>
     /// <see cref="Step()"/> with the step's run-level signals (loss, gradient norm) for run-level detection rules
-    /// (<see cref="DetectionOptions.RunRules"/>); they are judged on every step, measured or not.
+    /// (<see cref="RunRule"/>s in <see cref="DetectionOptions.Rules"/>); they are judged on every step, measured or not.
     /// </summary>
     /// <param name="signals">The step's loss and/or gradient norm.</param>
     /// <exception cref="ObjectDisposedException">The monitor has been disposed.</exception>
@@ -356,7 +353,6 @@ public sealed class SpectralMonitor : IDisposable
             _disposed = true;
             _scheduler.Stop();
             _registry.Clear();
-            _engine.Dispose();
         }
     }
 
@@ -383,14 +379,6 @@ public sealed class SpectralMonitor : IDisposable
             state = watched.Spectral;
             return weight is not null;
         }
-    }
-
-    /// <summary>Watches a replay stand-in whose input is a saved (G, rows, n) stack and whose weight is a saved
-    /// (G, m, n) stack (offline analysis).</summary>
-    internal LayerWatch WatchReplay(nn.Module<Tensor, Tensor> layer, string name, int groups, int outFeatures, int inFeatures, Func<Tensor?> weight)
-    {
-        WatchRegistry.CheckName(name);
-        return Register([new ReplayAdapter(layer, name, groups, outFeatures, inFeatures, weight)])[0];
     }
 
     internal void Unwatch(WatchEntry watch)

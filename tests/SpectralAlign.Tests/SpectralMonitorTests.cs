@@ -218,7 +218,7 @@ public sealed class SpectralMonitorTests
         var options = new SpectralMonitorOptions
         {
             Interval = 10,
-            Detection = new DetectionOptions { WarmupSteps = 5, ConsecutiveMeasurements = 1, Rules = [], RunRules = [new GradientNormSpikeRule { WindowSteps = 20, MinSamples = 10 }] },
+            Detection = new DetectionOptions { WarmupSteps = 5, ConsecutiveMeasurements = 1, Rules = [new GradientNormSpikeRule { WindowSteps = 20, MinSamples = 10 }] },
         };
         using var monitor = new SpectralMonitor(options);
         var alerts = new List<CollapseAlert>();

@@ -85,14 +85,20 @@ public static class DetectorEvaluation
         new("paper absolute", "SA", () => Only(new AbsoluteSignCollapseRule()), Calibrated: false),
         new("paper absolute, calibrated", "SA", () => Only(new AbsoluteSignCollapseRule()), Calibrated: true),
         new("baseline-relative, calibrated", "SA", () => Only(new BaselineRelativeRule()), Calibrated: true),
+        new("rolling baseline", "SA", () => Only(new RollingBaselineRule()), Calibrated: false),
+        new("rolling baseline, calibrated", "SA", () => Only(new RollingBaselineRule()), Calibrated: true),
         new("aligned growth (Thm 1)", "SA", () => Only(new AlignedGrowthRule()), Calibrated: false),
         new("aligned growth, calibrated", "SA", () => Only(new AlignedGrowthRule()), Calibrated: true),
+        new("aligned acceleration (Thm 1)", "SA", () => Only(new AlignedAccelerationRule()), Calibrated: false),
+        new("aligned acceleration, calibrated", "SA", () => Only(new AlignedAccelerationRule()), Calibrated: true),
         new("alignment trend", "SA", () => Only(new AlignmentTrendRule()), Calibrated: false),
         new("alignment trend, calibrated", "SA", () => Only(new AlignmentTrendRule()), Calibrated: true),
-        new("loss spike 6σ", "baseline", () => OnlyRun(new LossSpikeRule()), Calibrated: false),
-        new("loss spike, calibrated", "baseline", () => OnlyRun(new LossSpikeRule()), Calibrated: true),
-        new("grad-norm spike 6σ (OLMo)", "baseline", () => OnlyRun(new GradientNormSpikeRule()), Calibrated: false),
-        new("grad-norm spike, calibrated", "baseline", () => OnlyRun(new GradientNormSpikeRule()), Calibrated: true),
+        new("loss spike 6σ", "baseline", () => Only(new LossSpikeRule()), Calibrated: false),
+        new("loss spike, calibrated", "baseline", () => Only(new LossSpikeRule()), Calibrated: true),
+        new("grad-norm spike 6σ (OLMo)", "baseline", () => Only(new GradientNormSpikeRule()), Calibrated: false),
+        new("grad-norm spike, calibrated", "baseline", () => Only(new GradientNormSpikeRule()), Calibrated: true),
+        new("grad-norm EMA z-score (ZClip)", "baseline", () => Only(new GradientNormEmaRule()), Calibrated: false),
+        new("grad-norm EMA z-score, calibrated", "baseline", () => Only(new GradientNormEmaRule()), Calibrated: true),
         new("σ1 growth", "baseline", () => Only(new SpectralNormGrowthRule()), Calibrated: false),
         new("σ1 growth, calibrated", "baseline", () => Only(new SpectralNormGrowthRule()), Calibrated: true),
         new("stable-rank drop", "baseline", () => Only(new StableRankDropRule()), Calibrated: false),
@@ -154,8 +160,9 @@ public static class DetectorEvaluation
         return results;
     }
 
-    /// <summary>Replays a recorded run through a detector in step order, as the monitor would have: measurements at
-    /// multiples of <paramref name="interval"/>, then the step's signals.</summary>
+    /// <summary>Replays a recorded run through a detector in step order, as the monitor would have: each step's
+    /// measurements (at multiples of <paramref name="interval"/>) and signals in one
+    /// <see cref="CollapseDetector.ObserveStep"/>.</summary>
     /// <param name="run">The run.</param>
     /// <param name="options">The detection options.</param>
     /// <param name="interval">The replay interval (a multiple of the recorded one).</param>
@@ -170,9 +177,8 @@ public static class DetectorEvaluation
         var alerts = new List<CollapseAlert>();
         foreach (var step in run.Steps)
         {
-            foreach (var m in measurements[step.Step].OrderBy(m => order.GetValueOrDefault(m.Layer, int.MaxValue)))
-                alerts.AddRange(detector.Observe(m));
-            alerts.AddRange(detector.ObserveSignals(step.Step, new TrainingSignals(step.Loss, step.GradNorm)));
+            var measured = measurements[step.Step].OrderBy(m => order.GetValueOrDefault(m.Layer, int.MaxValue)).ToList();
+            alerts.AddRange(detector.ObserveStep(step.Step, measured, new TrainingSignals(step.Loss, step.GradNorm)));
         }
 
         return alerts;
@@ -306,9 +312,7 @@ public static class DetectorEvaluation
         return sb.ToString().TrimEnd();
     }
 
-    private static DetectionOptions Only(IDetectionRule rule) => new() { Rules = [rule] };
-
-    private static DetectionOptions OnlyRun(ScoredRunRule rule) => new() { Rules = [], RunRules = [rule] };
+    private static DetectionOptions Only(DetectionRule rule) => new() { Rules = [rule] };
 
     private static string Caught(IEnumerable<RunOutcome> exploding)
     {

@@ -1,12 +1,11 @@
-using System.Text.Json.Nodes;
-
 namespace SpectralAlign.Detection;
 
 /// <summary>
-/// Turns a stream of per-measurement verdicts into alert episodes: an alert after <c>consecutive</c> anomalous
-/// verdicts in a row, at most one per episode, re-armed after <c>recovery</c> normal verdicts in a row.
+/// The episode state machine of one rule and subject: an alert after <c>persistence</c> anomalous verdicts in a row,
+/// at most one per episode, re-armed after <c>recovery</c> normal verdicts in a row. Observations without a verdict
+/// (a scorer still learning) are not fed.
 /// </summary>
-internal sealed class AlertEpisode(int consecutive, int recovery)
+internal sealed class AlertEpisode(int persistence, int recovery)
 {
     private int _anomalousRun;
     private int _normalRun;
@@ -16,46 +15,40 @@ internal sealed class AlertEpisode(int consecutive, int recovery)
     public long EpisodeStartStep { get; private set; }
 
     /// <summary>Feeds one verdict; returns true when this verdict raises the episode's alert.</summary>
-    public bool Observe(VerdictKind verdict, long step)
+    public bool Observe(bool anomalous, long step)
     {
-        switch (verdict)
+        if (!anomalous)
         {
-            case VerdictKind.Anomalous:
-                if (_anomalousRun == 0)
-                    EpisodeStartStep = step;
-                _anomalousRun++;
-                _normalRun = 0;
-                if (!Alerted && _anomalousRun >= consecutive)
-                {
-                    Alerted = true;
-                    return true;
-                }
-
-                return false;
-            case VerdictKind.Normal:
-                _normalRun++;
-                _anomalousRun = 0;
-                if (Alerted && _normalRun >= recovery)
-                    Alerted = false;
-                return false;
-            default:
-                return false;
+            _normalRun++;
+            _anomalousRun = 0;
+            if (Alerted && _normalRun >= recovery)
+                Alerted = false;
+            return false;
         }
+
+        if (_anomalousRun == 0)
+            EpisodeStartStep = step;
+        _anomalousRun++;
+        _normalRun = 0;
+        if (Alerted || _anomalousRun < persistence)
+            return false;
+        Alerted = true;
+        return true;
     }
 
-    public JsonObject SaveState() => new()
+    public EpisodeState Save() => new()
     {
-        ["anomalousRun"] = _anomalousRun,
-        ["normalRun"] = _normalRun,
-        ["alerted"] = Alerted,
-        ["episodeStart"] = EpisodeStartStep,
+        AnomalousRun = _anomalousRun,
+        NormalRun = _normalRun,
+        Alerted = Alerted,
+        EpisodeStart = EpisodeStartStep,
     };
 
-    public void LoadState(JsonNode state)
+    public void Load(EpisodeState state)
     {
-        _anomalousRun = state["anomalousRun"]!.GetValue<int>();
-        _normalRun = state["normalRun"]!.GetValue<int>();
-        Alerted = state["alerted"]!.GetValue<bool>();
-        EpisodeStartStep = state["episodeStart"]!.GetValue<long>();
+        _anomalousRun = state.AnomalousRun;
+        _normalRun = state.NormalRun;
+        Alerted = state.Alerted;
+        EpisodeStartStep = state.EpisodeStart;
     }
 }

@@ -1,31 +1,31 @@
 using System.Globalization;
-using System.Text.Json.Nodes;
 
 namespace SpectralAlign.Detection;
 
 /// <summary>
 /// Exploratory: the rate of change of one-sidedness. Score = rise of |mean SA| over <see cref="WindowSteps"/> steps
-/// divided by <see cref="Rise"/>; anomalous at ≥ 1. Catches a collapse in progress whatever the layer's level.
+/// divided by <see cref="Rise"/>; anomalous at ≥ 1 (the default threshold). Catches a collapse in progress whatever
+/// the layer's level.
 /// </summary>
-public sealed class AlignmentTrendRule : ScoredLayerRule
+public sealed class AlignmentTrendRule : LayerRule
 {
+    /// <summary>Creates the rule with reason <see cref="AlertReasons.AlignmentTrend"/> and threshold <c>1</c>.</summary>
+    public AlignmentTrendRule()
+        : base(AlertReasons.AlignmentTrend, 1)
+    {
+    }
+
     /// <summary>Rise of |mean SA| over the window that is anomalous. Default <c>0.15</c>.</summary>
-    public double Rise { get; set; } = 0.15;
+    public double Rise { get; init; } = 0.15;
 
     /// <summary>Window, in training steps. Default <c>200</c>.</summary>
-    public int WindowSteps { get; set; } = 200;
-
-    /// <summary>Score at or above which a measurement is anomalous. Default <c>1</c>.</summary>
-    public override double Threshold { get; set; } = 1;
+    public int WindowSteps { get; init; } = 200;
 
     /// <inheritdoc />
-    public override string Reason => AlertReasons.AlignmentTrend;
+    protected internal override RuleScorer<LayerMeasurement> CreateScorer(string layer) => new Scorer(this);
 
     /// <inheritdoc />
-    public override ILayerScorer CreateScorer(string layer) => new Scorer(this);
-
-    /// <inheritdoc />
-    public override IEnumerable<string> Validate()
+    protected internal override IEnumerable<string> Validate()
     {
         foreach (var problem in base.Validate())
             yield return problem;
@@ -35,26 +35,26 @@ public sealed class AlignmentTrendRule : ScoredLayerRule
             yield return $"WindowSteps must be >= 1 (was {WindowSteps}).";
     }
 
-    private sealed class Scorer(AlignmentTrendRule rule) : ILayerScorer, IPersistentScorer
+    private sealed class Scorer(AlignmentTrendRule rule) : RuleScorer<LayerMeasurement>
     {
-        private readonly SeriesHistory _history = new(rule.WindowSteps);
+        private readonly SeriesHistory _history = new();
         private double _past;
 
-        public double? Score(LayerMeasurement measurement)
+        public override double? Score(long step, LayerMeasurement input)
         {
-            double now = measurement.Stats.AbsMean;
-            if (_history.AddAndLookBack(measurement.Step, now) is not { } past)
+            double now = input.Stats.AbsMean;
+            if (_history.AddAndLookBack(step, now, rule.WindowSteps) is not { } past)
                 return null;
             _past = past;
             return (now - past) / rule.Rise;
         }
 
-        public string Describe(LayerMeasurement measurement, double score, double threshold) => string.Create(
+        public override string Describe(long step, LayerMeasurement input, double score, double threshold) => string.Create(
             CultureInfo.InvariantCulture,
-            $"|mean SA| rose from {_past:0.000} to {measurement.Stats.AbsMean:0.000} in {rule.WindowSteps} steps (threshold +{rule.Rise * threshold:0.000})");
+            $"|mean SA| rose from {_past:0.000} to {input.Stats.AbsMean:0.000} in {rule.WindowSteps} steps (threshold +{rule.Rise * threshold:0.000})");
 
-        public JsonNode SaveState() => new JsonObject { ["history"] = _history.Save() };
+        public override IReadOnlyList<double> SaveState() => _history.Save();
 
-        public void LoadState(JsonNode state) => _history.Load(state["history"]!);
+        public override void LoadState(IReadOnlyList<double> state) => _history.Load(state);
     }
 }

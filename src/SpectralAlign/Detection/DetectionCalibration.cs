@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using System.Text.Json.Serialization;
 
 namespace SpectralAlign.Detection;
 
@@ -99,37 +100,29 @@ public sealed class DetectionCalibration
     /// <summary>Reads a calibration written by <see cref="Save(Stream)"/>.</summary>
     /// <param name="stream">A readable stream.</param>
     /// <returns>The calibration.</returns>
-    /// <exception cref="InvalidDataException">The stream does not hold a calibration.</exception>
+    /// <exception cref="InvalidDataException">The stream does not hold a calibration; the message names the missing
+    /// or bad field.</exception>
     public static DetectionCalibration Load(Stream stream)
     {
         ArgumentNullException.ThrowIfNull(stream);
-        JsonObject root;
+        CalibrationDocument document;
         try
         {
-            root = JsonNode.Parse(stream)?.AsObject() ?? throw new InvalidDataException("The calibration is empty.");
+            document = JsonSerializer.Deserialize(stream, CalibrationJsonContext.Default.CalibrationDocument)
+                ?? throw new InvalidDataException("The calibration is empty.");
         }
         catch (JsonException ex)
         {
-            throw new InvalidDataException($"The calibration is not valid JSON: {ex.Message}", ex);
+            throw new InvalidDataException($"The calibration is not valid: {ex.Message}", ex);
         }
 
-        if (root["format"]?.GetValue<string>() != FormatName || root["version"]?.GetValue<int>() != FormatVersion)
-            throw new InvalidDataException($"Not a SpectralAlign detection calibration (expected format '{FormatName}' version {FormatVersion}).");
-        var thresholds = new Dictionary<string, IReadOnlyDictionary<string, double>>(StringComparer.Ordinal);
-        foreach (var (reason, layers) in root["thresholds"]!.AsObject())
-        {
-            thresholds[reason] = layers!.AsObject().ToDictionary(
-                l => l.Key,
-                l => l.Value is null ? double.PositiveInfinity : l.Value.GetValue<double>(),
-                StringComparer.Ordinal);
-        }
-
-        return new DetectionCalibration(
-            thresholds,
-            root["falseAlarmBudget"]!.GetValue<double>(),
-            root["margin"]!.GetValue<double>(),
-            root["referenceRuns"]!.GetValue<int>(),
-            root["description"]?.GetValue<string>() ?? "");
+        if (document.Format != FormatName || document.Version != FormatVersion)
+            throw new InvalidDataException($"Not a SpectralAlign detection calibration (expected format '{FormatName}' version {FormatVersion}, found '{document.Format}' version {document.Version}).");
+        var thresholds = document.Thresholds.ToDictionary(
+            r => r.Key,
+            r => (IReadOnlyDictionary<string, double>)r.Value.ToDictionary(l => l.Key, l => l.Value ?? double.PositiveInfinity, StringComparer.Ordinal),
+            StringComparer.Ordinal);
+        return new DetectionCalibration(thresholds, document.FalseAlarmBudget, document.Margin, document.ReferenceRuns, document.Description ?? "");
     }
 
     /// <summary>Reads a calibration from a file.</summary>
@@ -146,3 +139,32 @@ public sealed class DetectionCalibration
         CultureInfo.InvariantCulture,
         $"calibration of {string.Join(", ", _thresholds.Keys)} on {ReferenceRuns} runs (budget {FalseAlarmBudget:P0}, margin {Margin:P0})");
 }
+
+/// <summary>The JSON document of a <see cref="DetectionCalibration"/> (thresholds saved as <c>null</c> are +∞).</summary>
+internal sealed class CalibrationDocument
+{
+    [JsonRequired]
+    public string Format { get; set; } = "";
+
+    [JsonRequired]
+    public int Version { get; set; }
+
+    [JsonRequired]
+    public double FalseAlarmBudget { get; set; }
+
+    [JsonRequired]
+    public double Margin { get; set; }
+
+    [JsonRequired]
+    public int ReferenceRuns { get; set; }
+
+    public string? Description { get; set; }
+
+    [JsonRequired]
+    public Dictionary<string, Dictionary<string, double?>> Thresholds { get; set; } = [];
+}
+
+/// <summary>Source-generated JSON metadata of <see cref="CalibrationDocument"/>.</summary>
+[JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase, RespectNullableAnnotations = true)]
+[JsonSerializable(typeof(CalibrationDocument))]
+internal sealed partial class CalibrationJsonContext : JsonSerializerContext;

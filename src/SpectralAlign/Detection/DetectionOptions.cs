@@ -13,7 +13,8 @@ public sealed class DetectionOptions
     public int WarmupSteps { get; set; } = 100;
 
     /// <summary>Consecutive anomalous verdicts needed to raise an alert (measurements for layer rules, steps with
-    /// signals for run rules). Default <c>5</c> (50 steps at the default interval).</summary>
+    /// signals for run rules), for rules without their own <see cref="DetectionRule.Persistence"/>. Default
+    /// <c>5</c> (50 steps at the default interval).</summary>
     public int ConsecutiveMeasurements { get; set; } = 5;
 
     /// <summary>Consecutive normal verdicts after which an alerted rule re-arms for a new episode. Default
@@ -23,19 +24,17 @@ public sealed class DetectionOptions
     /// <summary>Minimum number of valid rows a measurement needs to be judged. Default <c>16</c>.</summary>
     public int MinSamples { get; set; } = 16;
 
-    /// <summary>The rules to run on every layer. Default: one <see cref="BaselineRelativeRule"/>. Others:
-    /// <see cref="AbsoluteSignCollapseRule"/> (the paper's thresholds), <see cref="AlignedGrowthRule"/> (Theorem 1),
-    /// <see cref="AlignmentTrendRule"/>, and the baselines <see cref="SpectralNormGrowthRule"/>,
-    /// <see cref="StableRankDropRule"/>, <see cref="MaxActivationGrowthRule"/>.</summary>
-    public IList<IDetectionRule> Rules { get; set; } = new List<IDetectionRule> { new BaselineRelativeRule() };
-
-    /// <summary>Run-level rules, fed by <see cref="SpectralMonitor.Step(TrainingSignals)"/>: e.g.
-    /// <see cref="LossSpikeRule"/>, <see cref="GradientNormSpikeRule"/>. Default: none.</summary>
-    public IList<ScoredRunRule> RunRules { get; set; } = new List<ScoredRunRule>();
+    /// <summary>The rules to run: <see cref="LayerRule"/>s judge every layer, <see cref="CrossLayerRule"/>s groups of
+    /// layers measured together, <see cref="RunRule"/>s the run's <see cref="TrainingSignals"/>. Default: one
+    /// <see cref="BaselineRelativeRule"/>. Others: <see cref="AbsoluteSignCollapseRule"/> (the paper's thresholds),
+    /// <see cref="RollingBaselineRule"/>, <see cref="AlignedGrowthRule"/> and <see cref="AlignedAccelerationRule"/>
+    /// (Theorem 1), <see cref="AlignmentTrendRule"/>, the baselines <see cref="SpectralNormGrowthRule"/>,
+    /// <see cref="StableRankDropRule"/>, <see cref="MaxActivationGrowthRule"/>, and the run rules
+    /// <see cref="LossSpikeRule"/>, <see cref="GradientNormSpikeRule"/> and <see cref="GradientNormEmaRule"/>.</summary>
+    public IList<DetectionRule> Rules { get; set; } = new List<DetectionRule> { new BaselineRelativeRule() };
 
     /// <summary>Per-layer thresholds fitted on healthy reference runs (<see cref="DetectionCalibrator"/>); they
-    /// replace the <see cref="ScoredLayerRule.Threshold"/> / <see cref="ScoredRunRule.Threshold"/> of the rules and
-    /// layers they cover. Default <c>null</c> (no calibration).</summary>
+    /// replace the <see cref="DetectionRule.Threshold"/> of the rules and layers they cover. Default <c>null</c> (no calibration).</summary>
     public DetectionCalibration? Calibration { get; set; }
 
     /// <summary>Lists every problem with these options; empty when they are valid.</summary>
@@ -52,38 +51,32 @@ public sealed class DetectionOptions
         if (MinSamples < 1)
             problems.Add($"Detection.MinSamples must be >= 1 (was {MinSamples}).");
         if (Rules is null)
-            problems.Add("Detection.Rules must not be null (use an empty list to disable layer rules).");
-        if (RunRules is null)
-            problems.Add("Detection.RunRules must not be null (use an empty list for none).");
-        if (Rules is null || RunRules is null)
+        {
+            problems.Add("Detection.Rules must not be null (use an empty list for no rules).");
             return problems;
+        }
 
         var reasons = new HashSet<string>(StringComparer.Ordinal) { AlertReasons.NonFinite };
-        void Check(string kind, int i, object? rule, string? reason, IEnumerable<string> ruleProblems)
+        for (int i = 0; i < Rules.Count; i++)
         {
+            var rule = Rules[i];
             if (rule is null)
             {
-                problems.Add($"Detection.{kind}[{i}] is null.");
-                return;
+                problems.Add($"Detection.Rules[{i}] is null.");
+                continue;
             }
 
             string name = rule.GetType().Name;
-            if (string.IsNullOrWhiteSpace(reason))
-                problems.Add($"Detection.{kind}[{i}] ({name}) has an empty Reason.");
-            else if (!reasons.Add(reason))
-                problems.Add($"Detection.{kind}[{i}] ({name}) reuses the reason '{reason}'; each rule needs a distinct reason.");
-            problems.AddRange(ruleProblems.Select(p => $"Detection.{kind}[{i}] ({name}): {p}"));
+            problems.AddRange(rule.Validate().Select(p => $"Detection.Rules[{i}] ({name}): {p}"));
+            if (!string.IsNullOrWhiteSpace(rule.Reason) && !reasons.Add(rule.Reason))
+                problems.Add($"Detection.Rules[{i}] ({name}) reuses the reason '{rule.Reason}'; give each rule a distinct Reason.");
         }
 
-        for (int i = 0; i < Rules.Count; i++)
-            Check(nameof(Rules), i, Rules[i], Rules[i]?.Reason, Rules[i]?.Validate() ?? []);
-        for (int i = 0; i < RunRules.Count; i++)
-            Check(nameof(RunRules), i, RunRules[i], RunRules[i]?.Reason, RunRules[i]?.Validate() ?? []);
         return problems;
     }
 
-    /// <summary>A copy whose rule lists are independent of this one (the rules and the calibration themselves are
-    /// shared; rules are stateless and calibrations immutable).</summary>
+    /// <summary>A copy whose rule list is independent of this one (the rules and the calibration themselves are
+    /// shared: both are immutable).</summary>
     /// <returns>The copy.</returns>
     public DetectionOptions Clone() => new()
     {
@@ -91,8 +84,7 @@ public sealed class DetectionOptions
         ConsecutiveMeasurements = ConsecutiveMeasurements,
         RecoveryMeasurements = RecoveryMeasurements,
         MinSamples = MinSamples,
-        Rules = Rules is null ? null! : new List<IDetectionRule>(Rules),
-        RunRules = RunRules is null ? null! : new List<ScoredRunRule>(RunRules),
+        Rules = Rules is null ? null! : new List<DetectionRule>(Rules),
         Calibration = Calibration,
     };
 }

@@ -2,20 +2,24 @@ namespace SpectralAlign.Detection;
 
 /// <summary>
 /// Baseline detector: the largest absolute input activation of the layer grew by
-/// <see cref="ScoredLayerRule.Threshold"/>× (default <c>2</c>) or more within
-/// <see cref="WindowedRatioRule.WindowSteps"/> steps (default 200).
+/// <see cref="DetectionRule.Threshold"/>× (default <c>2</c>) or more within <see cref="WindowSteps"/> steps.
 /// </summary>
-public sealed class MaxActivationGrowthRule : WindowedRatioRule
+public sealed class MaxActivationGrowthRule : LayerRule
 {
-    /// <inheritdoc />
-    public override string Reason => AlertReasons.MaxActivationGrowth;
+    /// <summary>Creates the rule with reason <see cref="AlertReasons.MaxActivationGrowth"/> and threshold <c>2</c>
+    /// (a growth factor).</summary>
+    public MaxActivationGrowthRule()
+        : base(AlertReasons.MaxActivationGrowth, 2)
+    {
+    }
 
-    /// <summary>Growth factor over the window that is anomalous. Default <c>2</c>.</summary>
-    public override double Threshold { get; set; } = 2;
+    /// <summary>How far back the comparison looks, in training steps. Default <c>200</c>.</summary>
+    public int WindowSteps { get; init; } = 200;
 
     /// <inheritdoc />
-    protected override string StatisticName => "max |input|";
+    protected internal override RuleScorer<LayerMeasurement> CreateScorer(string layer) =>
+        new WindowedRatioScorer(WindowSteps, "max |input|", inverted: false, m => m.MaxAbsInput);
 
     /// <inheritdoc />
-    protected override double? Read(LayerMeasurement measurement) => measurement.MaxAbsInput;
+    protected internal override IEnumerable<string> Validate() => base.Validate().Concat(WindowedRatioScorer.Validate(WindowSteps));
 }

@@ -1,34 +1,47 @@
-using System.Text.Json.Nodes;
-
 namespace SpectralAlign.Detection;
 
 /// <summary>
-/// A short (step, value) history of one statistic, long enough to look up the value about <c>window</c> steps ago.
+/// A short (step, value) history of one statistic, for looking up the value about a window ago: it keeps, besides
+/// the newer entries, one entry at or before the oldest step still asked for.
 /// </summary>
-internal sealed class SeriesHistory(long window)
+internal sealed class SeriesHistory
 {
     private readonly List<(long Step, double Value)> _entries = [];
 
-    /// <summary>Appends a value and returns the latest value recorded at or before <c>step − window</c>, or
-    /// <c>null</c> while the history does not reach back that far.</summary>
-    public double? AddAndLookBack(long step, double value)
+    public void Add(long step, double value) => _entries.Add((step, value));
+
+    /// <summary>The latest value recorded at or before <paramref name="step"/>, or <c>null</c> when the history does
+    /// not reach back that far.</summary>
+    public double? AtOrBefore(long step)
     {
-        _entries.Add((step, value));
-        long target = step - window;
-        int index = _entries.FindLastIndex(e => e.Step <= target);
-        if (index < 0)
-            return null;
-        // Keep one entry at or before the target for the next lookup; drop everything older.
-        if (index > 0)
-            _entries.RemoveRange(0, index);
-        return _entries[0].Value;
+        int index = _entries.FindLastIndex(e => e.Step <= step);
+        return index < 0 ? null : _entries[index].Value;
     }
 
-    public JsonArray Save() => new(_entries.Select(e => (JsonNode)new JsonArray(e.Step, e.Value)).ToArray());
-
-    public void Load(JsonNode state)
+    /// <summary>Drops the entries no lookup at or after <paramref name="oldest"/> needs.</summary>
+    public void Forget(long oldest)
     {
+        int index = _entries.FindLastIndex(e => e.Step <= oldest);
+        if (index > 0)
+            _entries.RemoveRange(0, index);
+    }
+
+    /// <summary>Appends a value and returns the latest value recorded at or before <c>step − window</c>.</summary>
+    public double? AddAndLookBack(long step, double value, long window)
+    {
+        Add(step, value);
+        Forget(step - window);
+        return AtOrBefore(step - window);
+    }
+
+    public IReadOnlyList<double> Save() => [.. _entries.SelectMany(e => new[] { e.Step, e.Value })];
+
+    public void Load(IReadOnlyList<double> state)
+    {
+        if (state.Count % 2 != 0)
+            throw new InvalidDataException($"A series history needs (step, value) pairs (got {state.Count} numbers).");
         _entries.Clear();
-        _entries.AddRange(state.AsArray().Select(e => (e![0]!.GetValue<long>(), e[1]!.GetValue<double>())));
+        for (int i = 0; i < state.Count; i += 2)
+            _entries.Add(((long)state[i], state[i + 1]));
     }
 }

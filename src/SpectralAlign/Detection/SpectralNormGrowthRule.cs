@@ -1,21 +1,26 @@
 namespace SpectralAlign.Detection;
 
 /// <summary>
-/// Baseline detector: the layer's spectral norm σ1 grew by <see cref="ScoredLayerRule.Threshold"/>× (default
-/// <c>1.5</c>) or more within <see cref="WindowedRatioRule.WindowSteps"/> steps (default 200). The paper's Theorem 1
-/// makes σ1 growth the consequence of pathological alignment; on its own it also rises in healthy training.
+/// Baseline detector: the layer's spectral norm σ1 grew by <see cref="DetectionRule.Threshold"/>× (default
+/// <c>1.5</c>) or more within <see cref="WindowSteps"/> steps. The paper's Theorem 1 makes σ1 growth the consequence
+/// of pathological alignment; on its own it also rises in healthy training.
 /// </summary>
-public sealed class SpectralNormGrowthRule : WindowedRatioRule
+public sealed class SpectralNormGrowthRule : LayerRule
 {
-    /// <inheritdoc />
-    public override string Reason => AlertReasons.SpectralNormGrowth;
+    /// <summary>Creates the rule with reason <see cref="AlertReasons.SpectralNormGrowth"/> and threshold <c>1.5</c>
+    /// (a growth factor).</summary>
+    public SpectralNormGrowthRule()
+        : base(AlertReasons.SpectralNormGrowth, 1.5)
+    {
+    }
 
-    /// <summary>Growth factor over the window that is anomalous. Default <c>1.5</c>.</summary>
-    public override double Threshold { get; set; } = 1.5;
+    /// <summary>How far back the comparison looks, in training steps. Default <c>200</c>.</summary>
+    public int WindowSteps { get; init; } = 200;
 
     /// <inheritdoc />
-    protected override string StatisticName => "σ1";
+    protected internal override RuleScorer<LayerMeasurement> CreateScorer(string layer) =>
+        new WindowedRatioScorer(WindowSteps, "σ1", inverted: false, m => m.SpectralNorm);
 
     /// <inheritdoc />
-    protected override double? Read(LayerMeasurement measurement) => measurement.SpectralNorm;
+    protected internal override IEnumerable<string> Validate() => base.Validate().Concat(WindowedRatioScorer.Validate(WindowSteps));
 }

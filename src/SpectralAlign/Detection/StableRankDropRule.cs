@@ -1,24 +1,26 @@
 namespace SpectralAlign.Detection;
 
 /// <summary>
-/// Baseline detector: the layer's stable rank ‖W‖²_F/σ1² fell by <see cref="ScoredLayerRule.Threshold"/>× (default
-/// <c>1.5</c>) or more within <see cref="WindowedRatioRule.WindowSteps"/> steps (default 200) — the weight
-/// concentrating on its top direction (the signal of the stable-rank-collapse literature).
+/// Baseline detector: the layer's stable rank ‖W‖²_F/σ1² fell by <see cref="DetectionRule.Threshold"/>× (default
+/// <c>1.5</c>) or more within <see cref="WindowSteps"/> steps — the weight concentrating on its top direction (the
+/// signal of the stable-rank-collapse literature).
 /// </summary>
-public sealed class StableRankDropRule : WindowedRatioRule
+public sealed class StableRankDropRule : LayerRule
 {
-    /// <inheritdoc />
-    public override string Reason => AlertReasons.StableRankDrop;
+    /// <summary>Creates the rule with reason <see cref="AlertReasons.StableRankDrop"/> and threshold <c>1.5</c>
+    /// (a drop factor).</summary>
+    public StableRankDropRule()
+        : base(AlertReasons.StableRankDrop, 1.5)
+    {
+    }
 
-    /// <summary>Drop factor over the window that is anomalous. Default <c>1.5</c>.</summary>
-    public override double Threshold { get; set; } = 1.5;
-
-    /// <inheritdoc />
-    protected override string StatisticName => "stable rank";
-
-    /// <inheritdoc />
-    protected override bool Inverted => true;
+    /// <summary>How far back the comparison looks, in training steps. Default <c>200</c>.</summary>
+    public int WindowSteps { get; init; } = 200;
 
     /// <inheritdoc />
-    protected override double? Read(LayerMeasurement measurement) => measurement.StableRank;
+    protected internal override RuleScorer<LayerMeasurement> CreateScorer(string layer) =>
+        new WindowedRatioScorer(WindowSteps, "stable rank", inverted: true, m => m.StableRank);
+
+    /// <inheritdoc />
+    protected internal override IEnumerable<string> Validate() => base.Validate().Concat(WindowedRatioScorer.Validate(WindowSteps));
 }

@@ -31,6 +31,18 @@ internal sealed class WatchedLayer(LayerView view, InputCapture capture, long wa
 
     public LayerMeasurement? LastMeasurement { get; set; }
 
+    /// <summary>Hands over the rows captured since the last call with the current weight as the engine's input
+    /// (the caller disposes <see cref="LayerInput.Rows"/>; the weight view belongs to the caller's dispose scope), or
+    /// <c>null</c> (rows released) when the module has no such weight any more.</summary>
+    public LayerInput? TakeInput()
+    {
+        var (rows, seen) = Capture.Take();
+        if (View.CurrentWeight() is { } weight)
+            return new LayerInput(Name, weight, rows, seen, Spectral);
+        rows?.Dispose();
+        return null;
+    }
+
     public void Dispose()
     {
         Capture.Dispose();

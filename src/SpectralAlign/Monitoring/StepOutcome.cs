@@ -1,3 +1,4 @@
+using SpectralAlign.Detection;
 using SpectralAlign.Telemetry;
 
 namespace SpectralAlign.Monitoring;
@@ -31,6 +32,9 @@ internal sealed class StepOutcome(long step) : IDisposable
 
     /// <summary>Exceptions that escaped detection (layer, or <see cref="CollapseAlert.RunLayer"/>).</summary>
     public List<(string Layer, Exception Exception)> DetectionFailures { get; } = [];
+
+    /// <summary>Rules that threw during this step and were switched off for their layer (or group, or the run).</summary>
+    public List<RuleFault> RuleFaults { get; } = [];
 
     public void Dispose()
     {

@@ -8,8 +8,10 @@ namespace SpectralAlign.Monitoring;
 
 /// <summary>
 /// The work of one <see cref="SpectralMonitor.Step()"/> under the monitor's lock: on measured steps, hand the
-/// captured rows and weights to the engine and its measurements to the detector; on every step, the run-level
-/// signals to the detector and the watchdog's check. Never throws: every failure is recorded in the
+/// captured rows and weights to the engine and the step's measurements and signals to the detector (one
+/// <see cref="CollapseDetector.ObserveStep"/>, so that cross-layer rules see the whole step); on other steps, the
+/// run-level signals; on every step, the watchdog's check. The detector isolates failing rules itself (their faults
+/// are passed on to be logged). Never throws: every failure is recorded in the
 /// <see cref="StepOutcome"/> for the publisher, so the step counter always advances and training goes on.
 /// </summary>
 internal sealed class StepRunner(WatchRegistry registry, CaptureScheduler scheduler, SpectralEngine engine, CollapseDetector detector)
@@ -19,14 +21,15 @@ internal sealed class StepRunner(WatchRegistry registry, CaptureScheduler schedu
         var outcome = new StepOutcome(step);
         var layers = registry.Layers;
         if (scheduler.IsMeasuredStep(step) && layers.Length > 0)
-            Measure(outcome, layers, keepCaptures);
-        if (signals.Loss is not null || signals.GradientNorm is not null)
+            Measure(outcome, layers, keepCaptures, signals);
+        else if (signals.Loss is not null || signals.GradientNorm is not null)
             Detect(outcome, CollapseAlert.RunLayer, () => detector.ObserveSignals(step, signals));
+        outcome.RuleFaults.AddRange(detector.TakeFaults());
         outcome.SilentHooks = scheduler.FindSilentHooks(layers, step);
         return outcome;
     }
 
-    private void Measure(StepOutcome outcome, WatchedLayer[] layers, bool keepCaptures)
+    private void Measure(StepOutcome outcome, WatchedLayer[] layers, bool keepCaptures, TrainingSignals signals)
     {
         outcome.Measured = true;
         var profile = engine.Profile;
@@ -45,9 +48,7 @@ internal sealed class StepRunner(WatchRegistry registry, CaptureScheduler schedu
 
         try
         {
-            outcome.Measurements = measurable.Count > 0
-                ? engine.Measure(outcome.Step, measurable, keepCaptures ? record => outcome.Captures.Add(Keep(record)) : null)
-                : [];
+            outcome.Measurements = measurable.Count > 0 ? MeasureCaptured(outcome, measurable, keepCaptures) : [];
         }
 #pragma warning disable CA1031 // A failure of the monitor must never stop training.
         catch (Exception ex)
@@ -59,14 +60,52 @@ internal sealed class StepRunner(WatchRegistry registry, CaptureScheduler schedu
 
         long start = profile is null ? 0 : CostProfile.Now;
         for (int i = 0; i < outcome.Measurements.Length; i++)
-        {
-            var m = outcome.Measurements[i];
-            measurable[i].LastMeasurement = m;
-            Detect(outcome, m.Layer, () => detector.Observe(m));
-        }
+            measurable[i].LastMeasurement = outcome.Measurements[i];
+        Detect(outcome, CollapseAlert.RunLayer, () => detector.ObserveStep(outcome.Step, outcome.Measurements, signals));
 
         profile?.Add(CostProfile.Phase.Detector, start);
         profile?.CountMeasuredStep();
+    }
+
+    /// <summary>Takes the layers' captured rows, keeps them with the weights for the capture sinks if asked, measures
+    /// them and releases them. Returns one measurement per entry of <paramref name="layers"/> (from which a layer whose
+    /// weight vanished since <see cref="HasWeight"/> is removed).</summary>
+    private LayerMeasurement[] MeasureCaptured(StepOutcome outcome, List<WatchedLayer> layers, bool keepCaptures)
+    {
+        using var scope = NewDisposeScope();
+        var inputs = new List<LayerInput>(layers.Count);
+        try
+        {
+            for (int i = 0; i < layers.Count;)
+            {
+                if (layers[i].TakeInput() is { } input)
+                {
+                    inputs.Add(input);
+                    i++;
+                }
+                else
+                {
+                    layers.RemoveAt(i);
+                }
+            }
+
+            if (keepCaptures)
+            {
+                foreach (var input in inputs)
+                    outcome.Captures.Add(Keep(outcome.Step, input));
+            }
+
+            return engine.Measure(outcome.Step, inputs);
+        }
+        finally
+        {
+            // Rows handed to a capture record belong to the outcome now (released after the capture sinks).
+            foreach (var input in inputs)
+            {
+                if (!outcome.Captures.Exists(c => ReferenceEquals(c.Rows, input.Rows)))
+                    input.Rows?.Dispose();
+            }
+        }
     }
 
     private static void Detect(StepOutcome outcome, string layer, Func<IReadOnlyList<CollapseAlert>> observe)
@@ -91,19 +130,19 @@ internal sealed class StepRunner(WatchRegistry registry, CaptureScheduler schedu
         return layer.View.CurrentWeight() is not null;
     }
 
-    /// <summary>A capture record that outlives the engine's call: the rows copied (the engine releases its own), the
-    /// weight as a new view of the live parameter.</summary>
-    private static CaptureRecord Keep(CaptureRecord record)
+    /// <summary>A capture record that outlives the engine's call: it takes over the captured rows (the engine never
+    /// writes them) and holds the weight as a new view of the live parameter.</summary>
+    private static CaptureRecord Keep(long step, LayerInput input)
     {
         using var scope = NewDisposeScope();
         return new CaptureRecord
         {
-            Step = record.Step,
-            Layer = record.Layer,
-            Groups = record.Groups,
-            Rows = record.Rows?.detach().clone().DetachFromDisposeScope(),
-            InputRows = record.InputRows,
-            Weight = record.Weight.detach().DetachFromDisposeScope(),
+            Step = step,
+            Layer = input.Name,
+            Groups = input.Groups,
+            Rows = input.Rows,
+            InputRows = input.SeenRows,
+            Weight = input.Weight.detach().DetachFromDisposeScope(),
         };
     }
 }

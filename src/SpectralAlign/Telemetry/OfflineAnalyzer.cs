@@ -1,12 +1,15 @@
 using System.Text.Json;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using SpectralAlign.Detection;
+using SpectralAlign.Spectral;
 using static TorchSharp.torch;
 
 namespace SpectralAlign.Telemetry;
 
 /// <summary>
 /// Computes, from a capture written by <see cref="OfflineCaptureSink"/>, the same measurements and alerts the monitor
-/// computes online: it replays the saved rows and weights, step by step, through a <see cref="SpectralMonitor"/> with
+/// computes online: it measures the saved rows and weights, step by step, with the monitor's measurement engine and
 /// the capturing monitor's settings (same seed, same warm-started singular vectors, same detection), on the CPU.
 /// </summary>
 public static class OfflineAnalyzer
@@ -17,13 +20,15 @@ public static class OfflineAnalyzer
     /// monitor's measurement settings from <c>capture.json</c>. In either case the interval is set to the spacing of
     /// the saved steps (their greatest common divisor), <see cref="SpectralMonitorOptions.MaxSamplesPerLayer"/> is raised to the largest saved row
     /// count (every saved row is used) and hook-silence warnings are turned off.</param>
-    /// <param name="sinks">Receive every replayed step, as during training (e.g. a <see cref="RunLogWriter"/> to
+    /// <param name="sinks">Receive every analysed step, as during training (e.g. a <see cref="RunLogWriter"/> to
     /// plot the analysis); <c>null</c> for none.</param>
-    /// <param name="logger">Receives the replay monitor's log; <c>null</c> for none.</param>
+    /// <param name="logger">Receives each measurement (trace) and alert (warning), as the monitor logs them;
+    /// <c>null</c> for none.</param>
     /// <returns>The measurements and alerts.</returns>
     /// <exception cref="DirectoryNotFoundException">The directory does not exist.</exception>
     /// <exception cref="InvalidDataException">The capture is not in the expected format (the message says
     /// where).</exception>
+    /// <exception cref="ArgumentException">The options are invalid.</exception>
     public static OfflineAnalysis Analyze(string directory, SpectralMonitorOptions? options = null, IEnumerable<ISpectralSink>? sinks = null, ILogger? logger = null)
     {
         ArgumentNullException.ThrowIfNull(directory);
@@ -33,52 +38,47 @@ public static class OfflineAnalyzer
         var (entries, truncated) = ReadManifest(directory);
         var steps = entries.Select(e => e.Step).Distinct().Order().ToArray();
         var replayOptions = ReplayOptions(options, header, entries, steps);
+        replayOptions.ThrowIfInvalid(nameof(options));
+        logger ??= NullLogger.Instance;
 
         var measurements = new List<LayerMeasurement>();
         var alerts = new List<CollapseAlert>();
         var sinkList = sinks?.ToArray() ?? [];
-        var layers = new Dictionary<string, ReplayLayer>(StringComparer.Ordinal);
-        using var monitor = new SpectralMonitor(replayOptions, logger);
-        var stepMeasurements = new List<LayerMeasurement>();
-        var stepAlerts = new List<CollapseAlert>();
-        monitor.Measured += (_, m) => stepMeasurements.Add(m);
-        monitor.CollapseDetected += (_, a) => stepAlerts.Add(a);
+        var engine = new SpectralEngine(replayOptions);
+        var detector = new CollapseDetector(replayOptions.Detection);
+
+        // Each step's layers in first-appearance order: the order the capturing monitor watched them.
+        var states = new Dictionary<string, SpectralState>(StringComparer.Ordinal);
+        foreach (var entry in entries)
+            states.TryAdd(entry.Layer, new SpectralState());
+        var order = states.Keys.Select((name, i) => (name, i)).ToDictionary(p => p.name, p => p.i, StringComparer.Ordinal);
         try
         {
-            // Watch in first-appearance order: the order the capturing monitor watched them.
-            foreach (var entry in entries)
-            {
-                if (layers.ContainsKey(entry.Layer))
-                    continue;
-                var layer = new ReplayLayer(entry.WeightShape, ParseDType(entry.WeightDType, entry));
-                layers.Add(entry.Layer, layer);
-                monitor.WatchReplay(layer, entry.Layer, layer.Groups, layer.OutFeatures, layer.InFeatures, () => layer.Weight);
-            }
-
             foreach (var group in entries.GroupBy(e => e.Step).OrderBy(g => g.Key))
             {
-                while (monitor.CurrentStep < group.Key)
-                    monitor.Step();
-                var inputRows = new Dictionary<string, long>(StringComparer.Ordinal);
-                foreach (var entry in group)
+                var stepEntries = group.GroupBy(e => e.Layer).Select(g => g.Last()).OrderBy(e => order[e.Layer]).ToList();
+                LayerMeasurement[] stepMeasurements;
+                using (var scope = NewDisposeScope())
                 {
-                    inputRows[entry.Layer] = entry.InputRows;
-                    Feed(directory, layers[entry.Layer], entry);
+                    var inputs = stepEntries.Select(e => Input(directory, e, states[e.Layer])).ToList();
+                    stepMeasurements = engine.Measure(group.Key, inputs);
                 }
 
-                stepMeasurements.Clear();
-                stepAlerts.Clear();
-                monitor.Step();
-
-                // The replay saw only the saved rows; report the count the layer saw during training.
-                var fixedUp = stepMeasurements.Where(m => inputRows.ContainsKey(m.Layer))
-                    .ToDictionary(m => m, m => WithInputRows(m, inputRows[m.Layer]));
-                var report = new StepReport
+                var stepAlerts = new List<CollapseAlert>();
+                foreach (var m in stepMeasurements)
                 {
-                    Step = group.Key,
-                    Measurements = fixedUp.Values.ToArray(),
-                    Alerts = stepAlerts.Where(a => a.Measurement is { } m && fixedUp.ContainsKey(m)).Select(a => WithMeasurement(a, fixedUp[a.Measurement!])).ToArray(),
-                };
+                    Log.Measured(logger, m);
+                    foreach (var alert in detector.Observe(m))
+                    {
+                        if (alert.Reason == AlertReasons.NonFinite)
+                            Log.NonFinite(logger, alert.Layer, alert.Step, alert.Detail);
+                        else
+                            Log.CollapseDetected(logger, alert.Reason, alert.Layer, alert.Step, alert.EpisodeStartStep, alert.Detail);
+                        stepAlerts.Add(alert);
+                    }
+                }
+
+                var report = new StepReport { Step = group.Key, Measurements = stepMeasurements, Alerts = stepAlerts };
                 measurements.AddRange(report.Measurements);
                 alerts.AddRange(report.Alerts);
                 foreach (var sink in sinkList)
@@ -87,8 +87,8 @@ public static class OfflineAnalyzer
         }
         finally
         {
-            foreach (var layer in layers.Values)
-                layer.Dispose();
+            foreach (var state in states.Values)
+                state.Dispose();
         }
 
         return new OfflineAnalysis
@@ -101,13 +101,32 @@ public static class OfflineAnalyzer
         };
     }
 
-    private static void Feed(string directory, ReplayLayer layer, CaptureManifestLine entry)
+    /// <summary>The engine's input of one manifest entry: its saved (G, m, n) weight and (G, rows, n) rows, in the
+    /// caller's dispose scope.</summary>
+    private static LayerInput Input(string directory, CaptureManifestLine entry, SpectralState state)
     {
-        using var scope = NewDisposeScope();
-        using var noGrad = no_grad();
-        layer.SetWeight(Load(directory, entry.Weight, entry));
+        // Captures of version 1 saved a Linear's weight as (m, n); they are one group.
+        long[] shape = entry.WeightShape.Length == 2 ? [1, entry.WeightShape[0], entry.WeightShape[1]] : entry.WeightShape;
+        var weight = Load(directory, entry.Weight, entry);
+        if (weight.numel() != shape.Aggregate(1L, (a, b) => a * b))
+            throw new InvalidDataException($"The weight of layer '{entry.Layer}' at step {entry.Step} has shape [{string.Join(", ", weight.shape)}]; the manifest says [{string.Join(", ", entry.WeightShape)}].");
+        weight = weight.reshape(shape).to(ParseDType(entry.WeightDType, entry));
+        Tensor? rows = null;
         if (entry.Rows is { } rowsFile)
-            layer.call(Load(directory, rowsFile, entry));
+        {
+            rows = Load(directory, rowsFile, entry);
+            if (rows.dim() == 2)
+                rows = rows.unsqueeze(0);
+        }
+
+        try
+        {
+            return new LayerInput(entry.Layer, weight, rows, entry.InputRows, state);
+        }
+        catch (ArgumentException ex)
+        {
+            throw new InvalidDataException($"Capture of layer '{entry.Layer}' at step {entry.Step}: {ex.Message}", ex);
+        }
     }
 
     private static Tensor Load(string directory, string relative, CaptureManifestLine entry)
@@ -222,31 +241,4 @@ public static class OfflineAnalyzer
         Enum.TryParse<ScalarType>(name, out var dtype)
             ? dtype
             : throw new InvalidDataException($"Unknown dtype '{name}' for layer '{entry.Layer}' at step {entry.Step}.");
-
-    private static LayerMeasurement WithInputRows(LayerMeasurement m, long inputRows) => new()
-    {
-        Layer = m.Layer,
-        Step = m.Step,
-        Stats = m.Stats,
-        SpectralNorm = m.SpectralNorm,
-        SecondSingularValue = m.SecondSingularValue,
-        FrobeniusNorm = m.FrobeniusNorm,
-        Residual = m.Residual,
-        Iterations = m.Iterations,
-        InputMeanAlignment = m.InputMeanAlignment,
-        MaxAbsInput = m.MaxAbsInput,
-        InputRows = inputRows,
-        Conditions = m.Conditions,
-    };
-
-    private static CollapseAlert WithMeasurement(CollapseAlert a, LayerMeasurement m) => new()
-    {
-        Layer = a.Layer,
-        Step = a.Step,
-        Stats = a.Stats,
-        Reason = a.Reason,
-        Detail = a.Detail,
-        EpisodeStartStep = a.EpisodeStartStep,
-        Measurement = m,
-    };
 }

@@ -1,24 +1,12 @@
-using System.Text;
 using SpectralAlign.Detection;
+using static SpectralAlign.Tests.Support.Measurements;
 
 namespace SpectralAlign.Tests.Detection;
 
-/// <summary>The scored rules, run rules and the calibrator, on hand-constructed series (no torch).</summary>
+/// <summary>The built-in layer rules, each on a hand-constructed series with hand-computed scores (no torch).</summary>
 public sealed class RuleTests
 {
-    private static LayerMeasurement M(long step, double mean = 0.05, double diversity = 0.9, double sigma = 1, double frobenius = 3, double maxAbs = 1, string layer = "l") => new()
-    {
-        Layer = layer,
-        Step = step,
-        Stats = new SpectralAlignmentStats { Count = 256, Mean = mean, SignDiversity = diversity },
-        SpectralNorm = sigma,
-        FrobeniusNorm = frobenius,
-        MaxAbsInput = maxAbs,
-    };
-
-    private static DetectionOptions Only(IDetectionRule rule, int consecutive = 1) => new() { WarmupSteps = 0, ConsecutiveMeasurements = consecutive, Rules = [rule] };
-
-    private static List<CollapseAlert> Feed(CollapseDetector detector, IEnumerable<LayerMeasurement> series) => series.SelectMany(detector.Observe).ToList();
+    private const double Tolerance = 1e-9;
 
     [Fact]
     public void SpectralNormGrowth_GrowthOverWindow_FiresOnlyWhenWindowRatioReachesThreshold()
@@ -53,6 +41,8 @@ public sealed class RuleTests
         var series = Enumerable.Range(0, 10).Select(i => M(i * 10, maxAbs: i < 5 ? 1 : 3)).ToList();
         var alert = Assert.Single(Feed(detector, series));
         Assert.Equal(50, alert.Step);
+        // Scores: warming for the first 20 steps, then the ratio to the value 20 steps earlier.
+        Assert.Equal([null, null, 1, 1, 1, 3, 3, 1, 1, 1], Scores(new MaxActivationGrowthRule { WindowSteps = 20 }, series));
     }
 
     [Fact]
@@ -81,111 +71,72 @@ public sealed class RuleTests
     }
 
     [Fact]
-    public void GradientNormSpike_SixSigmaAboveWindow_Fires_NotBefore()
+    public void RollingBaseline_SlowHealthyDrift_ScoresTheLaggedDifference_StaysSilent_WhereTheFrozenBaselineFires()
     {
-        var options = new DetectionOptions { WarmupSteps = 0, ConsecutiveMeasurements = 1, Rules = [], RunRules = [new GradientNormSpikeRule { WindowSteps = 50 }] };
-        var detector = new CollapseDetector(options);
-        var random = new Random(3);
-        var alerts = new List<CollapseAlert>();
-        for (int step = 0; step < 200; step++)
-        {
-            double g = step == 150 ? 10 : 1 + 0.1 * (random.NextDouble() - 0.5);
-            alerts.AddRange(detector.ObserveSignals(step, new TrainingSignals(GradientNorm: g)));
-        }
+        // |mean SA| drifts 0.05 + 0.001·t (a healthy layer slowly becoming one-sided), D constant 0.9.
+        var drift = Enumerable.Range(0, 60).Select(i => M(i * 10, mean: 0.05 + 0.001 * i * 10, diversity: 0.9)).ToList();
+        var rule = new RollingBaselineRule { LagSteps = 50, WindowSteps = 100, MinBaselineMeasurements = 5 };
+        var scores = Scores(rule, drift);
 
-        var alert = Assert.Single(alerts);
-        Assert.Equal(150, alert.Step);
-        Assert.Equal(CollapseAlert.RunLayer, alert.Layer);
-        Assert.Equal(AlertReasons.GradientNormSpike, alert.Reason);
-        Assert.Null(alert.Measurement);
-        // Without the signal the rule is silent.
-        Assert.Empty(new CollapseDetector(options).ObserveSignals(5, new TrainingSignals(Loss: 1)));
+        // At t = 90 the window (−60, 40] first holds 5 measurements (steps 0–40): median m(20), MAD 0.01, so the scale
+        // is max(6·1.4826·0.01, 0.4) = 0.4 and the score (m(90) − m(20)) / 0.4 = 0.07 / 0.4.
+        Assert.All(scores.Take(9), s => Assert.Null(s));
+        Assert.Equal(0.175, scores[9]!.Value, Tolerance);
+        // With a full window (10 measurements, t − 140 … t − 50): median m(t − 95), MAD 0.02 → scale 0.4 → 0.095 / 0.4.
+        Assert.All(scores.Skip(15), s => Assert.Equal(0.2375, s!.Value, Tolerance));
+        Assert.Empty(Feed(new CollapseDetector(Only(rule)), drift));
+        // The default, frozen baseline (steps 0–190) mistakes the same drift for a collapse.
+        Assert.NotEmpty(Feed(new CollapseDetector(Only(new BaselineRelativeRule())), drift));
     }
 
     [Fact]
-    public void LossSpike_NonFiniteLoss_IsAnInfiniteSpike()
+    public void RollingBaseline_SuddenCollapse_FiresAtOnce_TheLagKeepsItOutOfTheBaseline()
     {
-        var detector = new CollapseDetector(new DetectionOptions { WarmupSteps = 0, ConsecutiveMeasurements = 1, Rules = [], RunRules = [new LossSpikeRule()] });
-        for (int step = 0; step < 30; step++)
-            Assert.Empty(detector.ObserveSignals(step, new TrainingSignals(Loss: 2.0 + 0.01 * (step % 3))));
-        var alert = Assert.Single(detector.ObserveSignals(30, new TrainingSignals(Loss: double.NaN)));
-        Assert.Equal(AlertReasons.LossSpike, alert.Reason);
+        const int jumpAt = 400;
+        var series = Enumerable.Range(0, 60).Select(i => i * 10L)
+            .Select(t => M(t, mean: 0.05 + 0.001 * t + (t >= jumpAt ? 0.5 : 0), diversity: 0.9)).ToList();
+        var rule = new RollingBaselineRule { LagSteps = 50, WindowSteps = 100, MinBaselineMeasurements = 5 };
+        var scores = Scores(rule, series);
+        // Until the jump enters the window (t − 50 ≥ 400), the baseline is the drift alone: (0.095 + 0.5) / 0.4.
+        for (long t = jumpAt; t < jumpAt + 50; t += 10)
+            Assert.Equal(1.4875, scores[(int)(t / 10)]!.Value, Tolerance);
+        var alert = Assert.Single(Feed(new CollapseDetector(Only(rule)), series));
+        Assert.Equal((jumpAt, AlertReasons.RollingSignCollapse), (alert.Step, alert.Reason));
+        Assert.Contains("against steps 251–350", alert.Detail, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData(0.1, 1.0969629895494157)]   // acceleration 2c = 0.2 ≥ ln 1.2: anomalous
+    [InlineData(0.05, 0.5484814947747079)]  // 0.1 < ln 1.2: not
+    public void AlignedAcceleration_QuadraticLogSigma_ScoresTheSecondDifference(double curvature, double expected)
+    {
+        // ln σ1 = c·(t / W)² with W = 50: g₁ = c(2t/W − 1), g₀ = c(2(t − W)/W − 1) > 0, a = g₁ − g₀ = 2c at every
+        // judged step; one-sidedness |mean| 0.5 / 0.2 = 2.5 > the acceleration term, so the score is 2c / ln 1.2.
+        var series = Enumerable.Range(0, 30).Select(i => i * 10L).Select(t => M(t, mean: 0.5, diversity: 0.9, sigma: Math.Exp(curvature * (t / 50.0) * (t / 50.0)))).ToList();
+        var scores = Scores(new AlignedAccelerationRule { WindowSteps = 50 }, series);
+        Assert.All(scores.Take(10), s => Assert.Null(s));   // the history reaches back 2W = 100 steps from t = 100 on
+        Assert.All(scores.Skip(10), s => Assert.Equal(expected, s!.Value, Tolerance));
+        Assert.Equal(expected >= 1 ? 1 : 0, Feed(new CollapseDetector(Only(new AlignedAccelerationRule { WindowSteps = 50 })), series).Count);
     }
 
     [Fact]
-    public void Calibrator_FitsThresholdsThatKeepReferenceRunsSilent_AndCatchALargerDeviation()
+    public void AlignedAcceleration_SteadyGrowthOrBalancedSa_StaysSilent()
     {
-        // Three layers with different typical levels of |mean SA|; five healthy runs with noise.
-        List<LayerMeasurement> Run(int seed, double shift = 0, string? shiftedLayer = null)
-        {
-            var random = new Random(seed);
-            var list = new List<LayerMeasurement>();
-            for (int i = 0; i < 60; i++)
-            {
-                foreach (var (layer, level) in new[] { ("a", 0.05), ("b", 0.3), ("c", 0.6) })
-                {
-                    double mean = level + 0.03 * (random.NextDouble() - 0.5) + (layer == shiftedLayer && i >= 30 ? shift : 0);
-                    list.Add(M(i * 10, mean: mean, diversity: 0.9, layer: layer));
-                }
-            }
-
-            return list;
-        }
-
-        var options = new DetectionOptions { WarmupSteps = 0, ConsecutiveMeasurements = 3, Rules = [new AbsoluteSignCollapseRule { DiversityThreshold = 0 }] };
-        var reference = Enumerable.Range(1, 5).Select(s => new CalibrationRun { Measurements = Run(s) }).ToList();
-        var calibration = DetectionCalibrator.Fit(reference, options, falseAlarmBudget: 0, margin: 0.25);
-        options.Calibration = calibration;
-
-        // Per-layer thresholds follow the layers' own levels (the uncalibrated threshold would be |mean| 0.2 for all).
-        var thresholds = calibration.ThresholdsFor(AlertReasons.AbsoluteSignCollapse);
-        Assert.True(thresholds["a"] < thresholds["b"] && thresholds["b"] < thresholds["c"]);
-        // Every reference run stays silent; a new healthy run mostly too; a shifted layer alarms.
-        Assert.All(reference, r => Assert.Empty(Feed(new CollapseDetector(options), r.Measurements)));
-        var alert = Assert.Single(Feed(new CollapseDetector(options), Run(99, shift: 0.15, shiftedLayer: "b")));
-        Assert.Equal("b", alert.Layer);
-        Assert.True(alert.Step >= 300);
+        var rule = new AlignedAccelerationRule { WindowSteps = 50 };
+        // One-sided, σ1 growing exponentially at a constant rate: g₁ = g₀, no acceleration.
+        var steady = Enumerable.Range(0, 30).Select(i => M(i * 10, mean: 0.5, sigma: Math.Exp(0.01 * i * 10))).ToList();
+        Assert.All(Scores(rule, steady).Skip(10), s => Assert.Equal(0, s!.Value, Tolerance));
+        // Accelerating σ1 but balanced SA (|mean| 0.02, D 0.95): one-sidedness max(0.1, 0.0556) = 0.1 caps the score.
+        var balanced = Enumerable.Range(0, 30).Select(i => i * 10L).Select(t => M(t, mean: 0.02, diversity: 0.95, sigma: Math.Exp(0.5 * (t / 50.0) * (t / 50.0)))).ToList();
+        Assert.All(Scores(rule, balanced).Skip(10), s => Assert.Equal(0.1, s!.Value, Tolerance));
+        Assert.Empty(Feed(new CollapseDetector(Only(rule)), steady.Concat(balanced.Select(m => M(m.Step + 300, mean: 0.02, diversity: 0.95, sigma: m.SpectralNorm)))));
     }
 
-    [Fact]
-    public void Calibrator_BudgetAllowsTheWorstReferenceRunToAlarm()
-    {
-        var random = new Random(5);
-        var runs = Enumerable.Range(0, 10).Select(k => new CalibrationRun
-        {
-            Measurements = Enumerable.Range(0, 20).Select(i => M(i * 10, mean: 0.1 + 0.02 * random.NextDouble() + (k == 9 && i > 10 ? 0.5 : 0))).ToList(),
-        }).ToList();
-        var options = new DetectionOptions { WarmupSteps = 0, ConsecutiveMeasurements = 2, Rules = [new AbsoluteSignCollapseRule { DiversityThreshold = 0 }] };
-        double strict = DetectionCalibrator.Fit(runs, options, 0, 0).ThresholdFor(AlertReasons.AbsoluteSignCollapse, "l")!.Value;
-        double lenient = DetectionCalibrator.Fit(runs, options, 0.1, 0).ThresholdFor(AlertReasons.AbsoluteSignCollapse, "l")!.Value;
-        Assert.True(lenient < strict);
-        options.Calibration = DetectionCalibrator.Fit(runs, options, 0.1, 0);
-        Assert.Single(runs, r => Feed(new CollapseDetector(options), r.Measurements).Count > 0);
-    }
-
-    [Fact]
-    public void Calibration_SaveLoad_RoundTrips_AndRejectsOtherDocuments()
-    {
-        var calibration = new DetectionCalibration(
-            new Dictionary<string, IReadOnlyDictionary<string, double>> { ["X"] = new Dictionary<string, double> { ["a"] = 1.5, ["b"] = double.PositiveInfinity } },
-            0.1, 0.25, 4, "test");
-        using var stream = new MemoryStream();
-        calibration.Save(stream);
-        stream.Position = 0;
-        var loaded = DetectionCalibration.Load(stream);
-        Assert.Equal(1.5, loaded.ThresholdFor("X", "a"));
-        Assert.Equal(double.PositiveInfinity, loaded.ThresholdFor("X", "b"));
-        Assert.Null(loaded.ThresholdFor("X", "c"));
-        Assert.Equal((0.1, 0.25, 4, "test"), (loaded.FalseAlarmBudget, loaded.Margin, loaded.ReferenceRuns, loaded.Description));
-        Assert.Throws<InvalidDataException>(() => DetectionCalibration.Load(new MemoryStream(Encoding.UTF8.GetBytes("{\"format\":\"x\"}"))));
-    }
-
-    [Fact]
-    public void Calibrator_InvalidInput_ListsProblems()
-    {
-        var ex = Assert.Throws<ArgumentException>(() => DetectionCalibrator.Fit([], new DetectionOptions(), 1.5, -1));
-        Assert.Contains("at least one", ex.Message, StringComparison.Ordinal);
-        Assert.Contains("budget", ex.Message, StringComparison.Ordinal);
-        Assert.Contains("margin", ex.Message, StringComparison.Ordinal);
-    }
+    [Theory]
+    [InlineData(1.0, 1.2, 1.44, 0)]                       // steady growth ×1.2 per window
+    [InlineData(1.0, 1.0, 1.3, 0.26236426446749106)]      // flat, then ×1.3: ln 1.3
+    [InlineData(1.35, 1.0, 0.9, -0.10536051565782628)]    // shrinking more slowly is not growth: ln 0.9
+    [InlineData(1.0, 1.1, 1.331, 0.09531017980432493)]    // ×1.1 then ×1.21: ln 1.1
+    public void AlignedAcceleration_Acceleration_IsGrowthBeyondThePreviousWindowsGrowth(double twoAgo, double oneAgo, double now, double expected) =>
+        Assert.Equal(expected, AlignedAccelerationRule.Acceleration(now, oneAgo, twoAgo), Tolerance);
 }

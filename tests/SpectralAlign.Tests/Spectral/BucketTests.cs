@@ -1,4 +1,3 @@
-using SpectralAlign.Hooks;
 using SpectralAlign.Spectral;
 using SpectralAlign.Tests.Support;
 using TorchSharp;
@@ -75,24 +74,23 @@ public sealed class BucketTests
     [Fact]
     public void Buckets_SmallLayersShareOneStack_LargeMismatchedLayersDoNot_DifferentInputWidthsNever()
     {
-        var options = new SpectralMonitorOptions();
         var shapes = new (int Out, int In)[]
         {
             (64, 64), (64, 64), (176, 64), (90, 64),          // a transformer's q/k/v/o, FFN gate/up and LM head: one bucket
             (64, 176),                                        // different input width: its own
             (128, 512), (128, 512), (128, 512), (4096, 512),  // padding 128 → 4096 would cost 3.6× the elements
         };
-        using var weights = new DisposableList(shapes.Select(s => zeros(s.Out, s.In)));
-        var layers = shapes.Select((s, i) => new WatchedLayer(new LayerView($"l{i}", "Linear", 1, s.Out, s.In, () => weights[i]), new InputCapture($"l{i}", 8, 0), 0)).ToList();
+        using var weights = new DisposableList(shapes.Select(s => zeros(1, s.Out, s.In)));
+        using var state = new SpectralState();
+        var layers = shapes.Select((s, i) => new LayerInput($"l{i}", weights[i], null, 0, state)).ToList();
 
-        var buckets = SpectralEngine.Buckets(layers, options).Select(b => b.Order().ToArray()).OrderBy(b => b[0]).ToList();
+        var buckets = Bucketing.Buckets(layers, new SpectralMonitorOptions().SubspaceDimension).Select(b => b.Order().ToArray()).OrderBy(b => b[0]).ToList();
 
         Assert.Equal(4, buckets.Count);
         Assert.Equal([0, 1, 2, 3], buckets[0]);
         Assert.Equal([4], buckets[1]);
         Assert.Equal([5, 6, 7], buckets[2]);
         Assert.Equal([8], buckets[3]);
-        foreach (var layer in layers) layer.Dispose();
     }
 
     private sealed class DisposableList(IEnumerable<Tensor> items) : IDisposable

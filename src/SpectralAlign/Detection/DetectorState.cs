@@ -1,0 +1,71 @@
+using System.Text.Json.Serialization;
+
+namespace SpectralAlign.Detection;
+
+/// <summary>The detector's checkpoint state (see <see cref="CollapseDetector.SaveState"/>).</summary>
+internal sealed class DetectorState
+{
+    [JsonRequired]
+    public Dictionary<string, LayerTracksState> Layers { get; set; } = [];
+
+    [JsonRequired]
+    public List<TrackState> Groups { get; set; } = [];
+
+    [JsonRequired]
+    public List<TrackState> Run { get; set; } = [];
+}
+
+/// <summary>One layer's episodes and layer-rule tracks.</summary>
+internal sealed class LayerTracksState
+{
+    [JsonRequired]
+    public EpisodeState NonFinite { get; set; } = new();
+
+    [JsonRequired]
+    public List<TrackState> Rules { get; set; } = [];
+}
+
+/// <summary>One rule's state for one subject: its episode and its scorer's numbers (<c>null</c> when the scorer
+/// could not save them).</summary>
+internal sealed class TrackState
+{
+    [JsonRequired]
+    public string Reason { get; set; } = "";
+
+    /// <summary>The group's name (cross-layer tracks only).</summary>
+    public string? Subject { get; set; }
+
+    /// <summary>The group's member layers (cross-layer tracks only).</summary>
+    public List<string>? Members { get; set; }
+
+    [JsonRequired]
+    public EpisodeState Episode { get; set; } = new();
+
+    public double[]? Scorer { get; set; }
+}
+
+/// <summary>An <see cref="AlertEpisode"/>'s counters.</summary>
+internal sealed class EpisodeState
+{
+    [JsonRequired]
+    public int AnomalousRun { get; set; }
+
+    [JsonRequired]
+    public int NormalRun { get; set; }
+
+    [JsonRequired]
+    public bool Alerted { get; set; }
+
+    [JsonRequired]
+    public long EpisodeStart { get; set; }
+}
+
+/// <summary>Source-generated JSON metadata of the detector's state (no reflection; NaN and infinities as named
+/// literals).</summary>
+[JsonSourceGenerationOptions(
+    PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase,
+    DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
+    NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals,
+    RespectNullableAnnotations = true)]
+[JsonSerializable(typeof(DetectorState))]
+internal sealed partial class DetectorStateJsonContext : JsonSerializerContext;

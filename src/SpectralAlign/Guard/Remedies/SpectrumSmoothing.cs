@@ -1,0 +1,46 @@
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace SpectralAlign.Guard.Remedies;
+
+/// <summary>
+/// A PSS-like smoothing of the top of the spectrum: for each group, the top-k singular values above the target t are
+/// moved towards it, σᵢ ← σᵢ − α·(σᵢ − t) (i ≤ k, σᵢ &gt; t); singular values at or below t, every singular vector and
+/// the rest of the spectrum stay as they were: W ← W − U_k·diag(σᵢ − σᵢ′)·V_kᵀ. The top-(k+1) triplets come from
+/// <see cref="TopSubspace"/> warm-started from the monitor's basis, so the cost is O(k·m·n) per iteration.
+/// </summary>
+/// <param name="rank">k ≥ 1; must be below min(m, n).</param>
+/// <param name="target">What t is.</param>
+/// <param name="strength">α in (0, 1]: 1 sets the top-k to t.</param>
+internal sealed class SpectrumSmoothing(int rank, SmoothingTarget target, double strength) : ISpectralRemedy
+{
+    public string Name => "Smooth";
+
+    public RemedyProposal Propose(Tensor w, Tensor? warm, RemedySettings settings)
+    {
+        long groups = w.shape[0], r = Math.Min(w.shape[1], w.shape[2]);
+        if (rank < 1 || rank >= r)
+            return RemedyProposal.Refuse($"smoothing the top {rank} singular values needs 1 ≤ k < min(m, n) = {r}");
+        if (!(strength > 0 && strength <= 1))
+            return RemedyProposal.Refuse($"the smoothing strength must be in (0, 1] (was {strength})");
+        int needed = target == SmoothingTarget.NextSingularValue ? rank + 1 : rank;
+        int p = (int)Math.Min(r, needed + settings.Oversampling);
+        var top = TopSubspace.Solve(w, p, needed, warm, settings.MaxIterations, settings.Tolerance(w.dtype), settings.Seed);
+        if (!top.Converged)
+            return RemedyProposal.Refuse($"the top {needed} singular triplets did not converge in {top.Iterations} iterations (residual {top.Residual:G3})", top.Iterations);
+
+        var sigma = top.S.narrow(1, 0, rank);                                                  // (G, k)
+        Tensor t = target == SmoothingTarget.NextSingularValue
+            ? top.S.select(1, rank)
+            : ((w.square().sum([1, 2]) - sigma.square().sum(1)).clamp_min(0) / (r - rank)).sqrt();
+        var excess = (sigma - t.unsqueeze(1)).clamp_min(0);
+        var reduction = excess * strength;                                                     // σᵢ − σᵢ′
+        var uk = top.U.narrow(2, 0, rank);
+        var vk = top.V.narrow(2, 0, rank);
+        var smoothed = w - bmm(uk * reduction.unsqueeze(1), vk.transpose(1, 2));
+        var after = (sigma - reduction).select(1, 0);
+        if (p > rank)
+            after = maximum(after, top.S.select(1, rank));
+        return new RemedyProposal(smoothed, null, sigma.select(1, 0).max().ToDouble(), after.max().ToDouble(), top.Iterations);
+    }
+}

@@ -1,0 +1,499 @@
+using System.Diagnostics;
+using System.Globalization;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using SpectralAlign.Guard;
+using SpectralAlign.Guard.LearningRate;
+using SpectralAlign.Guard.Remedies;
+using SpectralAlign.Guard.Snapshots;
+using SpectralAlign.Telemetry;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace SpectralAlign;
+
+/// <summary>
+/// Keeps a training run alive: takes in-memory snapshots of the model and optimizer while training is healthy, and when
+/// the monitor alerts, the loss is not finite, the loss spikes or you call <see cref="Trip"/>, rolls the run back to a
+/// snapshot from before the trouble began, backs the learning rate off (bringing it back gradually) and, if configured,
+/// corrects the spectrum of the alerting layers.
+/// </summary>
+/// <remarks>
+/// <para>
+/// The loop: create the monitor, watch the layers, create the guard, then once per optimizer step call
+/// <c>guard.Step(loss)</c> after <c>optimizer.step()</c>. The guard steps the monitor itself (with the loss as a run
+/// signal): do not also call <see cref="SpectralMonitor.Step()"/>.
+/// </para>
+/// <code>
+/// using var monitor = new SpectralMonitor();
+/// monitor.WatchAll(model);
+/// using var guard = new TrainingGuard(monitor, model, optimizer);
+/// for (int step = 0; step &lt; steps; step++)
+/// {
+///     using var scope = torch.NewDisposeScope();
+///     optimizer.zero_grad();
+///     var loss = criterion(model.call(x), y);
+///     loss.backward();
+///     optimizer.step();
+///     guard.Step(loss.item&lt;float&gt;());
+/// }
+/// </code>
+/// <para>
+/// Learning rate: the guard's back-off multiplies every parameter group's learning rate (through
+/// <see cref="optim.Optimizer.ParamGroups"/>, as TorchSharp's schedulers do) by the new factor over the old one whenever
+/// its factor <see cref="LearningRateScale"/> changes. A loop that never sets the learning rate needs nothing more. A
+/// loop that sets it itself every step multiplies its value by <see cref="LearningRateScale"/>. TorchSharp's chainable
+/// schedulers (StepLR, MultiStepLR, ExponentialLR, MultiplicativeLR), which multiply the rate in force, compose with the
+/// back-off as they are. Schedulers that compute the rate from the initial one (LambdaLR, CosineAnnealingLR, OneCycleLR,
+/// …) overwrite it: after their <c>step()</c>, multiply each group's rate by <see cref="LearningRateScale"/>, as a loop
+/// that sets the rate does. A rollback restores moments and step counts but keeps every group's current learning rate.
+/// </para>
+/// <para>
+/// Guarantees: a guard that never acts (no trigger, no schedule) only reads the model and optimizer, so training is
+/// bit-identical to an unguarded run; a rollback is all or nothing (a failure midway puts the previous state back);
+/// exceptions of <see cref="Intervened"/> and <see cref="Exhausted"/> handlers are caught and logged; a non-finite loss
+/// is a trigger, a disposed monitor is logged once and the guard goes on with the loss alone. <see cref="Step"/>,
+/// <see cref="SaveState(Stream)"/>, <see cref="LoadState(Stream)"/> and <see cref="Dispose"/> belong to the training
+/// thread; <see cref="Trip"/> may be called from any thread.
+/// </para>
+/// </remarks>
+public sealed partial class TrainingGuard : IDisposable
+{
+    private readonly SpectralMonitor _monitor;
+    private readonly nn.Module _model;
+    private readonly OptimizerHelper _optimizer;
+    private readonly TrainingGuardOptions _options;
+    private readonly ILogger _logger;
+    private readonly ILayerAccess _layers;
+    private readonly SnapshotStore _snapshots;
+    private readonly LearningRateScaler _scaler;
+    private readonly LossSpikeCheck _spikes;
+    private readonly LayerCorrector _corrector;
+    private readonly object _pendingGate = new();
+    private readonly List<CollapseAlert> _pendingAlerts = [];
+    private readonly List<GuardTrigger> _pendingTrips = [];
+    private RecoverySchedule _schedule = RecoverySchedule.None;
+    private long _step;
+    private long? _episodeStart;
+    private long _lastTrigger = long.MinValue;
+    private long _lastIntervention = long.MinValue;
+    private bool _exhaustedRaised;
+    private bool _monitorGone;
+    private bool _disposed;
+
+    /// <summary>Creates a guard for one training run.</summary>
+    /// <param name="monitor">The monitor watching the model's layers; the guard subscribes to its alerts and steps it.
+    /// The guard does not dispose it.</param>
+    /// <param name="model">The model: every <c>state_dict()</c> entry (parameters and persistent buffers) is
+    /// snapshotted.</param>
+    /// <param name="optimizer">The optimizer: an <see cref="OptimizerHelper"/> (SGD, Adam, AdamW, …) whose state
+    /// TorchSharp can save and load.</param>
+    /// <param name="options">Settings; <c>null</c> for the defaults. Validated and copied.</param>
+    /// <param name="logger">Receives interventions as warnings and failures as errors; <c>null</c> for none.</param>
+    /// <exception cref="ArgumentNullException">A required argument is null.</exception>
+    /// <exception cref="ArgumentException">The options are invalid; the message lists every problem.</exception>
+    /// <exception cref="NotSupportedException">The optimizer keeps its state in native code (e.g. LBFGS).</exception>
+    /// <exception cref="ObjectDisposedException">The monitor has been disposed.</exception>
+    public TrainingGuard(SpectralMonitor monitor, nn.Module model, optim.Optimizer optimizer, TrainingGuardOptions? options = null, ILogger? logger = null)
+        : this(monitor, model, optimizer, options, logger, layers: null)
+    {
+    }
+
+    internal TrainingGuard(SpectralMonitor monitor, nn.Module model, optim.Optimizer optimizer, TrainingGuardOptions? options, ILogger? logger, ILayerAccess? layers)
+    {
+        ArgumentNullException.ThrowIfNull(monitor);
+        ArgumentNullException.ThrowIfNull(model);
+        _optimizer = OptimizerStateIO.Require(optimizer, nameof(optimizer));
+        var copy = (options ?? new TrainingGuardOptions()).Clone();
+        OptionProblems.ThrowIfAny(copy.Validate(), nameof(TrainingGuardOptions), nameof(options));
+        ObjectDisposedException.ThrowIf(monitor.IsDisposed, monitor);
+        _monitor = monitor;
+        _model = model;
+        _options = copy;
+        _logger = logger ?? NullLogger.Instance;
+        _layers = layers ?? new MonitorLayerAccess(monitor, model);
+        _snapshots = new SnapshotStore(copy.SnapshotCount);
+        _scaler = new LearningRateScaler(optimizer);
+        _spikes = new LossSpikeCheck(copy.LossSpikeWindow, copy.LossSpikeFactor, copy.LossSpikeDeviations);
+        _corrector = new LayerCorrector(_layers, model, _optimizer, copy, RemedySettings.Default);
+        _step = monitor.CurrentStep;
+        monitor.CollapseDetected += OnAlert;
+    }
+
+    /// <summary>Raised after every intervention, on the thread that calls <see cref="Step"/>. An exception thrown by a
+    /// handler is caught and logged.</summary>
+    public event EventHandler<GuardIntervention>? Intervened;
+
+    /// <summary>Raised once, when a trigger arrives after <see cref="TrainingGuardOptions.MaxInterventions"/>
+    /// interventions: the guard stops intervening. An exception thrown by a handler is caught and logged.</summary>
+    public event EventHandler<GuardIntervention>? Exhausted;
+
+    /// <summary>The learning-rate factor in force (1 when none). A loop that sets the learning rate itself multiplies
+    /// its value by this.</summary>
+    public double LearningRateScale => _scaler.Scale;
+
+    /// <summary>Interventions made so far.</summary>
+    public int Interventions { get; private set; }
+
+    /// <summary>A copy of the options in effect.</summary>
+    public TrainingGuardOptions Options => _options.Clone();
+
+    /// <summary>Snapshots held (for tests and benchmarks).</summary>
+    internal int SnapshotCount => _snapshots.Count;
+
+    /// <summary>Bytes held by the snapshots (for tests and benchmarks).</summary>
+    internal long SnapshotBytes => _snapshots.Bytes;
+
+    /// <summary>The steps of the snapshots held, oldest first (for tests).</summary>
+    internal IReadOnlyList<long> SnapshotSteps => _snapshots.Snapshots.Select(s => s.Step).ToArray();
+
+    /// <summary>Test seam: called before each tensor of a rollback is written (see <see cref="SnapshotRestorer"/>).</summary>
+    internal Action<string>? RestoreFault { get; set; }
+
+    /// <summary>
+    /// Call once per optimizer step, after <c>optimizer.step()</c>: steps the monitor with <paramref name="loss"/>,
+    /// acts on any trigger, applies a scheduled correction when one is due, takes a snapshot when one is due and sets the
+    /// learning-rate factor for the next step.
+    /// </summary>
+    /// <param name="loss">The step's training loss (NaN or infinity is a trigger).</param>
+    /// <returns>What the guard did.</returns>
+    /// <exception cref="ObjectDisposedException">The guard has been disposed.</exception>
+    public GuardAction Step(double loss)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        long step = _step;
+        StepMonitor(step, loss);
+        var action = GuardAction.Continue;
+        try
+        {
+            var triggers = CollectTriggers(step, loss);
+            if (triggers.Count > 0)
+                action = OnTriggers(step, triggers);
+            else if (_episodeStart is not null && step - _lastTrigger >= _options.QuietSteps)
+                _episodeStart = null;
+            RunSchedule(step);
+            if (_episodeStart is null && double.IsFinite(loss) && (step % _options.SnapshotInterval == 0 || _snapshots.Count == 0))
+                TakeSnapshot(step);
+            UpdateLearningRate(step + 1);
+        }
+#pragma warning disable CA1031 // The guard must never stop the training loop it protects.
+        catch (Exception ex)
+#pragma warning restore CA1031
+        {
+            Log.GuardFailed(_logger, step, action.ToString(), ex);
+        }
+
+        _step = step + 1;
+        return action;
+    }
+
+    /// <summary>Makes the guard act at its next <see cref="Step"/>, as if an alert had fired (subject to the cooldown
+    /// and <see cref="TrainingGuardOptions.MaxInterventions"/>). May be called from any thread.</summary>
+    /// <param name="reason">Why, for the intervention record and the log.</param>
+    /// <exception cref="ArgumentException"><paramref name="reason"/> is empty.</exception>
+    /// <exception cref="ObjectDisposedException">The guard has been disposed.</exception>
+    public void Trip(string reason)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(reason);
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        lock (_pendingGate)
+        {
+            long step = Interlocked.Read(ref _step);
+            _pendingTrips.Add(new GuardTrigger(GuardTriggerKind.Manual, reason, CollapseAlert.RunLayer, step, step, "Trip"));
+        }
+    }
+
+    /// <summary>Unsubscribes from the monitor and releases every snapshot. Idempotent. Does not dispose the monitor, the
+    /// model or the optimizer; a learning-rate factor in force stays in the optimizer.</summary>
+    public void Dispose()
+    {
+        if (_disposed)
+            return;
+        _disposed = true;
+        _monitor.CollapseDetected -= OnAlert;
+        _snapshots.Dispose();
+    }
+
+    /// <summary>Calls each handler in turn; an exception is logged and never reaches the loop or the other handlers.</summary>
+    private void Raise(EventHandler<GuardIntervention>? handlers, GuardIntervention args, string eventName)
+    {
+        foreach (var handler in handlers?.GetInvocationList() ?? [])
+        {
+            try
+            {
+                ((EventHandler<GuardIntervention>)handler)(this, args);
+            }
+#pragma warning disable CA1031 // A handler's exception must never reach the training loop.
+            catch (Exception ex)
+#pragma warning restore CA1031
+            {
+                Log.HandlerFailed(_logger, eventName, ex);
+            }
+        }
+    }
+
+    private void OnAlert(object? sender, CollapseAlert alert)
+    {
+        if (!_options.ActOnAlerts)
+            return;
+        lock (_pendingGate)
+            _pendingAlerts.Add(alert);
+    }
+
+    private void StepMonitor(long step, double loss)
+    {
+        if (_monitorGone)
+            return;
+        try
+        {
+            if (!_monitor.IsDisposed)
+            {
+                _monitor.Step(new TrainingSignals(loss));
+                return;
+            }
+        }
+        catch (ObjectDisposedException)
+        {
+        }
+#pragma warning disable CA1031 // The monitor promises not to throw; if it does, the guard still must not stop training.
+        catch (Exception ex)
+#pragma warning restore CA1031
+        {
+            Log.GuardMonitorFailed(_logger, step, ex);
+            return;
+        }
+
+        _monitorGone = true;
+        Log.GuardMonitorDisposed(_logger, step);
+    }
+
+    private List<GuardTrigger> CollectTriggers(long step, double loss)
+    {
+        var triggers = new List<GuardTrigger>();
+        lock (_pendingGate)
+        {
+            triggers.AddRange(_pendingAlerts.Select(a => new GuardTrigger(GuardTriggerKind.Alert, a.Reason, a.Layer, a.Step, Math.Min(a.EpisodeStartStep, a.Step), a.Detail)));
+            triggers.AddRange(_pendingTrips);
+            _pendingAlerts.Clear();
+            _pendingTrips.Clear();
+        }
+
+        if (!double.IsFinite(loss))
+        {
+            if (_options.ActOnNonFiniteLoss)
+                triggers.Add(new GuardTrigger(GuardTriggerKind.NonFiniteLoss, "NonFiniteLoss", CollapseAlert.RunLayer, step, step, string.Create(CultureInfo.InvariantCulture, $"loss {loss}")));
+        }
+        else if (_options.DetectLossSpikes && _spikes.IsSpike(loss, out var detail))
+        {
+            triggers.Add(new GuardTrigger(GuardTriggerKind.LossSpike, "LossSpike", CollapseAlert.RunLayer, step, step, detail));
+        }
+
+        return triggers;
+    }
+
+    private GuardAction OnTriggers(long step, List<GuardTrigger> triggers)
+    {
+        long start = triggers.Min(t => t.EpisodeStartStep);
+        _episodeStart = Math.Min(_episodeStart ?? start, start);
+        _lastTrigger = step;
+        bool urgent = triggers.Any(t => t.Kind == GuardTriggerKind.NonFiniteLoss);
+        if (!urgent && _lastIntervention != long.MinValue && step - _lastIntervention <= _options.CooldownSteps)
+        {
+            foreach (var t in triggers)
+                Log.GuardTriggerIgnored(_logger, t.Reason, t.Layer, step, _lastIntervention);
+            return GuardAction.Continue;
+        }
+
+        if (Interventions >= _options.MaxInterventions)
+            return OnExhausted(step, triggers);
+        return Intervene(step, triggers, _episodeStart.Value);
+    }
+
+    private GuardAction OnExhausted(long step, List<GuardTrigger> triggers)
+    {
+        if (_exhaustedRaised)
+            return GuardAction.Exhausted;
+        _exhaustedRaised = true;
+        Log.GuardExhausted(_logger, _options.MaxInterventions, step, string.Join(", ", triggers.Select(t => $"{t.Reason}@{t.Layer}")));
+        var record = new GuardIntervention
+        {
+            Number = Interventions,
+            Step = step,
+            Action = GuardAction.Exhausted,
+            Triggers = triggers,
+            EpisodeStartStep = _episodeStart ?? step,
+            LearningRateScale = _scaler.Scale,
+            Problem = $"the guard has made its {_options.MaxInterventions} interventions",
+        };
+        GuardTelemetry.Intervened(GuardAction.Exhausted);
+        Raise(Exhausted, record, nameof(Exhausted));
+        return GuardAction.Exhausted;
+    }
+
+    private GuardAction Intervene(long step, List<GuardTrigger> triggers, long episodeStart)
+    {
+        var target = _snapshots.FindRollbackTarget(episodeStart, _options.RollbackMargin, out bool marginMet);
+        long? restored = null;
+        string? problem = null;
+        if (_options.Rollback)
+        {
+            if (target is null)
+            {
+                problem = $"no snapshot older than the episode's start (step {episodeStart}) to roll back to";
+                Log.GuardNoSnapshot(_logger, episodeStart, step);
+            }
+            else
+            {
+                (bool done, problem) = Rollback(step, target, marginMet);
+                restored = done ? target.Step : null;
+            }
+        }
+
+        _spikes.Reset();
+        if (_options.LearningRateFactor < 1)
+        {
+            _schedule = _schedule.BackOff(step + 1, _options.LearningRateFactor, _options.MinLearningRateScale, _options.LearningRateHoldSteps, _options.LearningRateRecoverySteps);
+            UpdateLearningRate(step + 1);
+        }
+
+        var corrections = _options.Correction == SpectralCorrection.None
+            ? []
+            : CorrectLayers(step, _options.Correction, LayersToCorrect(triggers), target);
+        Interventions++;
+        _lastIntervention = step;
+        var action = restored is null ? GuardAction.Adjusted : GuardAction.RolledBack;
+        var record = new GuardIntervention
+        {
+            Number = Interventions,
+            Step = step,
+            Action = action,
+            Triggers = triggers,
+            EpisodeStartStep = episodeStart,
+            RestoredSnapshotStep = restored,
+            LearningRateScale = _scaler.Scale,
+            Corrections = corrections,
+            Problem = problem,
+        };
+        Log.GuardIntervened(_logger, Interventions, step, record);
+        GuardTelemetry.Intervened(action);
+        Raise(Intervened, record, nameof(Intervened));
+        return action;
+    }
+
+    /// <summary>Rolls back to <paramref name="target"/>: whether it did, and what went differently from the policy.</summary>
+    private (bool Done, string? Problem) Rollback(long step, TrainingSnapshot target, bool marginMet)
+    {
+        try
+        {
+            SnapshotRestorer.Restore(target, _model, _optimizer, RestoreFault);
+        }
+        catch (SnapshotRestoreException ex)
+        {
+            Log.GuardRollbackFailed(_logger, target.Step, step, ex.StateIntact, ex);
+            return (false, $"the rollback failed: {ex.Message}");
+        }
+        catch (InvalidOperationException ex)
+        {
+            Log.GuardRollbackFailed(_logger, target.Step, step, true, ex);
+            return (false, $"the rollback failed: {ex.Message}");
+        }
+
+        _snapshots.DiscardNewerThan(target.Step);
+        return (true, marginMet ? null : $"rolled back to the oldest snapshot (step {target.Step}): none is {_options.RollbackMargin} steps older than the episode");
+    }
+
+    private List<string> LayersToCorrect(IEnumerable<GuardTrigger> triggers)
+    {
+        var names = triggers.Where(t => t.Kind == GuardTriggerKind.Alert && t.Layer != CollapseAlert.RunLayer).Select(t => t.Layer).Distinct().ToList();
+        if (!_options.CorrectAttentionPartner)
+            return names;
+        var watched = _layers.LayerNames;
+        foreach (var name in names.ToArray())
+        {
+            string? partner = name.EndsWith(".q", StringComparison.Ordinal) ? name[..^1] + "k"
+                : name.EndsWith(".k", StringComparison.Ordinal) ? name[..^1] + "q" : null;
+            if (partner is not null && !names.Contains(partner) && watched.Contains(partner))
+                names.Add(partner);
+        }
+
+        return names;
+    }
+
+    private List<LayerCorrection> CorrectLayers(long step, SpectralCorrection correction, IReadOnlyList<string> layers, TrainingSnapshot? reference)
+    {
+        var results = new List<LayerCorrection>(layers.Count);
+        foreach (var layer in layers)
+        {
+            LayerCorrection result;
+            try
+            {
+                result = _corrector.Correct(layer, correction, reference);
+            }
+#pragma warning disable CA1031 // One layer's failed correction must not stop the others or the loop.
+            catch (Exception ex)
+#pragma warning restore CA1031
+            {
+                Log.GuardFailed(_logger, step, $"{correction} of '{layer}'", ex);
+                result = new LayerCorrection(layer, correction, false, double.NaN, double.NaN, ex.Message);
+            }
+
+            if (result.Applied)
+                Log.GuardCorrected(_logger, correction, layer, step, result.SpectralNormBefore, result.SpectralNormAfter);
+            if (!result.Applied)
+                Log.GuardCorrectionRefused(_logger, correction, layer, step, result.Problem ?? "refused");
+            else if (result.Problem is not null)
+                Log.GuardMomentsKept(_logger, layer, result.Problem);
+            GuardTelemetry.Corrected(correction, result.Applied);
+            results.Add(result);
+        }
+
+        return results;
+    }
+
+    private void RunSchedule(long step)
+    {
+        if (_options.ScheduledCorrection == SpectralCorrection.None || (step + 1) % _options.ScheduleInterval != 0)
+            return;
+        var layers = _layers.LayerNames;
+        var results = CorrectLayers(step, _options.ScheduledCorrection, layers, reference: null);
+        int applied = results.Count(r => r.Applied);
+        Log.GuardScheduledCorrection(_logger, _options.ScheduledCorrection, step, applied, layers.Count);
+    }
+
+    private void TakeSnapshot(long step)
+    {
+        long start = Stopwatch.GetTimestamp();
+        try
+        {
+            _snapshots.Add(TrainingSnapshot.Capture(step, _model, _optimizer, _options.SnapshotLocation));
+        }
+#pragma warning disable CA1031 // A failed snapshot (e.g. out of memory) must not stop training; the old ones stay.
+        catch (Exception ex)
+#pragma warning restore CA1031
+        {
+            Log.GuardSnapshotFailed(_logger, step, ex);
+            return;
+        }
+
+        double ms = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
+        long bytes = _snapshots.Bytes;
+        Log.GuardSnapshot(_logger, step, ms, _snapshots.Count, bytes);
+        GuardTelemetry.SnapshotDuration.Record(ms);
+        GuardTelemetry.SnapshotBytes.Record(bytes);
+    }
+
+    /// <summary>Sets the factor the schedule gives for the update of <paramref name="nextStep"/>.</summary>
+    private void UpdateLearningRate(long nextStep)
+    {
+        double scale = _schedule.ScaleAt(nextStep);
+        if (scale == _scaler.Scale)
+            return;
+        _scaler.SetScale(scale);
+        GuardTelemetry.LearningRateScale.Record(scale);
+        if (scale == 1)
+        {
+            _schedule = RecoverySchedule.None;
+            Log.GuardLearningRateRestored(_logger, nextStep);
+        }
+    }
+}

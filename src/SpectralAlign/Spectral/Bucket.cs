@@ -1,0 +1,392 @@
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace SpectralAlign.Spectral;
+
+/// <summary>
+/// One bucket of <see cref="Bucketing.Buckets"/>: layers with the same groups, input width, subspace dimension and
+/// device, weights zero-padded to the largest m, processed as one stack of L·G units (one per layer and group).
+/// </summary>
+internal sealed class Bucket
+{
+    private readonly int[] _members;
+    private readonly int _groups;
+    private readonly int[] _outFeatures;
+    private readonly int _n;               // the input width every layer of the bucket shares
+    private readonly ResultLayout _layout;
+    private readonly Tensor _weights;      // (L·G, m, n) float32, scaled so max |w| = 1 per unit unless in the safe range; read only
+    private readonly Tensor _scale;        // (L·G) float64
+    private readonly Tensor _frobenius;    // (L) float64
+    private readonly Tensor _weightFinite; // (L) bool
+    private readonly Tensor _reference;    // (L·G, n) previous v1 (zeros for cold layers)
+    private readonly Tensor _hasReference; // (L·G) bool
+    private readonly Tensor _rows;         // (L·G, M, n) float64, zero beyond each layer's rows
+    private readonly long[] _rowCounts;
+    private readonly int _capacity;        // M
+    private readonly bool[] _cold;
+    private readonly bool[] _hasSketch;    // whether the layer's state holds the previous measurement's sketch
+    private readonly Tensor _projection;   // (n, r) Ω of the update sketch
+    private readonly Tensor _previousSketch; // (L·G, m, r) float64 (zeros where there is none)
+    private readonly AlignmentSummary _summary;
+    private Tensor _basis;                 // (L·G, n, k)
+    private Tensor? _leftVectors;          // (L·G, m)
+    private Tensor? _sketch;               // (L·G, m, r) float64
+    private Tensor? _updateSquared;        // (L)
+    private RowAlignment? _alignment;
+    private double[]? _host;
+    private int _hostOffset;
+
+    public Bucket(int[] members, IReadOnlyList<LayerInput> layers, SpectralMonitorOptions options, AlignmentSummary summary, bool allowUnscaled = true)
+    {
+        _members = members;
+        _summary = summary;
+        var first = layers[members[0]];
+        _groups = first.Groups;
+        int n = _n = first.InFeatures;
+        int m = members.Max(i => layers[i].OutFeatures);
+        int k = Math.Min(options.SubspaceDimension, n);
+        int units = members.Length * _groups;
+        var weightList = members.Select(i => layers[i].Weight).ToList();
+        Device = weightList[0].device;
+        _outFeatures = members.Select(i => layers[i].OutFeatures).ToArray();
+        var outDims = _outFeatures.Select(o => (long)o).ToArray();
+
+        // Weights: stacked in float32 (bf16/fp16 are cast) and zero-padded to the bucket's largest m. Float32
+        // products of WᵀW stay exact enough as long as ‖W‖_F ≤ 1e12 and the entries are not tiny; when every layer's
+        // previous measurement says so (and G = 1), the stack is used as it is (for a lone float32 weight, the
+        // model's own tensor, only ever read). Otherwise each unit is divided by its largest magnitude, so that
+        // neither huge nor tiny weights overflow or underflow. A non-finite unit keeps its NaN/∞: batched
+        // products, QR and the float64 k × k eigenproblem keep them inside that unit, whose results are flagged.
+        var stacked = StackPadded(weightList, j => (outDims[j], n), m, n, Device, fresh: false).reshape(units, m, n);
+        bool safe = allowUnscaled && _groups == 1 && members.All(i => IsSafeScale(layers[i].State.LastFrobenius, layers[i].OutFeatures, layers[i].InFeatures));
+        Unscaled = safe;
+        Tensor unitFinite;
+        if (safe)
+        {
+            _weights = stacked;
+            _scale = ones(units, dtype: ScalarType.Float64, device: Device);
+            var unitFrobenius = linalg.vector_norm(_weights, 2, [1, 2], false).to(ScalarType.Float64);
+            unitFinite = unitFrobenius.isfinite();
+            _frobenius = unitFrobenius;
+        }
+        else
+        {
+            var absMax = stacked.amax([1, 2]).maximum(stacked.amin([1, 2]).neg());   // two reads, no |W| written
+            unitFinite = absMax.isfinite();
+            var scale = absMax.masked_fill(unitFinite.logical_not().logical_or(absMax.eq(0)), 1);
+            _weights = stacked.div(scale.view(-1, 1, 1));                           // out of place: a copy
+            _scale = scale.to(ScalarType.Float64);
+            var unitFrobenius = linalg.vector_norm(_weights, 2, [1, 2], false).to(ScalarType.Float64) * _scale;
+            _frobenius = unitFrobenius.square().view(-1, _groups).sum(1).sqrt();
+        }
+
+        _weightFinite = unitFinite.view(-1, _groups).all(1);
+
+        // Warm start from each layer's previous basis; cold layers start from a random basis drawn from a private
+        // generator seeded by (seed, layer name), never from torch's global one.
+        _cold = new bool[members.Length];
+        var bases = new List<Tensor>(members.Length);
+        for (int j = 0; j < members.Length; j++)
+        {
+            var layer = layers[members[j]];
+            if (layer.State.Basis is { } b && b.shape is [var g, var width, var columns] && g == _groups && width == n && columns == k)
+            {
+                bases.Add(b);
+                continue;
+            }
+
+            _cold[j] = true;
+            using var generator = new Generator(StableHash.Mix((ulong)(uint)options.Seed, StableHash.Fnv1a(layer.Name), 0xC01D), CPU);
+            bases.Add(randn([_groups, n, k], dtype: ScalarType.Float32, generator: generator));
+        }
+
+        _basis = StackPadded(bases, _ => (n, k), n, k, Device).reshape(units, n, k);
+        // Which units have a previous v1, built without a host-to-device copy (a synchronisation on a GPU).
+        _hasReference = _cold.All(c => !c) ? ones(units, dtype: ScalarType.Bool, device: Device)
+            : _cold.All(c => c) ? zeros(units, dtype: ScalarType.Bool, device: Device)
+            : cat(_cold.Select(c => full([_groups], !c, dtype: ScalarType.Bool, device: Device)).ToList(), 0);
+        _reference = _basis.select(2, 0).clone().masked_fill_(_hasReference.logical_not().unsqueeze(1), 0);
+
+        InitialIterations = Math.Max(options.PowerIterations, members.Max(i => layers[i].State.IterationHint));
+
+        // Input rows, (G, N, n) per layer, copied into one float64 stack padded with zero rows to the longest capture.
+        _rowCounts = members.Select(i => layers[i].RowCount).ToArray();
+        _capacity = (int)Math.Max(1, _rowCounts.Max());
+        _rows = StackRows(members.Select(i => layers[i].Rows).ToArray(), _groups, _capacity, n, Device);
+        _layout = new ResultLayout(_groups * _capacity);
+
+        // The update sketch: one Ω per input width (the same matrix in every layer's state), the previous WΩ.
+        var states = members.Select(i => layers[i].State).ToArray();
+        bool Usable(Tensor? p) => p is not null && p.shape[0] == n && p.device_type == Device.type && p.device_index == Device.index;
+        var shared = states.Select(st => st.Projection).FirstOrDefault(Usable);
+        bool owned = shared is not null;
+        _projection = shared ?? UpdateSketch.Projection(n, Device);
+        foreach (var state in states.Where(st => !Usable(st.Projection)))
+        {
+            state.Projection?.Dispose();
+            state.Projection = owned ? _projection.alias().DetachFromDisposeScope() : _projection;
+            owned = true;
+        }
+
+        _hasSketch = members.Select((i, j) => states[j].Sketch is { } sk && sk.shape is [var g, var rows, UpdateSketch.Columns] && g == _groups && rows == _outFeatures[j]).ToArray();
+        _previousSketch = _hasSketch.Any(h => h)
+            ? StackRows(members.Select((_, j) => _hasSketch[j] ? states[j].Sketch : null).ToArray(), _groups, m, UpdateSketch.Columns, Device)
+            : zeros([units, m, UpdateSketch.Columns], dtype: ScalarType.Float64, device: Device);
+    }
+
+    /// <summary>Copies one (G, r_j, c) tensor (or nothing) per member into a zero-padded (L·G, rows, c) float64
+    /// stack on <paramref name="device"/>: consecutive members of the same size and dtype are copied (and converted)
+    /// together, and zeros are written only into the padding.</summary>
+    private static Tensor StackRows(Tensor?[] items, int groups, long rows, long columns, Device device)
+    {
+        var stacked = empty([items.Length, groups, rows, columns], dtype: ScalarType.Float64, device: device);
+        for (int start = 0; start < items.Length;)
+        {
+            var first = items[start];
+            long count = first?.shape[1] ?? 0;
+            int end = start + 1;
+            while (end < items.Length && (items[end]?.shape[1] ?? 0) == count && (count == 0 || items[end]!.dtype == first!.dtype))
+                end++;
+            var slots = stacked.narrow(0, start, end - start);
+            if (count > 0)
+                slots.narrow(2, 0, count).copy_(end - start == 1 ? first!.unsqueeze(0) : stack(items[start..end].Select(t => t!).ToList(), 0));
+            if (count < rows)
+                slots.narrow(2, count, rows - count).zero_();
+            start = end;
+        }
+
+        return stacked.view(items.Length * groups, rows, columns);
+    }
+
+    public Device Device { get; }
+
+    public int Size => _members.Length;
+
+    public int[] Members => _members;
+
+    /// <summary>Whether the weights are used without rescaling (see <see cref="IsSafeScale"/>).</summary>
+    public bool Unscaled { get; }
+
+    public int InitialIterations { get; }
+
+    public int TotalIterations { get; private set; }
+
+    /// <summary>The device results of the last <see cref="Compute"/>, (L, <see cref="ResultLayout.Width"/>) of this
+    /// bucket's <see cref="ResultLayout"/>.</summary>
+    public Tensor? Results { get; private set; }
+
+    /// <summary>Whether the last measurement showed a finite weight in the range where unscaled float32 products
+    /// are safe: ‖W‖_F ≤ 1e12 and ‖W‖_F / √(mn) ≥ 1e-12 (a lower bound of the largest entry), a margin of many
+    /// orders of magnitude over one measurement interval.</summary>
+    private static bool IsSafeScale(double frobenius, int outFeatures, int inFeatures) =>
+        double.IsFinite(frobenius) && frobenius <= 1e12
+        && frobenius / Math.Sqrt((double)outFeatures * inFeatures) >= 1e-12;
+
+    /// <summary>
+    /// Stacks one (G, r_j, c_j) tensor per member into (L, G, rows, columns) float32 on <paramref name="device"/>,
+    /// zero-padding the last two dimensions:
+    /// consecutive members of the same size and dtype are stacked together and padded once, so the operation
+    /// count grows with the number of distinct shapes in the bucket, not with the number of layers.
+    /// </summary>
+    private static Tensor StackPadded(List<Tensor> items, Func<int, (long Rows, long Columns)> size, long rows, long columns, Device device, bool fresh = true)
+    {
+        var dtypes = items.Select(t => t.dtype).ToArray();
+        var parts = new List<Tensor>();
+        bool copied = false;
+        for (int start = 0; start < items.Count;)
+        {
+            int end = start + 1;
+            while (end < items.Count && size(end) == size(start) && dtypes[end] == dtypes[start])
+                end++;
+            var run = end - start == 1 ? items[start].unsqueeze(0) : stack(items.GetRange(start, end - start), 0);
+            copied |= end - start > 1;
+            if (run.device_type != device.type || run.device_index != device.index)
+            {
+                run = run.to(device);
+                copied = true;
+            }
+
+            if (dtypes[start] != ScalarType.Float32)
+            {
+                run = run.to(ScalarType.Float32);
+                copied = true;
+            }
+
+            var (r, c) = size(start);
+            copied |= r != rows || c != columns;
+            parts.Add(Pad(run, rows, columns));
+            start = end;
+        }
+
+        // A fresh tensor unless the caller copies it itself (the weights: their out-of-place scaling is the copy),
+        // so that nothing done to the stack can reach the model's own tensors.
+        return parts.Count > 1 ? cat(parts, 0) : copied || !fresh ? parts[0] : parts[0].clone();
+    }
+
+    /// <summary>Zero-pads the last two dimensions of <paramref name="t"/> to (<paramref name="rows"/>,
+    /// <paramref name="columns"/>); returns it unchanged when it already has that size.</summary>
+    private static Tensor Pad(Tensor t, long rows, long columns)
+    {
+        long extraRows = rows - t.shape[^2], extraColumns = columns - t.shape[^1];
+        return extraRows == 0 && extraColumns == 0 ? t : nn.functional.pad(t, [0, extraColumns, 0, extraRows]);
+    }
+
+    /// <summary>Receives this bucket's rows of a host copy (packed by <see cref="ResultLayout"/>).</summary>
+    public void SetHostResults(double[] values, int offset)
+    {
+        _host = values;
+        _hostOffset = offset;
+    }
+
+    private ResultRow Row(int j) => _layout.Row(_host!, _hostOffset, j);
+
+    /// <summary>After a read-back: whether an unscaled bucket must be measured again, rescaled (a weight left the
+    /// safe range since its last measurement, or is not finite).</summary>
+    public bool Overflowed()
+    {
+        if (!Unscaled)
+            return false;
+        for (int j = 0; j < Size; j++)
+        {
+            // Any doubt goes to the rescaled path, which also tells non-finite weights from overflowed sums:
+            // a norm out of the safe range (or not finite), a non-finite σ1 or v1, or a σ1 far below
+            // ‖W‖_F / √rank (a lower bound that always holds).
+            var row = Row(j);
+            double sigma1 = row[ResultField.Sigma1], frobenius = row[ResultField.Frobenius];
+            if (row[ResultField.WeightFinite] == 0 || !IsSafeScale(frobenius, _outFeatures[j], _n)
+                || row[ResultField.VectorFinite] == 0 || !double.IsFinite(sigma1)
+                || sigma1 < 0.5 * frobenius / Math.Sqrt(Math.Min(_outFeatures[j], _n)))
+                return true;
+        }
+
+        return false;
+    }
+
+    public void Compute(int iterations, CostProfile? profile)
+    {
+        long start = profile is null ? 0 : CostProfile.Now;
+        var q = SubspaceIteration.Iterate(_weights, _basis, iterations);
+        TotalIterations += iterations;
+        var ritz = SubspaceIteration.RayleighRitz(_weights, q, _reference, _hasReference);
+        _basis = ritz.Basis;
+        _leftVectors = ritz.U;
+        var columns = new Dictionary<ResultField, Tensor>();
+        if (_sketch is null)
+        {
+            // WΩ of the true weight, and ‖(W_t − W_prev)Ω‖²_F / r per layer.
+            _sketch = _weights.matmul(_projection).to(ScalarType.Float64).mul_(_scale.view(-1, 1, 1));
+            _updateSquared = (_sketch - _previousSketch).square().sum([1, 2]).view(-1, _groups).sum([1]) / UpdateSketch.Columns;
+        }
+
+        columns[ResultField.UpdateSquared] = _updateSquared!;
+        profile?.Add(CostProfile.Phase.Iteration, start);
+        start = profile is null ? 0 : CostProfile.Now;
+        _alignment ??= new RowAlignment(_rows, _groups);
+        _alignment.Compute(ritz.V, columns);
+
+        // Per layer: the block-diagonal operator's σ1 is the largest group σ1, its σ2 the second largest of all
+        // groups' σ1 and σ2; the residual is the worst group's.
+        var sigma1 = (ritz.Sigma1.to(ScalarType.Float64) * _scale).view(-1, _groups);
+        var sigma2 = (ritz.Sigma2.to(ScalarType.Float64) * _scale).view(-1, _groups);
+        var top = cat([sigma1, sigma2], 1).topk(2, 1).values;
+        columns[ResultField.Sigma1] = top.select(1, 0);
+        columns[ResultField.Sigma2] = top.select(1, 1);
+        columns[ResultField.Frobenius] = _frobenius;
+        columns[ResultField.Residual] = ritz.Residual.view(-1, _groups).amax([1]);
+        columns[ResultField.WeightFinite] = _weightFinite;
+        columns[ResultField.VectorFinite] = ritz.V.isfinite().all(1).view(-1, _groups).all(1);
+        Results = _layout.Pack(columns);
+        profile?.Add(CostProfile.Phase.Statistics, start);
+    }
+
+    public bool NeedsMoreIterations(SpectralMonitorOptions options)
+    {
+        if (TotalIterations >= options.MaxPowerIterations)
+            return false;
+        for (int j = 0; j < Size; j++)
+        {
+            var row = Row(j);
+            double residual = row[ResultField.Residual];
+            if (row[ResultField.WeightFinite] > 0 && row[ResultField.Sigma1] > 0
+                && ((_cold[j] && residual > options.ResidualTolerance) || residual > options.RestartResidual))
+                return true;
+        }
+
+        return false;
+    }
+
+    /// <summary>Builds the members' measurements into <paramref name="output"/> and updates their states.</summary>
+    public void Complete(long step, IReadOnlyList<LayerInput> layers, SpectralMonitorOptions options, LayerMeasurement[] output)
+    {
+        for (int j = 0; j < Size; j++)
+        {
+            int index = _members[j];
+            var layer = layers[index];
+            var row = Row(j);
+            bool weightFinite = row[ResultField.WeightFinite] > 0 && row[ResultField.VectorFinite] > 0;
+            bool zeroWeight = weightFinite && row[ResultField.Sigma1] == 0;
+            bool hasInput = layer.Rows is not null;
+            bool converged = !weightFinite || zeroWeight || row[ResultField.Residual] <= options.ResidualTolerance;
+
+            var flags = MeasurementConditions.None;
+            if (!hasInput) flags |= MeasurementConditions.NoInput;
+            var counts = AlignmentSummary.CountsOnly(row.Span(ResultField.RowMaxAbs), _groups, _capacity, _rowCounts[j]);
+            if (counts.NonFiniteRows > 0) flags |= MeasurementConditions.NonFiniteInput;
+            if (!weightFinite) flags |= MeasurementConditions.NonFiniteWeight;
+            if (zeroWeight) flags |= MeasurementConditions.ZeroWeight;
+            if (hasInput && counts.ZeroRows == _rowCounts[j] * _groups) flags |= MeasurementConditions.NoValidRows;
+            if (!converged) flags |= MeasurementConditions.NotConverged;
+            if (_cold[j]) flags |= MeasurementConditions.ColdStart;
+
+            bool vectorDefined = weightFinite && !zeroWeight;
+            var rowMax = row.Span(ResultField.RowMaxAbs);
+            long rows = _rowCounts[j];
+            var plain = vectorDefined ? _summary.Summarize(row.Span(ResultField.Cosines), rowMax, _groups, _capacity, rows) : counts;
+            var centered = vectorDefined ? _summary.Summarize(row.Span(ResultField.CenteredCosines), rowMax, _groups, _capacity, rows) : counts;
+            double frobenius = row[ResultField.Frobenius];
+            output[index] = new LayerMeasurement
+            {
+                Layer = layer.Name,
+                Step = step,
+                Stats = plain,
+                CenteredStats = centered,
+                SpectralNorm = weightFinite ? row[ResultField.Sigma1] : double.PositiveInfinity,
+                SecondSingularValue = weightFinite ? row[ResultField.Sigma2] : 0,
+                FrobeniusNorm = weightFinite ? frobenius : double.PositiveInfinity,
+                Residual = vectorDefined ? row[ResultField.Residual] : 0,
+                Iterations = TotalIterations,
+                InputMeanAlignment = vectorDefined ? row[ResultField.InputMeanAlignment] : 0,
+                MaxAbsInput = AlignmentSummary.MaxFinite(rowMax, _groups, _capacity, rows),
+                MaxInputRowNorm = row[ResultField.MaxRowNorm],
+                UpdateRatio = _hasSketch[j] && weightFinite && frobenius > 0 ? Math.Sqrt(Math.Max(0, row[ResultField.UpdateSquared])) / frobenius : double.NaN,
+                InputRows = layer.SeenRows,
+                Conditions = flags,
+            };
+
+            var state = layer.State;
+            state.LastFrobenius = weightFinite ? row[ResultField.Frobenius] : double.NaN;
+            state.ReplaceSketch(weightFinite ? _sketch!.narrow(0, j * _groups, _groups).narrow(1, 0, _outFeatures[j]).DetachFromDisposeScope() : null);
+
+            // Keep the new basis only when it is meaningful; a non-finite or zero weight keeps the old one.
+            if (vectorDefined)
+            {
+                // Views of the bucket's tensors (no copies): the storage lives as long as any layer's view.
+                state.Replace(
+                    _basis.narrow(0, j * _groups, _groups).DetachFromDisposeScope(),
+                    row[ResultField.Sigma1],
+                    _leftVectors!.narrow(0, j * _groups, _groups).narrow(1, 0, _outFeatures[j]).DetachFromDisposeScope());
+                // Adapt the warm iteration count without extra synchronisation: after a cold start or restart the
+                // weights are often moving fast (early training), so start generously; double while the residual
+                // stays above the tolerance; relax by one when comfortably below.
+                int hint = Math.Max(state.IterationHint, options.PowerIterations);
+                double residual = row[ResultField.Residual];
+                if (TotalIterations > InitialIterations)
+                    state.IterationHint = Math.Min(Math.Max(hint, 4 * options.PowerIterations), options.MaxWarmIterations);
+                else if (residual > options.ResidualTolerance)
+                    state.IterationHint = Math.Min(2 * InitialIterations, options.MaxWarmIterations);
+                else if (residual < options.ResidualTolerance / 4)
+                    state.IterationHint = Math.Max(options.PowerIterations, hint - 1);
+            }
+        }
+    }
+}

@@ -1,0 +1,55 @@
+using static TorchSharp.torch;
+
+namespace SpectralAlign.Spectral;
+
+/// <summary>
+/// What <see cref="SpectralEngine.Measure"/> needs of one layer: its weight as G matrices (G, m, n) applied as x·Wᵀ,
+/// the input rows it saw, and its <see cref="SpectralState"/>. The engine only reads the tensors (never writes or
+/// disposes them); the caller keeps ownership of all three.
+/// </summary>
+internal sealed class LayerInput
+{
+    /// <param name="name">The layer's name (labels the measurement; seeds its cold start).</param>
+    /// <param name="weight">(G, m, n), any floating dtype, any device; typically a view of the live parameter.</param>
+    /// <param name="rows">(G, N, n) input rows (any floating dtype), or <c>null</c> when none were captured.</param>
+    /// <param name="seenRows">Rows the layer saw before subsampling (reported as <see cref="LayerMeasurement.InputRows"/>).</param>
+    /// <param name="state">The layer's state between measurements, owned by the caller.</param>
+    /// <exception cref="ArgumentException">The shapes do not fit together.</exception>
+    public LayerInput(string name, Tensor weight, Tensor? rows, long seenRows, SpectralState state)
+    {
+        ArgumentNullException.ThrowIfNull(name);
+        ArgumentNullException.ThrowIfNull(weight);
+        ArgumentNullException.ThrowIfNull(state);
+        if (weight.dim() != 3 || !weight.is_floating_point() || weight.shape.Any(d => d == 0))
+            throw new ArgumentException($"Layer '{name}': the weight must be a non-empty floating (G, m, n) tensor; it is {weight.dtype} [{string.Join(", ", weight.shape)}].", nameof(weight));
+        if (rows is not null && (rows.dim() != 3 || !rows.is_floating_point() || rows.shape[0] != weight.shape[0] || rows.shape[2] != weight.shape[2]))
+            throw new ArgumentException($"Layer '{name}': the rows must be a floating (G, N, n) tensor with G = {weight.shape[0]} and n = {weight.shape[2]}; they are {rows.dtype} [{string.Join(", ", rows.shape)}].", nameof(rows));
+        Name = name;
+        Weight = weight;
+        Rows = rows;
+        SeenRows = seenRows;
+        State = state;
+    }
+
+    public string Name { get; }
+
+    public Tensor Weight { get; }
+
+    public Tensor? Rows { get; }
+
+    public long SeenRows { get; }
+
+    public SpectralState State { get; }
+
+    /// <summary>G.</summary>
+    public int Groups => (int)Weight.shape[0];
+
+    /// <summary>m.</summary>
+    public int OutFeatures => (int)Weight.shape[1];
+
+    /// <summary>n.</summary>
+    public int InFeatures => (int)Weight.shape[2];
+
+    /// <summary>Rows present (N; 0 without rows).</summary>
+    public long RowCount => Rows?.shape[1] ?? 0;
+}

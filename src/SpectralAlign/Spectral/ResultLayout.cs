@@ -1,0 +1,117 @@
+using static TorchSharp.torch;
+
+namespace SpectralAlign.Spectral;
+
+/// <summary>The fields of a layer's result row, in the order the device packs them.</summary>
+internal enum ResultField
+{
+    /// <summary>σ1 (the largest over the layer's groups).</summary>
+    Sigma1,
+
+    /// <summary>σ2 estimate (the second largest of all groups' σ1 and σ2).</summary>
+    Sigma2,
+
+    /// <summary>‖W‖_F over all groups.</summary>
+    Frobenius,
+
+    /// <summary>The worst group's relative residual.</summary>
+    Residual,
+
+    /// <summary>1 when every weight element is finite, else 0.</summary>
+    WeightFinite,
+
+    /// <summary>1 when every group's v1 is finite, else 0.</summary>
+    VectorFinite,
+
+    /// <summary>cos(mean of the valid rows, v1), averaged over groups.</summary>
+    InputMeanAlignment,
+
+    /// <summary>Largest ‖hᵢ‖ among the valid rows (0 without any).</summary>
+    MaxRowNorm,
+
+    /// <summary>‖(W_t − W_prev)Ω‖²_F / r, the sketch estimate of ‖W_t − W_prev‖²_F (see <see cref="UpdateSketch"/>).</summary>
+    UpdateSquared,
+
+    /// <summary>Per group and row slot (G·M values): the row's largest |element| (NaN/∞ for a non-finite row, 0
+    /// for a zero or padding row).</summary>
+    RowMaxAbs,
+
+    /// <summary>Per group and row slot: cos(hᵢ, v1); meaningful for valid rows only.</summary>
+    Cosines,
+
+    /// <summary>Per group and row slot: cos(hᵢ − h̄, v1); NaN where ‖hᵢ − h̄‖ is negligible.</summary>
+    CenteredCosines,
+}
+
+/// <summary>
+/// The one definition of the device-to-host result layout of a bucket: the device side hands <see cref="Pack"/> one
+/// (L) or (L, width) tensor per <see cref="ResultField"/> and the host side reads a field by name through
+/// <see cref="ResultRow"/>, so the two cannot disagree about positions; a missing or wrongly sized field throws at
+/// once.
+/// </summary>
+internal sealed class ResultLayout
+{
+    private static readonly ResultField[] Fields = Enum.GetValues<ResultField>();
+    private readonly int[] _offsets = new int[Fields.Length];
+    private readonly int[] _widths = new int[Fields.Length];
+
+    /// <param name="rowSlots">Values of each per-row field: G·M (groups × row capacity).</param>
+    public ResultLayout(int rowSlots)
+    {
+        int offset = 0;
+        foreach (var field in Fields)
+        {
+            int width = field is ResultField.RowMaxAbs or ResultField.Cosines or ResultField.CenteredCosines ? rowSlots : 1;
+            _offsets[(int)field] = offset;
+            _widths[(int)field] = width;
+            offset += width;
+        }
+
+        Width = offset;
+    }
+
+    /// <summary>Values per layer.</summary>
+    public int Width { get; }
+
+    /// <summary>Packs one (L) or (L, width) tensor per field into an (L, <see cref="Width"/>) float64 tensor.</summary>
+    /// <exception cref="InvalidOperationException">A field is missing or has the wrong size.</exception>
+    public Tensor Pack(IReadOnlyDictionary<ResultField, Tensor> columns)
+    {
+        var missing = Fields.Where(f => !columns.ContainsKey(f)).ToList();
+        if (missing.Count > 0)
+            throw new InvalidOperationException($"The result row lacks the field(s) {string.Join(", ", missing)}.");
+        var parts = new List<Tensor>(Fields.Length);
+        long layers = -1;
+        foreach (var field in Fields)
+        {
+            var column = columns[field];
+            var part = column.dim() == 1 ? column.unsqueeze(1) : column;
+            if (part.dim() != 2 || part.shape[1] != _widths[(int)field] || (layers >= 0 && part.shape[0] != layers))
+                throw new InvalidOperationException($"Result field {field} has shape [{string.Join(", ", column.shape)}]; expected ({(layers >= 0 ? layers : "L")}, {_widths[(int)field]}).");
+            layers = part.shape[0];
+            parts.Add(part.to(ScalarType.Float64));
+        }
+
+        return cat(parts, 1);
+    }
+
+    /// <summary>The row of layer <paramref name="index"/> in host values packed by <see cref="Pack"/>, starting at
+    /// <paramref name="offset"/>.</summary>
+    public ResultRow Row(double[] values, int offset, int index) => new(this, new ReadOnlySpan<double>(values, offset + (index * Width), Width));
+
+    internal int Offset(ResultField field) => _offsets[(int)field];
+
+    internal int FieldWidth(ResultField field) => _widths[(int)field];
+}
+
+/// <summary>One layer's results on the host, read by field.</summary>
+internal readonly ref struct ResultRow(ResultLayout layout, ReadOnlySpan<double> values)
+{
+    private readonly ReadOnlySpan<double> _values = values;
+
+    /// <summary>A one-value field.</summary>
+    public double this[ResultField field] => _values[layout.Offset(field)];
+
+    /// <summary>All values of a field.</summary>
+    public ReadOnlySpan<double> Span(ResultField field) => _values.Slice(layout.Offset(field), layout.FieldWidth(field));
+}

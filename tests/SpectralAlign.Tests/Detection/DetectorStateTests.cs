@@ -1,0 +1,140 @@
+using System.Text.Json.Nodes;
+using SpectralAlign.Detection;
+using SpectralAlign.Tests.Support;
+using static SpectralAlign.Tests.Support.Measurements;
+
+namespace SpectralAlign.Tests.Detection;
+
+/// <summary>The detector's checkpoint state: every kind of rule resumes exactly, and bad documents are rejected
+/// naming the field.</summary>
+public sealed class DetectorStateTests
+{
+    private static DetectionOptions AllKinds() => new()
+    {
+        WarmupSteps = 20,
+        ConsecutiveMeasurements = 2,
+        Rules =
+        [
+            new BaselineRelativeRule { BaselineMeasurements = 5 },
+            new RollingBaselineRule { LagSteps = 30, WindowSteps = 60, MinBaselineMeasurements = 4 },
+            new AlignedAccelerationRule { WindowSteps = 40 },
+            new SpectralNormGrowthRule { WindowSteps = 50 },
+            new TestRules.ProductRule(),
+            new LossSpikeRule { WindowSteps = 30, MinSamples = 10 },
+            new GradientNormEmaRule { WarmupSamples = 10 },
+        ],
+    };
+
+    /// <summary>A run of two paired layers: SA drifts to one side and σ1 grows faster and faster after step 150;
+    /// loss and gradient norm noisy, with a spike.</summary>
+    private static List<(long Step, List<LayerMeasurement> Measurements, TrainingSignals Signals)> Run()
+    {
+        var random = new Random(11);
+        var run = new List<(long, List<LayerMeasurement>, TrainingSignals)>();
+        for (long step = 0; step < 300; step++)
+        {
+            var measured = new List<LayerMeasurement>();
+            if (step % 10 == 0)
+            {
+                double drift = Math.Max(0, step - 150) / 150.0;
+                double sigma = Math.Exp(3 * drift * drift);
+                measured.Add(M(step, mean: 0.05 + 0.8 * drift + 0.02 * random.NextDouble(), diversity: 0.9 - 0.8 * drift, sigma: sigma, layer: "b.a"));
+                measured.Add(M(step, mean: 0.05 + 0.02 * random.NextDouble(), sigma: 2 + step / 100.0, layer: "b.b"));
+            }
+
+            var signals = new TrainingSignals(Loss: step == 200 ? 9 : 2 + 0.1 * random.NextDouble(), GradientNorm: step == 250 ? 30 : 1 + 0.2 * random.NextDouble());
+            run.Add((step, measured, signals));
+        }
+
+        return run;
+    }
+
+    [Fact]
+    public void LoadState_ResumedMidRun_SameScoresAndAlertsAsUninterrupted()
+    {
+        var run = Run();
+        var uninterrupted = new CollapseDetector(AllKinds());
+        var expected = run.Select(s => (Alerts: uninterrupted.ObserveStep(s.Step, s.Measurements, s.Signals).Select(a => (a.Layer, a.Step, a.Reason, a.EpisodeStartStep)).ToList(), Scores: uninterrupted.LastScores.ToList())).ToList();
+        Assert.Contains(expected.SelectMany(e => e.Alerts), a => a.Reason == AlertReasons.AlignedAcceleration);
+
+        foreach (int cut in new[] { 25, 155, 215 })
+        {
+            var first = new CollapseDetector(AllKinds());
+            foreach (var s in run.Take(cut))
+                first.ObserveStep(s.Step, s.Measurements, s.Signals);
+            string saved = first.SaveState().ToJsonString();
+
+            var resumed = new CollapseDetector(AllKinds());
+            Assert.Empty(resumed.LoadState(JsonNode.Parse(saved)));
+            for (int i = cut; i < run.Count; i++)
+            {
+                var alerts = resumed.ObserveStep(run[i].Step, run[i].Measurements, run[i].Signals).Select(a => (a.Layer, a.Step, a.Reason, a.EpisodeStartStep)).ToList();
+                Assert.Equal(expected[i].Alerts, alerts);
+                Assert.Equal(expected[i].Scores, resumed.LastScores);
+            }
+        }
+    }
+
+    [Fact]
+    public void LoadState_RuleMissingOrStateNotFitting_StartsAfreshAndIsListed()
+    {
+        var options = Only(new BaselineRelativeRule { BaselineMeasurements = 3 });
+        var detector = new CollapseDetector(options);
+        Feed(detector, Enumerable.Range(0, 5).Select(i => M(i)));
+        var state = detector.SaveState();
+        state["layers"]!["l"]!["rules"]![0]!["scorer"] = new JsonArray(1.0, 2.0, 3.0);   // odd: cannot be restored
+
+        var other = Only(new BaselineRelativeRule { BaselineMeasurements = 3 }, new AbsoluteSignCollapseRule());
+        var problems = new CollapseDetector(other).LoadState(state);
+        Assert.Equal(2, problems.Count);
+        Assert.Contains(problems, p => p.Contains("'SignCollapse' starts afresh", StringComparison.Ordinal));
+        Assert.Contains(problems, p => p.Contains("no saved state for rule 'AbsoluteSignCollapse'", StringComparison.Ordinal));
+    }
+
+    [Theory]
+    [InlineData("layers")]
+    [InlineData("run")]
+    [InlineData("nonFinite")]
+    [InlineData("episode")]
+    [InlineData("normalRun")]
+    [InlineData("reason")]
+    public void LoadState_MissingField_ThrowsInvalidDataNamingIt(string field)
+    {
+        var detector = new CollapseDetector(Only(new BaselineRelativeRule(), new LossSpikeRule()));
+        Feed(detector, [M(0)]);
+        var state = detector.SaveState();
+        Remove(state, field);
+        var ex = Assert.Throws<InvalidDataException>(() => new CollapseDetector().LoadState(state));
+        Assert.Contains(field, ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void LoadState_BadValue_ThrowsInvalidDataNamingIt()
+    {
+        var detector = new CollapseDetector(Only(new BaselineRelativeRule()));
+        Feed(detector, [M(0)]);
+        var state = detector.SaveState();
+        state["layers"]!["l"]!["rules"]![0]!["episode"]!["anomalousRun"] = "many";
+        var ex = Assert.Throws<InvalidDataException>(() => new CollapseDetector().LoadState(state));
+        Assert.Contains("anomalousRun", ex.Message, StringComparison.Ordinal);
+        Assert.Throws<InvalidDataException>(() => new CollapseDetector().LoadState(null));
+        Assert.Throws<InvalidDataException>(() => new CollapseDetector().LoadState(JsonValue.Create(3)));
+    }
+
+    /// <summary>Removes the first property of that name, searching depth-first.</summary>
+    private static bool Remove(JsonNode? node, string name)
+    {
+        switch (node)
+        {
+            case JsonObject o when o.ContainsKey(name):
+                o.Remove(name);
+                return true;
+            case JsonObject o:
+                return o.Select(p => p.Value).ToList().Any(v => Remove(v, name));
+            case JsonArray a:
+                return a.Any(v => Remove(v, name));
+            default:
+                return false;
+        }
+    }
+}

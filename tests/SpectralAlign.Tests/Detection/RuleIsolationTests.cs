@@ -1,0 +1,53 @@
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Testing;
+using SpectralAlign.Detection;
+using SpectralAlign.Tests.Support;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace SpectralAlign.Tests.Detection;
+
+/// <summary>A rule that throws inside a running monitor: training goes on, the fault is logged once.</summary>
+[Collection(TorchCollection.Name)]
+public sealed class RuleIsolationTests
+{
+    [Fact]
+    public void Step_RuleThrows_StepReturns_CounterAdvances_OtherRulesAlert_FaultLoggedOnce()
+    {
+        using var layer = Layers.Gapped(8, 8, ScalarType.Float32, seed: 1);
+        var (v1, _) = Reference.Svd(layer.weight!);
+        using var direction = tensor(v1, dtype: ScalarType.Float32);
+        using var noise = Layers.Randn([32, 8], ScalarType.Float32, seed: 3);
+        using var input = noise * 0.1f + direction;   // one-sided: the paper's rule alerts
+        var logger = new FakeLogger();
+        var options = new SpectralMonitorOptions
+        {
+            Interval = 1,
+            Detection = new DetectionOptions
+            {
+                WarmupSteps = 0,
+                ConsecutiveMeasurements = 3,
+                Rules = [new TestRules.Thrower { FailingLayer = "l", FailFrom = 1 }, new AbsoluteSignCollapseRule(), new TestRules.ThrowingRunRule()],
+            },
+        };
+        using var monitor = new SpectralMonitor(options, logger);
+        using var watch = monitor.Watch(layer, "l");
+        var alerts = new List<CollapseAlert>();
+        monitor.CollapseDetected += (_, a) => alerts.Add(a);
+
+        for (int i = 0; i < 6; i++)
+        {
+            using (no_grad())
+                layer.call(input).Dispose();
+            monitor.Step(new TrainingSignals(Loss: 1));
+        }
+
+        Assert.Equal(6, monitor.CurrentStep);
+        Assert.Equal((AlertReasons.AbsoluteSignCollapse, 2L), (Assert.Single(alerts).Reason, alerts[0].Step));
+        var faults = logger.Collector.GetSnapshot().Where(r => r.Id.Id == 30).ToList();
+        Assert.Equal(2, faults.Count);   // one per rule and subject, not one per step
+        Assert.All(faults, r => Assert.Equal(LogLevel.Error, r.Level));
+        Assert.Contains(faults, r => r.Message.Contains("'Thrower' threw on 'l' at step 1", StringComparison.Ordinal));
+        Assert.Contains(faults, r => r.Message.Contains("'ThrowingRun' threw on '(run)' at step 0", StringComparison.Ordinal));
+    }
+}
