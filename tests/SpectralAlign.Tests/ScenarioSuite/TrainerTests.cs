@@ -4,7 +4,7 @@ using SpectralAlign.Scenarios.Recording;
 using SpectralAlign.Scenarios.Training;
 using SpectralAlign.Tests.Support;
 
-namespace SpectralAlign.Tests.Scenarios;
+namespace SpectralAlign.Tests.ScenarioSuite;
 
 /// <summary>The suite's recorded run: budget mode, fork step and attention logits in the record.</summary>
 [Collection(TorchCollection.Name)]

@@ -1,6 +1,6 @@
 using SpectralAlign.Scenarios;
 
-namespace SpectralAlign.Tests.Scenarios;
+namespace SpectralAlign.Tests.ScenarioSuite;
 
 /// <summary>The ground truth of the new families, on hand-made loss series.</summary>
 public sealed class GroundTruthTests

@@ -1,9 +1,9 @@
 using SpectralAlign.Scenarios.Training;
 using SpectralAlign.Tests.Support;
 using TorchSharp;
-using static SpectralAlign.Tests.Scenarios.ScenarioHarness;
+using static SpectralAlign.Tests.ScenarioSuite.ScenarioHarness;
 
-namespace SpectralAlign.Tests.Scenarios;
+namespace SpectralAlign.Tests.ScenarioSuite;
 
 /// <summary>The step function, snapshots and clipping that evaluations drive the scenario runs with.</summary>
 [Collection(TorchCollection.Name)]

@@ -2,7 +2,7 @@ using SpectralAlign.Scenarios;
 using SpectralAlign.Scenarios.Training;
 using TorchSharp;
 
-namespace SpectralAlign.Tests.Scenarios;
+namespace SpectralAlign.Tests.ScenarioSuite;
 
 /// <summary>Tiny versions of the scenario models (a few ms per step) and helpers to read their state as bits.</summary>
 internal static class ScenarioHarness

@@ -2,7 +2,7 @@ using SpectralAlign.Scenarios.Data;
 using SpectralAlign.Tests.Support;
 using TorchSharp;
 
-namespace SpectralAlign.Tests.Scenarios;
+namespace SpectralAlign.Tests.ScenarioSuite;
 
 /// <summary>The character corpus's batches: ordinary windows, the data shock's repeated n-grams, step indexing.</summary>
 [Collection(TorchCollection.Name)]

@@ -2,9 +2,9 @@ using SpectralAlign.Scenarios;
 using SpectralAlign.Scenarios.Training;
 using SpectralAlign.Tests.Support;
 using TorchSharp;
-using static SpectralAlign.Tests.Scenarios.ScenarioHarness;
+using static SpectralAlign.Tests.ScenarioSuite.ScenarioHarness;
 
-namespace SpectralAlign.Tests.Scenarios;
+namespace SpectralAlign.Tests.ScenarioSuite;
 
 /// <summary>The fork scenario: shared base, triggers from the fork step, snapshot-based branching.</summary>
 [Collection(TorchCollection.Name)]
