@@ -39,7 +39,7 @@ var progress = ProgressLine.ForConsole(plainEvery: 100);
 LayerMeasurement? lowest = null;
 
 // --- quick start -------------------------------------------------------------------------------------------------
-using var monitor = new SpectralMonitor(new SpectralMonitorOptions { Interval = 10 }, loggerFactory.CreateLogger("SpectralAlign"));
+using var monitor = new SpectralMonitor(new SpectralMonitorOptions { Interval = 10, MetricTags = { ["run"] = "quickstart", ["rank"] = 0 } }, loggerFactory.CreateLogger("SpectralAlign"));
 monitor.WatchAll(model);                                   // every Linear, named by its path: fc1, fc2, head
 monitor.CollapseDetected += (_, alert) => { firstAlert ??= alert; progress.WriteLine($"  >>> ALERT {alert}"); };
 monitor.Measured += (_, m) => { if (m.Step % 100 == 0) progress.WriteLine($"  {m.Layer,-5} step {m.Step,4}: mean SA {m.Stats.Mean,7:F3}  D {m.Stats.SignDiversity:0.00}  σ1 {m.SpectralNorm,7:0.00}"); };
@@ -56,10 +56,8 @@ using var tensorBoardRegistration = tensorBoard is null ? null : monitor.AddSink
 using var capture = options.Capture is null ? null : new OfflineCaptureSink(new OfflineCaptureOptions { Directory = options.Capture }, monitor.Options);
 using var captureRegistration = capture is null ? null : monitor.AddCaptureSink(capture);
 
-// Metrics: one SpectralMetrics sink, exported by OpenTelemetry (here to the console, at the end of the run; the
-// provider is declared last so that it is disposed, and exports, before the meter is).
-using var metrics = !options.OpenTelemetry ? null : new SpectralMetrics(new SpectralMetricsOptions { Tags = { ["run"] = "quickstart", ["rank"] = 0 } });
-using var metricsRegistration = metrics is null ? null : monitor.AddSink(metrics);
+// Metrics: every monitor records on the "SpectralAlign" meter (tagged with the options' MetricTags); here
+// OpenTelemetry subscribes and exports to the console when it is disposed, at the end of the run.
 using var meterProvider = !options.OpenTelemetry ? null : Sdk.CreateMeterProviderBuilder()
     .AddMeter(SpectralMetrics.MeterName)
     .AddConsoleExporter()

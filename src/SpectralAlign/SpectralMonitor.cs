@@ -74,7 +74,7 @@ public sealed class SpectralMonitor : IDisposable
         var copy = (options ?? new SpectralMonitorOptions()).Clone();
         copy.ThrowIfInvalid(nameof(options));
         _options = copy;
-        _publisher = new StepPublisher(this, logger ?? NullLogger.Instance);
+        _publisher = new StepPublisher(this, logger ?? NullLogger.Instance, SpectralTelemetry.For(_options.MeterFactory), [.. _options.MetricTags]);
         _registry = new WatchRegistry(_options.MaxSamplesPerLayer, _options.Seed);
         _scheduler = new CaptureScheduler(_options.Interval, _options.SilentHookSteps, _publisher);
         _engine = new SpectralEngine(_options);

@@ -1,4 +1,6 @@
+using System.Diagnostics.Metrics;
 using SpectralAlign.Detection;
+using SpectralAlign.Telemetry;
 
 namespace SpectralAlign;
 
@@ -61,6 +63,17 @@ public sealed class SpectralMonitorOptions
     /// <summary>Detection rules and episode settings. Default: see <see cref="DetectionOptions"/>.</summary>
     public DetectionOptions Detection { get; set; } = new();
 
+    /// <summary>Creates the meter the monitor's metrics (<see cref="SpectralMetrics"/>) are recorded on, for
+    /// dependency-injection hosts and tests; the factory owns that meter. Default <c>null</c>: the process-wide
+    /// <c>SpectralAlign</c> meter, shared by every monitor. Either way nothing is recorded until a listener
+    /// subscribes.</summary>
+    public IMeterFactory? MeterFactory { get; set; }
+
+    /// <summary>Tags added to every metric measurement besides <c>layer</c> (and <c>reason</c> on alerts), so that
+    /// the processes of one distributed job, or several runs, can be told apart and aggregated by a collector: e.g.
+    /// <c>run</c> = "exp-42", <c>rank</c> = 3. Values should have few distinct values per run. Default: none.</summary>
+    public IDictionary<string, object?> MetricTags { get; set; } = new Dictionary<string, object?>();
+
     /// <summary>Lists every problem with these options; empty when they are valid.</summary>
     /// <returns>The problems, one sentence each.</returns>
     public IReadOnlyList<string> Validate()
@@ -86,6 +99,21 @@ public sealed class SpectralMonitorOptions
             problems.Add($"HistogramBins must be >= 2 (was {HistogramBins}).");
         if (SilentHookSteps < 1)
             problems.Add($"SilentHookSteps must be >= 1 (was {SilentHookSteps}).");
+        if (MetricTags is null)
+        {
+            problems.Add("MetricTags must not be null (use an empty dictionary).");
+        }
+        else
+        {
+            foreach (var key in MetricTags.Keys)
+            {
+                if (string.IsNullOrWhiteSpace(key))
+                    problems.Add("MetricTags must not have an empty key.");
+                else if (key is SpectralMetrics.LayerTag or SpectralMetrics.ReasonTag)
+                    problems.Add($"MetricTags must not use the reserved key '{key}' (set by the metrics themselves).");
+            }
+        }
+
         if (Detection is null)
             problems.Add("Detection must not be null.");
         else
@@ -108,6 +136,8 @@ public sealed class SpectralMonitorOptions
         HistogramBins = HistogramBins,
         Seed = Seed,
         SilentHookSteps = SilentHookSteps,
+        MeterFactory = MeterFactory,
+        MetricTags = MetricTags is null ? null! : new Dictionary<string, object?>(MetricTags),
         Detection = Detection?.Clone()!,
     };
 

@@ -75,19 +75,11 @@ public sealed class RobustnessPropertyTests
             Interval = 1,
             Detection = new DetectionOptions { WarmupSteps = 0, MinSamples = 1, Rules = [new BaselineRelativeRule { BaselineMeasurements = 2 }, new AbsoluteSignCollapseRule()] },
         };
-        using var monitor = new SpectralMonitor(options);
-        monitor.Watch(layer, "l");
-        var measurements = new List<LayerMeasurement>();
-        var alerts = new List<CollapseAlert>();
-        monitor.Measured += (_, m) => measurements.Add(m);
-        monitor.CollapseDetected += (_, a) => alerts.Add(a);
+        using var harness = new MonitorHarness(options);
+        harness.Monitor.Watch(layer, "l");
 
-        for (int step = 0; step < 4; step++)
-        {
-            using (no_grad())
-                layer.call(input).Dispose();   // the hook must not throw (torch's own forward accepts these inputs)
-            monitor.Step();                    // neither must Step
-        }
+        harness.Step(4, (layer, input));   // neither the hook nor Step() may throw (torch's own forward accepts these inputs)
+        var (measurements, alerts) = (harness.Measurements, harness.Alerts);
 
         Assert.Equal(4, measurements.Count);
         foreach (var m in measurements)

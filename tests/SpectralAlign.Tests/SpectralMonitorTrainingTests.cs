@@ -98,19 +98,14 @@ public sealed class SpectralMonitorTrainingTests(ITestOutputHelper output)
     {
         using var model = Training.Mlp(seed);
         using var task = new TeacherTask(32, 10, seed: seed + 100);
-        using var monitor = new SpectralMonitor();
-        monitor.WatchAll(model);
-        var alerts = new List<CollapseAlert>();
-        monitor.CollapseDetected += (_, a) => alerts.Add(a);
-        var fc2 = new List<string>();
-        monitor.Measured += (_, m) => { if (m.Layer == "fc2" && m.Step % 100 == 0) fc2.Add($"{m.Step}: {m.Stats}"); };
-        Training.Run(model, task, monitor, TotalSteps, beforeStep: step =>
+        using var harness = new MonitorHarness();
+        harness.Train(model, task, TotalSteps, beforeStep: step =>
         {
             // Planted drift: after a long healthy phase, push fc2's inputs towards its v1, growing over 300 steps.
             model.drift.Alpha = plant && step >= DriftStart ? Math.Min(3.0, (step - DriftStart) / 100.0) : 0;
         });
-        foreach (var line in fc2)
-            output.WriteLine($"{(plant ? "planted" : "healthy")} fc2 {line}");
-        return alerts;
+        foreach (var m in harness.Of("fc2").Where(m => m.Step % 100 == 0))
+            output.WriteLine($"{(plant ? "planted" : "healthy")} fc2 {m.Step}: {m.Stats}");
+        return [.. harness.Alerts];
     }
 }

@@ -99,8 +99,12 @@ internal sealed class StepRunner(WatchRegistry registry, CaptureScheduler schedu
         }
         finally
         {
+            // Rows handed to a capture record belong to the outcome now (released after the capture sinks).
             foreach (var input in inputs)
-                input.Rows?.Dispose();
+            {
+                if (!outcome.Captures.Exists(c => ReferenceEquals(c.Rows, input.Rows)))
+                    input.Rows?.Dispose();
+            }
         }
     }
 
@@ -126,8 +130,8 @@ internal sealed class StepRunner(WatchRegistry registry, CaptureScheduler schedu
         return layer.View.CurrentWeight() is not null;
     }
 
-    /// <summary>A capture record that outlives the engine's call: the rows copied (the runner releases its own), the
-    /// weight as a new view of the live parameter.</summary>
+    /// <summary>A capture record that outlives the engine's call: it takes over the captured rows (the engine never
+    /// writes them) and holds the weight as a new view of the live parameter.</summary>
     private static CaptureRecord Keep(long step, LayerInput input)
     {
         using var scope = NewDisposeScope();
@@ -136,7 +140,7 @@ internal sealed class StepRunner(WatchRegistry registry, CaptureScheduler schedu
             Step = step,
             Layer = input.Name,
             Groups = input.Groups,
-            Rows = input.Rows?.detach().clone().DetachFromDisposeScope(),
+            Rows = input.Rows,
             InputRows = input.SeenRows,
             Weight = input.Weight.detach().DetachFromDisposeScope(),
         };

@@ -4,7 +4,7 @@ namespace SpectralAlign.Telemetry;
 
 /// <summary>
 /// The monitor's log messages, source-generated with stable event ids. Ranges: 1–19 the monitor (registry, capture,
-/// step, state), 20–29 the sinks, 30–39 the engine, 40–49 the detector, 50–59 the guard, 60–69 metrics. Only
+/// step, state), 20–29 the sinks, 30–39 detection, 40–59 the guard. Only
 /// <see cref="StepPublisher"/> (and the guard and sinks, each with its own logger) write them.
 /// </summary>
 internal static partial class Log

@@ -10,8 +10,9 @@ namespace SpectralAlign.Telemetry;
 /// The monitor's only voice: raises its .NET events, calls its sinks and writes its log, always without the monitor's
 /// lock (a handler or sink may call back into the monitor, even dispose it). Every handler and sink runs in its own
 /// try/catch, so one failure neither reaches training nor starves the others; failures are logged and never rethrown.
+/// It also records the metrics, which cost nothing until a listener subscribes.
 /// </summary>
-internal sealed class StepPublisher(object sender, ILogger logger)
+internal sealed class StepPublisher(object sender, ILogger logger, SpectralInstruments instruments, KeyValuePair<string, object?>[] metricTags)
 {
     private readonly SinkList<ISpectralSink> _sinks = new();
     private readonly SinkList<ICaptureSink> _captureSinks = new();
@@ -71,6 +72,7 @@ internal sealed class StepPublisher(object sender, ILogger logger)
             Raise(CollapseDetected, alert, nameof(CollapseDetected));
         }
 
+        instruments.Record(step, outcome.Measurements, outcome.Alerts, metricTags);
         if (outcome.Measurements.Length > 0 || outcome.Alerts.Count > 0)
         {
             var report = new StepReport { Step = step, Measurements = Array.AsReadOnly(outcome.Measurements), Alerts = outcome.Alerts.AsReadOnly() };

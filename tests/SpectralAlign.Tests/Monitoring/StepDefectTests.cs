@@ -27,20 +27,13 @@ public sealed class StepDefectTests
         using var layer = Layers.Gapped(8, 8, ScalarType.Float32, seed: 1);
         using var input = Layers.Randn([16, 8], ScalarType.Float32, seed: 2);
         var logger = new FakeLogger();
-        using var monitor = new SpectralMonitor(new SpectralMonitorOptions { Interval = 3, Detection = new DetectionOptions { WarmupSteps = 0, MinSamples = 1, Rules = [new ThrowingRule()] } }, logger);
-        monitor.Watch(layer, "l");
-        var measuredSteps = new List<long>();
-        monitor.Measured += (_, m) => measuredSteps.Add(m.Step);
+        using var harness = new MonitorHarness(new SpectralMonitorOptions { Interval = 3, Detection = new DetectionOptions { WarmupSteps = 0, MinSamples = 1, Rules = [new ThrowingRule()] } }, logger);
+        harness.Monitor.Watch(layer, "l");
 
-        for (int step = 0; step < 10; step++)
-        {
-            using (no_grad())
-                layer.call(input).Dispose();
-            monitor.Step();   // must not throw although the rule does
-        }
+        harness.Step(10, (layer, input));   // Step() must not throw although the rule does
 
-        Assert.Equal(10, monitor.CurrentStep);
-        Assert.Equal([0L, 3L, 6L, 9L], measuredSteps);
+        Assert.Equal(10, harness.Monitor.CurrentStep);
+        Assert.Equal([0L, 3L, 6L, 9L], harness.Measurements.Select(m => m.Step));
         // The detector switches the failing rule off for the layer at its first throw: one fault, logged once.
         Assert.Equal(1, logger.Collector.GetSnapshot().Count(r => r.Id.Id == 30 && r.Exception is InvalidOperationException));
     }

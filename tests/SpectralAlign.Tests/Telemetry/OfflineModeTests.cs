@@ -13,16 +13,12 @@ public sealed class OfflineModeTests
     {
         using var model = Training.Mlp(seed: 5);
         using var task = new TeacherTask(32, 10, seed: 6);
-        using var monitor = new SpectralMonitor(options);
-        monitor.WatchAll(model);
-        var online = new List<LayerMeasurement>();
-        var alerts = new List<CollapseAlert>();
-        monitor.Measured += (_, m) => online.Add(m);
-        monitor.CollapseDetected += (_, a) => alerts.Add(a);
-        using var capture = new OfflineCaptureSink(new OfflineCaptureOptions { Directory = directory, MeasurementStride = stride }, monitor.Options);
-        using (monitor.AddCaptureSink(capture))
-            Training.Run(model, task, monitor, steps, lr: 3e-3, beforeStep: step => { beforeStep?.Invoke(step); model.drift.Alpha = step >= 60 ? 0.6 : 0; });
-        return (online, alerts);
+        using var harness = new MonitorHarness(options);
+        harness.Monitor.WatchAll(model);
+        using var capture = new OfflineCaptureSink(new OfflineCaptureOptions { Directory = directory, MeasurementStride = stride }, harness.Monitor.Options);
+        using (harness.Monitor.AddCaptureSink(capture))
+            harness.Train(model, task, steps, lr: 3e-3, beforeStep: step => { beforeStep?.Invoke(step); model.drift.Alpha = step >= 60 ? 0.6 : 0; });
+        return ([.. harness.Measurements], [.. harness.Alerts]);
     }
 
     private static readonly SpectralMonitorOptions Options = new()

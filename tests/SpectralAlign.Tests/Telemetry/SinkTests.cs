@@ -37,30 +37,19 @@ public sealed class SinkTests
         using var a = Layers.Gapped(8, 8, ScalarType.Float32, seed: 1);
         using var b = Layers.Gapped(4, 8, ScalarType.Float32, seed: 2);
         using var input = Layers.Randn([16, 8], ScalarType.Float32, seed: 3);
-        using var monitor = new SpectralMonitor(new SpectralMonitorOptions { Interval = 2 });
-        monitor.Watch(a, "a");
-        monitor.Watch(b, "b");
+        using var harness = new MonitorHarness(new SpectralMonitorOptions { Interval = 2 });
+        harness.Monitor.Watch(a, "a");
+        harness.Monitor.Watch(b, "b");
         var sink = new RecordingSink();
-        var events = new List<LayerMeasurement>();
-        monitor.Measured += (_, m) => events.Add(m);
-        var registration = monitor.AddSink(sink);
+        var registration = harness.Monitor.AddSink(sink);
 
-        for (int step = 0; step < 6; step++)
-        {
-            if (step == 5)
-                registration.Dispose();
-            using (no_grad())
-            {
-                a.call(input).Dispose();
-                b.call(input).Dispose();
-            }
-
-            monitor.Step();
-        }
+        harness.Step(5, (a, input), (b, input));
+        registration.Dispose();
+        harness.Step(1, (a, input), (b, input));
 
         Assert.Equal([0L, 2L, 4L], sink.Reports.Select(r => r.Step).ToArray());
         Assert.All(sink.Reports, r => Assert.Equal(["a", "b"], r.Measurements.Select(m => m.Layer).ToArray()));
-        Assert.Equal(events.Take(6), sink.Reports.SelectMany(r => r.Measurements));
+        Assert.Equal(harness.Measurements.Take(6), sink.Reports.SelectMany(r => r.Measurements));
         Assert.All(sink.Reports, r => Assert.Empty(r.Alerts));
     }
 

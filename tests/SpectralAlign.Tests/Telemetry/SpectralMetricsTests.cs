@@ -7,6 +7,9 @@ using static TorchSharp.torch;
 
 namespace SpectralAlign.Tests.Telemetry;
 
+/// <summary>The monitor's metrics: recorded by every monitor, on the shared <c>SpectralAlign</c> meter or a factory's.
+/// In the non-parallel torch collection, because the shared meter is process-wide.</summary>
+[Collection(TorchCollection.Name)]
 public sealed class SpectralMetricsTests
 {
     private sealed class TestMeterFactory : IMeterFactory
@@ -27,79 +30,98 @@ public sealed class SpectralMetricsTests
         }
     }
 
-    private static SpectralMetrics Create(Dictionary<string, object?> tags, out TestMeterFactory factory)
+    /// <summary>Runs a monitor over two layers for 7 steps (measured at 0, 3, 6) and returns its measurements.</summary>
+    private static List<LayerMeasurement> RunMonitor(SpectralMonitorOptions options, string prefix)
     {
-        factory = new TestMeterFactory();
-        return new SpectralMetrics(new SpectralMetricsOptions { Tags = tags }, factory);
-    }
-
-    [Fact]
-    public void OnStep_RecordsEveryGaugePerLayer_WithLayerAndRunTags()
-    {
-        var runTags = new Dictionary<string, object?> { ["run"] = "exp-42", ["rank"] = 3 };
-        using var metrics = Create(runTags, out var factory);
-        using var _ = factory;
-        using var mean = new MetricCollector<double>(metrics.Meter, SpectralMetrics.SaMeanName);
-        using var absMean = new MetricCollector<double>(metrics.Meter, SpectralMetrics.SaAbsMeanName);
-        using var diversity = new MetricCollector<double>(metrics.Meter, SpectralMetrics.SignDiversityName);
-        using var norm = new MetricCollector<double>(metrics.Meter, SpectralMetrics.SpectralNormName);
-        using var rank = new MetricCollector<double>(metrics.Meter, SpectralMetrics.StableRankName);
-        using var count = new MetricCollector<long>(metrics.Meter, SpectralMetrics.MeasurementsName);
-        using var step = new MetricCollector<long>(metrics.Meter, SpectralMetrics.StepName);
-        var reports = Reports.Run(3).ToList();
-
-        foreach (var report in reports)
-            metrics.OnStep(report);
-
-        var expected = reports.SelectMany(r => r.Measurements).ToList();
-        void Check(MetricCollector<double> collector, Func<LayerMeasurement, double> value)
+        using var a = Layers.Gapped(8, 16, ScalarType.Float32, seed: 1);
+        using var b = Layers.Gapped(4, 16, ScalarType.Float32, seed: 2);
+        options.Interval = 3;
+        using var harness = new MonitorHarness(options);
+        harness.Monitor.Watch(a, prefix + "a");
+        harness.Monitor.Watch(b, prefix + "b");
+        for (int step = 0; step < 7; step++)
         {
-            var recorded = collector.GetMeasurementSnapshot();
-            Assert.Equal(expected.Select(m => (m.Layer, value(m))), recorded.Select(r => ((string)r.Tags[SpectralMetrics.LayerTag]!, r.Value)));
-            Assert.All(recorded, r => Assert.Equal(("exp-42", 3), ((string)r.Tags["run"]!, (int)r.Tags["rank"]!)));
-            Assert.All(recorded, r => Assert.Equal(3, r.Tags.Count));
+            using var x = Layers.Randn([32, 16], ScalarType.Float32, seed: step);
+            harness.Step(1, (a, x), (b, x));
         }
 
-        Check(mean, m => m.Stats.Mean);
-        Check(absMean, m => m.Stats.AbsMean);
-        Check(diversity, m => m.Stats.SignDiversity);
-        Check(norm, m => m.SpectralNorm);
-        Check(rank, m => m.StableRank);
-        Assert.Equal(6, count.GetMeasurementSnapshot().EvaluateAsCounter());
-        Assert.Equal([0L, 10, 20], step.GetMeasurementSnapshot().Select(r => r.Value));
-        Assert.Equal("1", mean.Instrument!.Unit);
-        Assert.False(string.IsNullOrWhiteSpace(mean.Instrument.Description));
-        Assert.Equal(SpectralMetrics.MeterName, metrics.Meter.Name);
-        Assert.Same(factory.Meters.Single(), metrics.Meter);
+        return [.. harness.Measurements];
     }
 
     [Fact]
-    public void OnStep_Alerts_CountedByLayerAndReason()
+    public void Step_MeterFactory_RecordsEveryGaugePerLayer_WithLayerAndRunTags()
     {
-        using var metrics = Create(new Dictionary<string, object?> { ["run"] = "r" }, out var factory);
-        using var _ = factory;
-        using var alerts = new MetricCollector<long>(metrics.Meter, SpectralMetrics.AlertsName);
-        var m = Reports.Measurement("head", 990, 0.4, 0.05);
-        metrics.OnStep(new StepReport { Step = 990, Measurements = [m], Alerts = [Reports.Alert(m), Reports.Alert(m, AlertReasons.AbsoluteSignCollapse)] });
-        metrics.OnStep(new StepReport { Step = 1000, Measurements = [m], Alerts = [Reports.Alert(m)] });
+        using var factory = new TestMeterFactory();
+        var collectors = new[] { SpectralMetrics.SaMeanName, SpectralMetrics.SaAbsMeanName, SpectralMetrics.SignDiversityName, SpectralMetrics.SpectralNormName, SpectralMetrics.StableRankName }
+            .ToDictionary(n => n, n => new MetricCollector<double>(factory, SpectralMetrics.MeterName, n));
+        using var count = new MetricCollector<long>(factory, SpectralMetrics.MeterName, SpectralMetrics.MeasurementsName);
+        using var step = new MetricCollector<long>(factory, SpectralMetrics.MeterName, SpectralMetrics.StepName);
+
+        var online = RunMonitor(new SpectralMonitorOptions { MeterFactory = factory, MetricTags = { ["run"] = "exp-42", ["rank"] = 3 } }, "");
+
+        Assert.Equal(6, online.Count);
+        void Check(string name, Func<LayerMeasurement, double> value)
+        {
+            var recorded = collectors[name].GetMeasurementSnapshot();
+            Assert.Equal(online.Select(m => (m.Layer, value(m))), recorded.Select(r => ((string)r.Tags[SpectralMetrics.LayerTag]!, r.Value)));
+            Assert.All(recorded, r => Assert.Equal(("exp-42", 3), ((string)r.Tags["run"]!, (int)r.Tags["rank"]!)));
+        }
+
+        Check(SpectralMetrics.SaMeanName, m => m.Stats.Mean);
+        Check(SpectralMetrics.SaAbsMeanName, m => m.Stats.AbsMean);
+        Check(SpectralMetrics.SignDiversityName, m => m.Stats.SignDiversity);
+        Check(SpectralMetrics.SpectralNormName, m => m.SpectralNorm);
+        Check(SpectralMetrics.StableRankName, m => m.StableRank);
+        Assert.Equal(6, count.GetMeasurementSnapshot().EvaluateAsCounter());
+        Assert.Equal([0L, 3L, 6L], step.GetMeasurementSnapshot().Select(r => r.Value));
+        Assert.Equal("{measurement}", count.Instrument!.Unit);
+        Assert.Equal("1", collectors[SpectralMetrics.SaMeanName].Instrument!.Unit);
+        Assert.Single(factory.Meters, m => m.Name == SpectralMetrics.MeterName);
+        foreach (var collector in collectors.Values)
+            collector.Dispose();
+    }
+
+    [Fact]
+    public void Step_NoFactory_PublishesOnTheSharedSpectralAlignMeter()
+    {
+        using var diversity = new MetricCollector<double>(null, SpectralMetrics.MeterName, SpectralMetrics.SignDiversityName);
+
+        var online = RunMonitor(new SpectralMonitorOptions(), "shared-meter-test.");
+
+        // Only this test's layers: the shared meter is process-wide.
+        var recorded = diversity.GetMeasurementSnapshot().Where(r => ((string)r.Tags[SpectralMetrics.LayerTag]!).StartsWith("shared-meter-test.", StringComparison.Ordinal));
+        Assert.Equal(online.Select(m => (m.Layer, m.Stats.SignDiversity)), recorded.Select(r => ((string)r.Tags[SpectralMetrics.LayerTag]!, r.Value)));
+        Assert.Equal(SpectralMetrics.MeterName, diversity.Instrument!.Meter.Name);
+        Assert.Null(diversity.Instrument.Meter.Scope);
+    }
+
+    [Fact]
+    public void Record_AlertsCounter_TaggedWithLayerAndReason()
+    {
+        using var meter = new Meter("test-alerts");
+        var instruments = new SpectralInstruments(meter);
+        using var alerts = new MetricCollector<long>(meter, SpectralMetrics.AlertsName);
+
+        foreach (var report in Reports.Run(4, alertStep: 20))
+            instruments.Record(report.Step, report.Measurements, report.Alerts, [new("run", "r")]);
 
         var recorded = alerts.GetMeasurementSnapshot();
-        Assert.Equal(3, recorded.EvaluateAsCounter());
-        Assert.Equal(2, recorded.ContainsTags(new KeyValuePair<string, object?>(SpectralMetrics.ReasonTag, AlertReasons.SignCollapse)).EvaluateAsCounter());
-        Assert.All(recorded, r => Assert.Equal(("head", "r"), ((string)r.Tags[SpectralMetrics.LayerTag]!, (string)r.Tags["run"]!)));
+        Assert.Equal(1, recorded.EvaluateAsCounter());
+        Assert.Equal(("blocks.0/b", AlertReasons.SignCollapse, "r"), ((string)recorded[0].Tags[SpectralMetrics.LayerTag]!, (string)recorded[0].Tags[SpectralMetrics.ReasonTag]!, (string)recorded[0].Tags["run"]!));
         Assert.Equal("{alert}", alerts.Instrument!.Unit);
     }
 
     [Fact]
-    public void OnStep_EmptyStatsOrNonFiniteWeight_SkipsThoseGaugesButCounts()
+    public void Record_EmptyStatsOrNonFiniteWeight_SkipsThoseGaugesButCounts()
     {
-        using var metrics = new SpectralMetrics();
-        using var mean = new MetricCollector<double>(metrics.Meter, SpectralMetrics.SaMeanName);
-        using var norm = new MetricCollector<double>(metrics.Meter, SpectralMetrics.SpectralNormName);
-        using var count = new MetricCollector<long>(metrics.Meter, SpectralMetrics.MeasurementsName);
+        using var meter = new Meter("test-empty");
+        var instruments = new SpectralInstruments(meter);
+        using var mean = new MetricCollector<double>(meter, SpectralMetrics.SaMeanName);
+        using var norm = new MetricCollector<double>(meter, SpectralMetrics.SpectralNormName);
+        using var count = new MetricCollector<long>(meter, SpectralMetrics.MeasurementsName);
         var empty = new LayerMeasurement { Layer = "x", Step = 0, SpectralNorm = double.PositiveInfinity, FrobeniusNorm = double.PositiveInfinity, Conditions = MeasurementConditions.NonFiniteWeight };
 
-        metrics.OnStep(new StepReport { Step = 0, Measurements = [empty] });
+        instruments.Record(0, [empty], [], []);
 
         Assert.Empty(mean.GetMeasurementSnapshot());
         Assert.Empty(norm.GetMeasurementSnapshot());
@@ -107,95 +129,30 @@ public sealed class SpectralMetricsTests
     }
 
     [Fact]
-    public void Constructor_InvalidOptions_ListsEveryProblem()
+    public void Record_NoListener_AllocatesNothing()
     {
-        var ex = Assert.Throws<ArgumentException>(() => new SpectralMetrics(new SpectralMetricsOptions { Tags = new Dictionary<string, object?> { [""] = 1, ["layer"] = "x" } }));
+        using var meter = new Meter("test-no-listener");
+        var instruments = new SpectralInstruments(meter);
+        var reports = Reports.Run(8, alertStep: 30).ToList();
+        KeyValuePair<string, object?>[] runTags = [new("run", "r")];
+        instruments.Record(0, reports[0].Measurements, reports[0].Alerts, runTags);   // JIT first
+
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        foreach (var report in reports)
+            instruments.Record(report.Step, report.Measurements, report.Alerts, runTags);
+        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+
+        Assert.Equal(0, allocated);
+        using var collector = new MetricCollector<long>(meter, SpectralMetrics.MeasurementsName);
+        instruments.Record(0, reports[0].Measurements, reports[0].Alerts, runTags);
+        Assert.Equal(2, collector.GetMeasurementSnapshot().EvaluateAsCounter());   // and records once something listens
+    }
+
+    [Fact]
+    public void Constructor_InvalidMetricTags_ListsEveryProblem()
+    {
+        var ex = Assert.Throws<ArgumentException>(() => new SpectralMonitor(new SpectralMonitorOptions { MetricTags = new Dictionary<string, object?> { [""] = 1, ["layer"] = "x" } }));
         Assert.Contains("2 problems", ex.Message, StringComparison.Ordinal);
         Assert.Contains("'layer'", ex.Message, StringComparison.Ordinal);
-    }
-
-    [Fact]
-    public void Dispose_OwnMeterIsDisposed_FactoryMeterIsNot()
-    {
-        var own = new SpectralMetrics();
-        using var listener = new MeterListener();
-        var published = new List<string>();
-        listener.InstrumentPublished = (instrument, l) =>
-        {
-            if (ReferenceEquals(instrument.Meter, own.Meter))
-            {
-                published.Add(instrument.Name);
-                l.EnableMeasurementEvents(instrument);
-            }
-        };
-        var completed = new List<string>();
-        listener.MeasurementsCompleted = (instrument, _) => completed.Add(instrument.Name);
-        listener.Start();
-        Assert.Contains(SpectralMetrics.SaMeanName, published);
-        own.Dispose();
-        Assert.Equal(published.Order(), completed.Order()); // the meter was disposed with the sink
-
-        using var factory = new TestMeterFactory();
-        var shared = new SpectralMetrics(meterFactory: factory);
-        shared.Dispose();
-        using var collector = new MetricCollector<long>(shared.Meter, SpectralMetrics.MeasurementsName);
-        shared.OnStep(Reports.Run(1).Single());
-        Assert.Equal(2, collector.GetMeasurementSnapshot().EvaluateAsCounter()); // still usable: the factory owns it
-    }
-}
-
-/// <summary>Metrics from a live monitor, observed with a plain <see cref="MeterListener"/>.</summary>
-[Collection(TorchCollection.Name)]
-public sealed class SpectralMetricsMonitorTests
-{
-    [Fact]
-    public void AddSink_LiveMonitor_MeterListenerSeesEveryLayerEveryMeasuredStep()
-    {
-        using var a = Layers.Gapped(8, 16, ScalarType.Float32, seed: 1);
-        using var b = Layers.Gapped(4, 16, ScalarType.Float32, seed: 2);
-        using var monitor = new SpectralMonitor(new SpectralMonitorOptions { Interval = 3 });
-        monitor.Watch(a, "a");
-        monitor.Watch(b, "b");
-        var online = new List<LayerMeasurement>();
-        monitor.Measured += (_, m) => online.Add(m);
-        using var metrics = new SpectralMetrics(new SpectralMetricsOptions { Tags = { ["rank"] = 1 } });
-        using var registration = monitor.AddSink(metrics);
-
-        var seen = new List<(string Instrument, string Layer, double Value, object? Rank)>();
-        using var listener = new MeterListener();
-        listener.InstrumentPublished = (instrument, l) =>
-        {
-            if (ReferenceEquals(instrument.Meter, metrics.Meter))
-                l.EnableMeasurementEvents(instrument);
-        };
-        listener.SetMeasurementEventCallback<double>((instrument, value, tags, _) =>
-        {
-            string layer = "";
-            object? rank = null;
-            foreach (var tag in tags)
-            {
-                if (tag.Key == SpectralMetrics.LayerTag) layer = (string)tag.Value!;
-                if (tag.Key == "rank") rank = tag.Value;
-            }
-
-            seen.Add((instrument.Name, layer, value, rank));
-        });
-        listener.Start();
-
-        for (int step = 0; step < 7; step++)
-        {
-            using var scope = NewDisposeScope();
-            using var noGrad = no_grad();
-            var x = Layers.Randn([32, 16], ScalarType.Float32, seed: step);
-            a.call(x);
-            b.call(x);
-            monitor.Step();
-        }
-
-        Assert.Equal(6, online.Count); // steps 0, 3, 6 × 2 layers
-        Assert.Equal(online.Select(m => ("a" == m.Layer ? "a" : "b", m.Stats.SignDiversity)),
-            seen.Where(s => s.Instrument == SpectralMetrics.SignDiversityName).Select(s => (s.Layer, s.Value)));
-        Assert.Equal(online.Select(m => m.SpectralNorm), seen.Where(s => s.Instrument == SpectralMetrics.SpectralNormName).Select(s => s.Value));
-        Assert.All(seen, s => Assert.Equal(1, s.Rank));
     }
 }

@@ -1,6 +1,6 @@
 using System.Diagnostics;
 
-namespace SpectralAlign.Tests.Build;
+namespace SpectralAlign.IntegrationTests.Build;
 
 /// <summary>Helpers for the build and packaging tests: the repository's files, external processes, readelf.</summary>
 internal static class BuildTools

@@ -1,6 +1,6 @@
-using System.Runtime.InteropServices;
+using SpectralAlign.IntegrationTests.Support;
 
-namespace SpectralAlign.Tests.Build;
+namespace SpectralAlign.IntegrationTests.Build;
 
 /// <summary>
 /// The build's TorchSharp native-load fix (src/SpectralAlign/buildTransitive/SpectralAlign.targets), checked with
@@ -10,21 +10,17 @@ public sealed class NativeLoadFixTests
 {
     private const string Library = "libLibTorchSharp.so";
 
-    [Fact]
+    [LinuxX64Fact]
     public void Build_TestOutputCopy_HasWeakGlibcxx3432Requirement()
     {
-        if (!OperatingSystem.IsLinux())
-            return;
         string path = Path.Combine(AppContext.BaseDirectory, "runtimes", "linux-x64", "native", Library);
         Assert.True(File.Exists(path), $"{path} is missing");
         Assert.Equal("WEAK", GlibcxxFlags(path));
     }
 
-    [Fact]
+    [LinuxX64Fact]
     public void Target_RunTwiceOnAFreshCopy_ChangesOneByteOnce_LeavesPackageCacheAlone()
     {
-        if (!OperatingSystem.IsLinux() || RuntimeInformation.OSArchitecture != Architecture.X64)
-            return;
         string original = Path.Combine(PackagesFolder(), "torchsharp", "0.107.0", "runtimes", "linux-x64", "native", Library);
         Assert.True(File.Exists(original), $"{original} is missing");
         byte[] originalBytes = File.ReadAllBytes(original);

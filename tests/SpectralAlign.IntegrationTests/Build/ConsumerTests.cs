@@ -1,8 +1,8 @@
 using System.Diagnostics;
-using System.Runtime.InteropServices;
+using SpectralAlign.IntegrationTests.Support;
 using Xunit.Abstractions;
 
-namespace SpectralAlign.Tests.Build;
+namespace SpectralAlign.IntegrationTests.Build;
 
 /// <summary>
 /// Someone who has only the package: a brand-new console project outside the repository references SpectralAlign
@@ -16,7 +16,9 @@ public sealed class ConsumerTests(PackageFixture package, ITestOutputHelper outp
     private const int Steps = 20;
     private const string TfmOfConsumer = "net10.0";
 
-    [Fact]
+    /// <summary>On linux-x64 only: the consumer's output must also hold the patched native library, and TorchSharp's
+    /// CPU package has no other runtime this machine could check.</summary>
+    [LinuxX64Fact]
     public void NewConsoleProject_ReferencingThePackage_BuildsRunsAndMeasures()
     {
         string app = Path.Combine(package.Root, "consumer");
@@ -37,11 +39,8 @@ public sealed class ConsumerTests(PackageFixture package, ITestOutputHelper outp
 
         string bin = Path.Combine(app, "bin", "Release", TfmOfConsumer);
         string native = Path.Combine(bin, "runtimes", "linux-x64", "native", "libLibTorchSharp.so");
-        if (OperatingSystem.IsLinux() && RuntimeInformation.OSArchitecture == Architecture.X64)
-        {
-            Assert.True(File.Exists(native), $"{native} is missing");
-            Assert.Equal("WEAK", BuildTools.GlibcxxFlags(native));
-        }
+        Assert.True(File.Exists(native), $"{native} is missing");
+        Assert.Equal("WEAK", BuildTools.GlibcxxFlags(native));
 
         // Run the monitored training loop.
         clock.Restart();
@@ -53,11 +52,9 @@ public sealed class ConsumerTests(PackageFixture package, ITestOutputHelper outp
         Assert.Equal($"{Marker} layers=2 measured={2 * Steps} withRows={2 * Steps} steps={Steps}", line);
     }
 
-    [Fact]
+    [LinuxX64Fact]
     public void OptOutProperty_LeavesTheConsumersNativeLibraryAlone()
     {
-        if (!OperatingSystem.IsLinux() || RuntimeInformation.OSArchitecture != Architecture.X64)
-            return;
         string app = Path.Combine(package.Root, "consumer-optout");
         Directory.CreateDirectory(app);
         WriteConsumer(app);

@@ -4,7 +4,7 @@ using System.Runtime.CompilerServices;
 using System.Runtime.Versioning;
 using System.Xml.Linq;
 
-namespace SpectralAlign.Tests.Build;
+namespace SpectralAlign.IntegrationTests.Build;
 
 /// <summary>
 /// What 'dotnet pack' puts into SpectralAlign.&lt;version&gt;.nupkg and .snupkg: the files, the nuspec's metadata and

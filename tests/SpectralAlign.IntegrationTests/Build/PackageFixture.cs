@@ -1,7 +1,7 @@
 using System.Reflection;
 using System.Xml.Linq;
 
-namespace SpectralAlign.Tests.Build;
+namespace SpectralAlign.IntegrationTests.Build;
 
 /// <summary>
 /// The package tests' collection: run alone (they build, restore and run whole projects on a 2-core machine), sharing
