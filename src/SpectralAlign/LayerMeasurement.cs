@@ -20,6 +20,12 @@ public sealed class LayerMeasurement
     /// <summary>Distribution of SA over the sampled input rows.</summary>
     public SpectralAlignmentStats Stats { get; init; } = SpectralAlignmentStats.Empty;
 
+    /// <summary>Distribution of the centred alignment cos(hᵢ − h̄, v1) over the same rows, h̄ being the mean of the
+    /// valid sampled rows (of each group): SA with the batch-mean input removed, which in healthy layers often
+    /// dominates <see cref="Stats"/> (see <see cref="InputMeanAlignment"/>). A row within 1e-6·‖hᵢ‖ of h̄ (e.g. the only
+    /// valid row) has no centred direction and counts in its <see cref="SpectralAlignmentStats.ZeroRows"/>.</summary>
+    public SpectralAlignmentStats CenteredStats { get; init; } = SpectralAlignmentStats.Empty;
+
     /// <summary>Spectral norm σ1 of the weight (largest singular value); +∞ when the weight is not finite
     /// (<see cref="MeasurementConditions.NonFiniteWeight"/>).</summary>
     public double SpectralNorm { get; init; }
@@ -47,6 +53,23 @@ public sealed class LayerMeasurement
 
     /// <summary>Largest absolute value among the finite sampled input elements.</summary>
     public double MaxAbsInput { get; init; }
+
+    /// <summary>Largest Euclidean norm ‖hᵢ‖ among the valid sampled input rows (0 when there is none); e.g. with the
+    /// spectral norms of W_q and W_k it bounds an attention block's logits.</summary>
+    public double MaxInputRowNorm { get; init; }
+
+    /// <summary>
+    /// Relative change of the weight since this layer's previous measurement, ‖W_t − W_prev‖_F / ‖W_t‖_F; NaN on the
+    /// first measurement (also the first after restoring a saved state, or after a non-finite weight).
+    /// </summary>
+    /// <remarks>
+    /// Estimated from a random sketch so that no copy of the weight is kept: the layer keeps only W·Ω, 16 columns
+    /// per output row (Ω a fixed ±1 matrix from a private seed), whose squared distance divided by 16 is an unbiased
+    /// estimate of ‖W_t − W_prev‖²_F. Its relative error is at most about 18% for a change of rank one and a few
+    /// percent for the high-rank changes optimizer steps make; changes below about 1e-6 of ‖W‖ are at the float32
+    /// rounding floor.
+    /// </remarks>
+    public double UpdateRatio { get; init; } = double.NaN;
 
     /// <summary>Rows the layer's input had on its first captured call of the step, before subsampling.</summary>
     public long InputRows { get; init; }

@@ -124,9 +124,6 @@ public sealed class SpectralMonitor : IDisposable
     /// <returns><c>true</c> on every <see cref="SpectralMonitorOptions.Interval"/>-th step.</returns>
     public bool IsMeasuredStep(long step) => _scheduler.IsMeasuredStep(step);
 
-    /// <summary>Device-to-host result transfers performed so far (for tests and benchmarks).</summary>
-    internal long HostReadbacks => _engine.HostReadbacks;
-
     /// <summary>When set, accumulates where the monitor's time goes (benchmarks); <c>null</c> by default.</summary>
     internal CostProfile? Profile
     {

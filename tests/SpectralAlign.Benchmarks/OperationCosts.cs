@@ -23,7 +23,10 @@ internal static class OperationCosts
         v = v / linalg.vector_norm(v, 2, [1], true);
         var w = randn(layers, m, n);
         var q = linalg.qr(randn(layers, n, 4)).Q;
-        var lengths = full(layers, (long)rows, dtype: ScalarType.Int64);
+        var h64 = h.to(ScalarType.Float64);
+        var hostCosines = (rand(layers * rows, dtype: ScalarType.Float64) * 2 - 1).data<double>().ToArray();
+        var hostMax = Enumerable.Repeat(1.0, layers * rows).ToArray();
+        var summary = new AlignmentSummary(20);
         var tiny = randn(4);
 
         var cases = new (string Name, Action Body)[]
@@ -34,7 +37,12 @@ internal static class OperationCosts
             ($"elementwise division of ({layers}, {rows}, {n}) rows", () => _ = h / 3),
             ($"masked_fill of ({layers}, {rows}, {n}) with a broadcast row mask", () => _ = h.masked_fill(sa.gt(0).unsqueeze(2), 0)),
             ($"bmm ({layers}, {rows}, {n}) × ({layers}, {n}, 1)", () => _ = bmm(h, v.unsqueeze(2))),
-            ($"SA statistics of the bucket (about 75 operations)", () => AlignmentStatistics.Compute(h, lengths, v, 1, 20, [])),
+            ($"SA cosines of the bucket, plain and centred, on the device", () => new RowAlignment(h64.clone(), 1).Compute(v, [])),
+            ($"SA statistics of the bucket's 2 × {layers} distributions on the host", () =>
+            {
+                for (int l = 0; l < 2 * layers; l++)
+                    summary.Summarize(hostCosines.AsSpan(l % layers * rows, rows), hostMax.AsSpan(l % layers * rows, rows), 1, rows, rows);
+            }),
             ($"one subspace step of ({layers}, {m}, {n}) weights, k = 4", () => _ = SubspaceIteration.Iterate(w, q, 1)),
             ($"Rayleigh–Ritz + residual + sign of the bucket", () => _ = SubspaceIteration.RayleighRitz(w, q, v, ones(layers, dtype: ScalarType.Bool))),
         };

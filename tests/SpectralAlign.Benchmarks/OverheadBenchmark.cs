@@ -123,10 +123,10 @@ internal static class OverheadBenchmark
     {
         CostProfile.Phase.Capture => "hook capture (subsample + copy of the input rows)",
         CostProfile.Phase.Assembly => "stacking weights and rows per shape group",
-        CostProfile.Phase.Iteration => "power (subspace) iteration + Rayleigh–Ritz",
-        CostProfile.Phase.Statistics => "SA cosines, statistics, histograms (on the device)",
+        CostProfile.Phase.Iteration => "power (subspace) iteration + Rayleigh–Ritz + update sketch",
+        CostProfile.Phase.Statistics => "SA cosines, plain and centred, and row norms (on the device)",
         CostProfile.Phase.Readback => "the one device-to-host read-back",
-        CostProfile.Phase.Completion => "measurements on the host, warm bases kept",
+        CostProfile.Phase.Completion => "statistics and measurements on the host, warm state kept",
         CostProfile.Phase.Detector => "detector",
         CostProfile.Phase.Events => "logging, events, sinks",
         _ => phase.ToString(),

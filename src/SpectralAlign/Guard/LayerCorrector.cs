@@ -1,5 +1,6 @@
 using SpectralAlign.Guard.Remedies;
 using SpectralAlign.Guard.Snapshots;
+using SpectralAlign.Spectral;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -86,6 +87,6 @@ internal sealed class LayerCorrector(ILayerAccess layers, nn.Module model, Optim
             return null;
         }
 
-        return top.S.select(1, 0).to(ScalarType.Float64).cpu().data<double>().ToArray();
+        return DeviceTransfer.Values<double>(top.S.select(1, 0).to(ScalarType.Float64));
     }
 }

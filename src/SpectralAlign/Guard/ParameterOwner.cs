@@ -1,3 +1,4 @@
+using SpectralAlign.Spectral;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 
@@ -21,7 +22,7 @@ internal static class ParameterOwner
             if (same == false)
                 continue;
             using var region = Remedies.TensorRegion.Corresponding(view, p, p);
-            if (region is not null && (same == true || region.eq(view).all().item<bool>()))
+            if (region is not null && (same == true || DeviceTransfer.Item<bool>(region.eq(view).all())))
                 return p;
         }
 

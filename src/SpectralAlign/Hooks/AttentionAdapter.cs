@@ -8,7 +8,9 @@ namespace SpectralAlign.Hooks;
 /// separate <c>q/k/v_proj_weight</c> when kdim/vdim differ) and runs natively. Measured as four views:
 /// <c>name.q</c>, <c>name.k</c>, <c>name.v</c> (inputs: the query, key and value rows) and <c>name.out</c>, the
 /// output projection, whose input (the heads' concatenated attention output) never leaves the native code: it is
-/// recovered from the module's output as (y − b)·pinv(W_o)ᵀ, exact whenever W_o is invertible.
+/// recovered from the module's output as (y − b)·pinv(W_o)ᵀ, exact whenever W_o is invertible. The hook only copies
+/// W_o and b as they are in the forward pass; the pseudo-inverse (an SVD) is computed at <c>Step()</c>, for the
+/// subsampled rows only.
 /// </summary>
 internal sealed class AttentionAdapter : LayerAdapter
 {
@@ -67,7 +69,7 @@ internal sealed class AttentionAdapter : LayerAdapter
                 Run(receiver, () =>
                 {
                     if (IsUsable(output.Item1, _embed))
-                        receiver.Deliver(3, output.Item1.reshape(-1, _embed).unsqueeze(0), RecoverProjectionInput);
+                        receiver.Deliver(3, output.Item1.reshape(-1, _embed).unsqueeze(0), ProjectionInputRecovery());
                     else
                         receiver.Reject(3, output.Item1);
                 });
@@ -87,14 +89,21 @@ internal sealed class AttentionAdapter : LayerAdapter
             receiver.Reject(view, input);
     }
 
-    /// <summary>(y − b)·pinv(W_o)ᵀ for the subsampled output rows (G = 1, rows, E).</summary>
-    private Tensor RecoverProjectionInput(Tensor outputRows)
+    /// <summary>(y − b)·pinv(W_o)ᵀ for the subsampled output rows (G = 1, rows, E), with W_o and b copied now.</summary>
+    private RowRecovery ProjectionInputRecovery()
     {
-        var w = Parameter("out_proj.weight")!.detach().to(ScalarType.Float64);
-        var y = outputRows.to(ScalarType.Float64);
-        if (Parameter("out_proj.bias") is { } b)
-            y = y - b.detach().to(ScalarType.Float64);
-        return y.matmul(linalg.pinv(w).t()).to(ScalarType.Float32);
+        var w = Parameter("out_proj.weight")!.detach().clone().DetachFromDisposeScope();
+        var b = Parameter("out_proj.bias")?.detach().clone().DetachFromDisposeScope();
+        return new RowRecovery(
+            outputRows =>
+            {
+                var y = outputRows.to(ScalarType.Float64);
+                if (b is not null)
+                    y = y - b.to(ScalarType.Float64);
+                return y.matmul(linalg.pinv(w.to(ScalarType.Float64)).t()).to(ScalarType.Float32);
+            },
+            w,
+            b);
     }
 
     private Tensor? Projection(int index, string separateName) =>

@@ -9,9 +9,10 @@ internal interface IInputReceiver
     /// (a measured step, training mode, not disposed). Must be cheap: it runs on every forward.</summary>
     bool BeginCall(nn.Module module);
 
-    /// <summary>Delivers the rows of view <paramref name="view"/> as a (G, N, n) tensor; <paramref name="transform"/>,
-    /// if given, is applied to the subsampled rows (e.g. to recover an internal input from an output).</summary>
-    void Deliver(int view, Tensor rows, Func<Tensor, Tensor>? transform = null);
+    /// <summary>Delivers the rows of view <paramref name="view"/> as a (G, N, n) tensor; <paramref name="recovery"/>,
+    /// if given, is applied to the subsampled rows at <c>Step()</c> (e.g. to recover an internal input from an
+    /// output) and is disposed by the receiver.</summary>
+    void Deliver(int view, Tensor rows, RowRecovery? recovery = null);
 
     /// <summary>Reports an input that cannot be used (wrong type or width).</summary>
     void Reject(int view, Tensor input);

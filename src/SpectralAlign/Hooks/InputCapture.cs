@@ -1,4 +1,3 @@
-using System.Runtime.InteropServices;
 using SpectralAlign.Spectral;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -8,39 +7,36 @@ namespace SpectralAlign.Hooks;
 /// <summary>
 /// Holds the input rows one view saw on the current measured step: a detached, subsampled (G, rows, n) copy on the
 /// input's device, at most <c>capacity</c> rows, filled in call order (with gradient accumulation the first
-/// micro-batch usually fills it). Thread-safe; owns its tensors until <see cref="Take"/> hands them over.
+/// micro-batch usually fills it). The sample is a uniform one without replacement (every subset of the kept size
+/// equally likely), drawn on the input's device from a private generator reseeded from (seed, layer, step) — never
+/// torch's global generator, and no index crosses between host and device; so a run resumed from a checkpoint draws
+/// the same rows. Thread-safe; owns its tensors until <see cref="Take"/> hands them over.
 /// </summary>
 internal sealed class InputCapture(string layer, int capacity, int seed) : IDisposable
 {
     private readonly object _sync = new();
-    private readonly List<Tensor> _parts = [];
+    private readonly List<(Tensor Rows, RowRecovery? Recovery)> _parts = [];
     private readonly ulong _layerHash = StableHash.Fnv1a(layer);
-    private readonly RowStream _random = new(0);
-    private readonly HashSet<long> _scratch = [];
-    private Tensor? _indices;            // (capacity) int64 on the host, reused for every sample
+    private Generator? _generator;
     private long _randomStep = -1;
     private int _rows;
     private long _seenRows;
     private bool _disposed;
 
     /// <summary>Counts the rows of <paramref name="rows"/> (G, N, n) and, while there is room, copies a uniform
-    /// subsample of them, then applies <paramref name="transform"/> to the copy. Call under <c>no_grad</c>; never
-    /// modifies the input. Allocates no managed memory; the index tensor is reused.</summary>
-    public void Add(long step, Tensor rows, Func<Tensor, Tensor>? transform = null)
+    /// subsample of them. <paramref name="recovery"/>, if given, is applied to the copy at <see cref="Take"/> and then
+    /// disposed (at once when nothing is kept). Call under <c>no_grad</c>; never modifies the input.</summary>
+    public void Add(long step, Tensor rows, RowRecovery? recovery = null)
     {
         lock (_sync)
         {
-            if (_disposed)
-                return;
             long count = rows.shape[1];
-            _seenRows += count;
-            if (_rows >= capacity || count == 0)
-                return;
-
-            if (_randomStep != step)
+            if (!_disposed)
+                _seenRows += count;
+            if (_disposed || _rows >= capacity || count == 0)
             {
-                _random.Reset(RowSampler.StreamSeed(seed, _layerHash, step));
-                _randomStep = step;
+                recovery?.Dispose();
+                return;
             }
 
             using var scope = NewDisposeScope();
@@ -53,23 +49,38 @@ internal sealed class InputCapture(string layer, int capacity, int seed) : IDisp
             }
             else
             {
-                _indices ??= zeros(capacity, dtype: ScalarType.Int64).DetachFromDisposeScope();
-                RowSampler.Sample(_random, count, MemoryMarshal.Cast<byte, long>(_indices.bytes)[..take], _scratch);
-                var index = _indices.narrow(0, 0, take);
-                if (rows.device_type != DeviceType.CPU)
-                    index = index.to(rows.device);
+                var index = randperm(count, dtype: ScalarType.Int64, device: rows.device, generator: Generator(rows.device, step)).narrow(0, 0, take);
                 copy = rows.detach().index_select(1, index);
             }
 
-            if (transform is not null)
-                copy = transform(copy);
-            _parts.Add(copy.DetachFromDisposeScope());
+            _parts.Add((copy.DetachFromDisposeScope(), recovery));
             _rows += take;
         }
     }
 
+    /// <summary>The private generator on <paramref name="device"/>, reseeded at the first sample of each step (later
+    /// calls of the same step continue its stream).</summary>
+    private Generator Generator(Device device, long step)
+    {
+        if (_generator is null || _generator.device.type != device.type || _generator.device.index != device.index)
+        {
+            _generator?.Dispose();
+            _generator = new Generator(0, device);
+            _randomStep = -1;
+        }
+
+        if (_randomStep != step)
+        {
+            _generator.manual_seed((long)StableHash.Mix((ulong)(uint)seed, _layerHash, (ulong)step));
+            _randomStep = step;
+        }
+
+        return _generator;
+    }
+
     /// <summary>Hands over the captured (G, rows, n) tensor, owned by the caller (or <c>null</c> when nothing was
-    /// captured), with the number of rows seen before subsampling, and resets the capture.</summary>
+    /// captured), with the number of rows seen before subsampling, and resets the capture. Runs the pending
+    /// recoveries.</summary>
     public (Tensor? Rows, long SeenRows) Take()
     {
         lock (_sync)
@@ -80,22 +91,33 @@ internal sealed class InputCapture(string layer, int capacity, int seed) : IDisp
             if (_parts.Count == 0)
                 return (null, seen);
 
-            Tensor rows;
-            if (_parts.Count == 1)
+            try
             {
-                rows = _parts[0];
+                using var scope = NewDisposeScope();
+                using var noGrad = no_grad();
+                var parts = _parts.Select(p => p.Recovery is null ? p.Rows : p.Recovery.Apply(p.Rows)).ToList();
+                var rows = parts.Count == 1 ? parts[0] : cat(parts.Select(p => p.to(parts[0].dtype)).ToList(), 1);
+                if (ReferenceEquals(rows, _parts[0].Rows))
+                    return (rows, seen);   // handed over as it is: not disposed below
+                return (rows.DetachFromDisposeScope(), seen);
             }
-            else
+            finally
             {
-                using (var scope = NewDisposeScope())
-                    rows = cat(_parts.Select(p => p.to(_parts[0].dtype)).ToList(), 1).DetachFromDisposeScope();
-                foreach (var part in _parts)
-                    part.Dispose();
+                Release(keepFirst: _parts.Count == 1 && _parts[0].Recovery is null);
             }
-
-            _parts.Clear();
-            return (rows, seen);
         }
+    }
+
+    private void Release(bool keepFirst)
+    {
+        for (int i = 0; i < _parts.Count; i++)
+        {
+            if (i > 0 || !keepFirst)
+                _parts[i].Rows.Dispose();
+            _parts[i].Recovery?.Dispose();
+        }
+
+        _parts.Clear();
     }
 
     public void Dispose()
@@ -103,11 +125,9 @@ internal sealed class InputCapture(string layer, int capacity, int seed) : IDisp
         lock (_sync)
         {
             _disposed = true;
-            _indices?.Dispose();
-            _indices = null;
-            foreach (var part in _parts)
-                part.Dispose();
-            _parts.Clear();
+            Release(keepFirst: false);
+            _generator?.Dispose();
+            _generator = null;
             _rows = 0;
         }
     }

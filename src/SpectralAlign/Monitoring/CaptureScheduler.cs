@@ -72,11 +72,11 @@ internal sealed class CaptureScheduler(int interval, int silentHookSteps, StepPu
             return !scheduler._stopped && scheduler.IsMeasuredStep(step) && module.training;
         }
 
-        public void Deliver(int view, Tensor rows, Func<Tensor, Tensor>? transform = null)
+        public void Deliver(int view, Tensor rows, RowRecovery? recovery = null)
         {
             var profile = scheduler.Profile;
             long start = profile is null ? 0 : CostProfile.Now;
-            watch.Layers[view].Capture.Add(scheduler.CurrentStep, rows, transform);
+            watch.Layers[view].Capture.Add(scheduler.CurrentStep, rows, recovery);
             profile?.Add(CostProfile.Phase.Capture, start);
         }
 

@@ -20,19 +20,26 @@ internal sealed class Bucket
     private readonly Tensor _weightFinite; // (L) bool
     private readonly Tensor _reference;    // (L·G, n) previous v1 (zeros for cold layers)
     private readonly Tensor _hasReference; // (L·G) bool
-    private readonly Tensor _rows;         // (L·G, M, n)
-    private readonly Tensor _lengths;      // (L) int64
+    private readonly Tensor _rows;         // (L·G, M, n) float64, zero beyond each layer's rows
+    private readonly long[] _rowCounts;
+    private readonly int _capacity;        // M
     private readonly bool[] _cold;
-    private readonly int _bins;
+    private readonly bool[] _hasSketch;    // whether the layer's state holds the previous measurement's sketch
+    private readonly Tensor _projection;   // (n, r) Ω of the update sketch
+    private readonly Tensor _previousSketch; // (L·G, m, r) float64 (zeros where there is none)
+    private readonly AlignmentSummary _summary;
     private Tensor _basis;                 // (L·G, n, k)
+    private Tensor? _leftVectors;          // (L·G, m)
+    private Tensor? _sketch;               // (L·G, m, r) float64
+    private Tensor? _updateSquared;        // (L)
+    private RowAlignment? _alignment;
     private double[]? _host;
     private int _hostOffset;
 
-    public Bucket(int[] members, IReadOnlyList<LayerInput> layers, SpectralMonitorOptions options, ResultLayout layout, bool allowUnscaled = true)
+    public Bucket(int[] members, IReadOnlyList<LayerInput> layers, SpectralMonitorOptions options, AlignmentSummary summary, bool allowUnscaled = true)
     {
         _members = members;
-        _layout = layout;
-        _bins = options.HistogramBins;
+        _summary = summary;
         var first = layers[members[0]];
         _groups = first.Groups;
         int n = _n = first.InFeatures;
@@ -94,19 +101,61 @@ internal sealed class Bucket
         }
 
         _basis = StackPadded(bases, _ => (n, k), n, k, Device).reshape(units, n, k);
-        var warm = tensor(_cold.Select(c => !c).ToArray(), device: Device);
-        _hasReference = _groups == 1 ? warm : warm.repeat_interleave(_groups);
+        // Which units have a previous v1, built without a host-to-device copy (a synchronisation on a GPU).
+        _hasReference = _cold.All(c => !c) ? ones(units, dtype: ScalarType.Bool, device: Device)
+            : _cold.All(c => c) ? zeros(units, dtype: ScalarType.Bool, device: Device)
+            : cat(_cold.Select(c => full([_groups], !c, dtype: ScalarType.Bool, device: Device)).ToList(), 0);
         _reference = _basis.select(2, 0).clone().masked_fill_(_hasReference.logical_not().unsqueeze(1), 0);
 
         InitialIterations = Math.Max(options.PowerIterations, members.Max(i => layers[i].State.IterationHint));
 
-        // Input rows, (G, N, n) per layer, padded to the longest capture of the bucket.
-        var rows = members.Select(i => layers[i].Rows).ToArray();
-        var rowCounts = members.Select(i => layers[i].RowCount).ToArray();
-        long capacity = Math.Max(1, rowCounts.Max());
-        _lengths = tensor(rowCounts, device: Device);
-        var rowList = rows.Select(r => r ?? zeros([_groups, capacity, n], dtype: ScalarType.Float32)).ToList();
-        _rows = StackPadded(rowList, j => (rows[j] is null ? capacity : rowCounts[j], n), capacity, n, Device).reshape(units, capacity, n);
+        // Input rows, (G, N, n) per layer, copied into one float64 stack padded with zero rows to the longest capture.
+        _rowCounts = members.Select(i => layers[i].RowCount).ToArray();
+        _capacity = (int)Math.Max(1, _rowCounts.Max());
+        _rows = StackRows(members.Select(i => layers[i].Rows).ToArray(), _groups, _capacity, n, Device);
+        _layout = new ResultLayout(_groups * _capacity);
+
+        // The update sketch: one Ω per input width (the same matrix in every layer's state), the previous WΩ.
+        var states = members.Select(i => layers[i].State).ToArray();
+        bool Usable(Tensor? p) => p is not null && p.shape[0] == n && p.device_type == Device.type && p.device_index == Device.index;
+        var shared = states.Select(st => st.Projection).FirstOrDefault(Usable);
+        bool owned = shared is not null;
+        _projection = shared ?? UpdateSketch.Projection(n, Device);
+        foreach (var state in states.Where(st => !Usable(st.Projection)))
+        {
+            state.Projection?.Dispose();
+            state.Projection = owned ? _projection.alias().DetachFromDisposeScope() : _projection;
+            owned = true;
+        }
+
+        _hasSketch = members.Select((i, j) => states[j].Sketch is { } sk && sk.shape is [var g, var rows, UpdateSketch.Columns] && g == _groups && rows == _outFeatures[j]).ToArray();
+        _previousSketch = _hasSketch.Any(h => h)
+            ? StackRows(members.Select((_, j) => _hasSketch[j] ? states[j].Sketch : null).ToArray(), _groups, m, UpdateSketch.Columns, Device)
+            : zeros([units, m, UpdateSketch.Columns], dtype: ScalarType.Float64, device: Device);
+    }
+
+    /// <summary>Copies one (G, r_j, c) tensor (or nothing) per member into a zero-padded (L·G, rows, c) float64
+    /// stack on <paramref name="device"/>: consecutive members of the same size and dtype are copied (and converted)
+    /// together, and zeros are written only into the padding.</summary>
+    private static Tensor StackRows(Tensor?[] items, int groups, long rows, long columns, Device device)
+    {
+        var stacked = empty([items.Length, groups, rows, columns], dtype: ScalarType.Float64, device: device);
+        for (int start = 0; start < items.Length;)
+        {
+            var first = items[start];
+            long count = first?.shape[1] ?? 0;
+            int end = start + 1;
+            while (end < items.Length && (items[end]?.shape[1] ?? 0) == count && (count == 0 || items[end]!.dtype == first!.dtype))
+                end++;
+            var slots = stacked.narrow(0, start, end - start);
+            if (count > 0)
+                slots.narrow(2, 0, count).copy_(end - start == 1 ? first!.unsqueeze(0) : stack(items[start..end].Select(t => t!).ToList(), 0));
+            if (count < rows)
+                slots.narrow(2, count, rows - count).zero_();
+            start = end;
+        }
+
+        return stacked.view(items.Length * groups, rows, columns);
     }
 
     public Device Device { get; }
@@ -122,7 +171,8 @@ internal sealed class Bucket
 
     public int TotalIterations { get; private set; }
 
-    /// <summary>The device results of the last <see cref="Compute"/>, (L, <see cref="ResultLayout.Width"/>).</summary>
+    /// <summary>The device results of the last <see cref="Compute"/>, (L, <see cref="ResultLayout.Width"/>) of this
+    /// bucket's <see cref="ResultLayout"/>.</summary>
     public Tensor? Results { get; private set; }
 
     /// <summary>Whether the last measurement showed a finite weight in the range where unscaled float32 products
@@ -219,10 +269,20 @@ internal sealed class Bucket
         TotalIterations += iterations;
         var ritz = SubspaceIteration.RayleighRitz(_weights, q, _reference, _hasReference);
         _basis = ritz.Basis;
+        _leftVectors = ritz.U;
+        var columns = new Dictionary<ResultField, Tensor>();
+        if (_sketch is null)
+        {
+            // WΩ of the true weight, and ‖(W_t − W_prev)Ω‖²_F / r per layer.
+            _sketch = _weights.matmul(_projection).to(ScalarType.Float64).mul_(_scale.view(-1, 1, 1));
+            _updateSquared = (_sketch - _previousSketch).square().sum([1, 2]).view(-1, _groups).sum([1]) / UpdateSketch.Columns;
+        }
+
+        columns[ResultField.UpdateSquared] = _updateSquared!;
         profile?.Add(CostProfile.Phase.Iteration, start);
         start = profile is null ? 0 : CostProfile.Now;
-        var columns = new Dictionary<ResultField, Tensor>();
-        AlignmentStatistics.Compute(_rows, _lengths, ritz.V, _groups, _bins, columns);
+        _alignment ??= new RowAlignment(_rows, _groups);
+        _alignment.Compute(ritz.V, columns);
 
         // Per layer: the block-diagonal operator's σ1 is the largest group σ1, its σ2 the second largest of all
         // groups' σ1 and σ2; the residual is the worst group's.
@@ -270,41 +330,51 @@ internal sealed class Bucket
 
             var flags = MeasurementConditions.None;
             if (!hasInput) flags |= MeasurementConditions.NoInput;
-            if (row[ResultField.NonFiniteRows] > 0) flags |= MeasurementConditions.NonFiniteInput;
+            var counts = AlignmentSummary.CountsOnly(row.Span(ResultField.RowMaxAbs), _groups, _capacity, _rowCounts[j]);
+            if (counts.NonFiniteRows > 0) flags |= MeasurementConditions.NonFiniteInput;
             if (!weightFinite) flags |= MeasurementConditions.NonFiniteWeight;
             if (zeroWeight) flags |= MeasurementConditions.ZeroWeight;
-            if (hasInput && row[ResultField.Count] == 0 && row[ResultField.NonFiniteRows] == 0) flags |= MeasurementConditions.NoValidRows;
+            if (hasInput && counts.ZeroRows == _rowCounts[j] * _groups) flags |= MeasurementConditions.NoValidRows;
             if (!converged) flags |= MeasurementConditions.NotConverged;
             if (_cold[j]) flags |= MeasurementConditions.ColdStart;
 
             bool vectorDefined = weightFinite && !zeroWeight;
+            var rowMax = row.Span(ResultField.RowMaxAbs);
+            long rows = _rowCounts[j];
+            var plain = vectorDefined ? _summary.Summarize(row.Span(ResultField.Cosines), rowMax, _groups, _capacity, rows) : counts;
+            var centered = vectorDefined ? _summary.Summarize(row.Span(ResultField.CenteredCosines), rowMax, _groups, _capacity, rows) : counts;
+            double frobenius = row[ResultField.Frobenius];
             output[index] = new LayerMeasurement
             {
                 Layer = layer.Name,
                 Step = step,
-                Stats = vectorDefined ? ToStats(row) : new SpectralAlignmentStats
-                {
-                    ZeroRows = (int)row[ResultField.ZeroRows],
-                    NonFiniteRows = (int)row[ResultField.NonFiniteRows],
-                },
+                Stats = plain,
+                CenteredStats = centered,
                 SpectralNorm = weightFinite ? row[ResultField.Sigma1] : double.PositiveInfinity,
                 SecondSingularValue = weightFinite ? row[ResultField.Sigma2] : 0,
-                FrobeniusNorm = weightFinite ? row[ResultField.Frobenius] : double.PositiveInfinity,
+                FrobeniusNorm = weightFinite ? frobenius : double.PositiveInfinity,
                 Residual = vectorDefined ? row[ResultField.Residual] : 0,
                 Iterations = TotalIterations,
                 InputMeanAlignment = vectorDefined ? row[ResultField.InputMeanAlignment] : 0,
-                MaxAbsInput = row[ResultField.MaxAbsInput],
+                MaxAbsInput = AlignmentSummary.MaxFinite(rowMax, _groups, _capacity, rows),
+                MaxInputRowNorm = row[ResultField.MaxRowNorm],
+                UpdateRatio = _hasSketch[j] && weightFinite && frobenius > 0 ? Math.Sqrt(Math.Max(0, row[ResultField.UpdateSquared])) / frobenius : double.NaN,
                 InputRows = layer.SeenRows,
                 Conditions = flags,
             };
 
             var state = layer.State;
             state.LastFrobenius = weightFinite ? row[ResultField.Frobenius] : double.NaN;
+            state.ReplaceSketch(weightFinite ? _sketch!.narrow(0, j * _groups, _groups).narrow(1, 0, _outFeatures[j]).DetachFromDisposeScope() : null);
 
             // Keep the new basis only when it is meaningful; a non-finite or zero weight keeps the old one.
             if (vectorDefined)
             {
-                state.Replace(_basis.narrow(0, j * _groups, _groups).clone().DetachFromDisposeScope(), row[ResultField.Sigma1]);
+                // Views of the bucket's tensors (no copies): the storage lives as long as any layer's view.
+                state.Replace(
+                    _basis.narrow(0, j * _groups, _groups).DetachFromDisposeScope(),
+                    row[ResultField.Sigma1],
+                    _leftVectors!.narrow(0, j * _groups, _groups).narrow(1, 0, _outFeatures[j]).DetachFromDisposeScope());
                 // Adapt the warm iteration count without extra synchronisation: after a cold start or restart the
                 // weights are often moving fast (early training), so start generously; double while the residual
                 // stays above the tolerance; relax by one when comfortably below.
@@ -318,33 +388,5 @@ internal sealed class Bucket
                     state.IterationHint = Math.Max(options.PowerIterations, hint - 1);
             }
         }
-    }
-
-    private SpectralAlignmentStats ToStats(ResultRow row)
-    {
-        var histogram = new int[_bins];
-        var counts = row.Span(ResultField.Histogram);
-        for (int b = 0; b < _bins; b++)
-            histogram[b] = (int)Math.Round(counts[b]);
-        var quantiles = row.Span(ResultField.Quantiles);
-        double positive = row[ResultField.PositiveFraction];
-        return new SpectralAlignmentStats
-        {
-            Count = (int)row[ResultField.Count],
-            ZeroRows = (int)row[ResultField.ZeroRows],
-            NonFiniteRows = (int)row[ResultField.NonFiniteRows],
-            Mean = row[ResultField.Mean],
-            StdDev = row[ResultField.StdDev],
-            PositiveFraction = positive,
-            SignDiversity = row[ResultField.Count] > 0 ? 2 * Math.Min(positive, 1 - positive) : 0,
-            Min = quantiles[0],
-            P05 = quantiles[1],
-            P25 = quantiles[2],
-            Median = quantiles[3],
-            P75 = quantiles[4],
-            P95 = quantiles[5],
-            Max = quantiles[6],
-            Histogram = histogram,
-        };
     }
 }

@@ -22,16 +22,16 @@ internal sealed class CostProfile
         /// <summary>Stacking each bucket's weights, warm bases and rows.</summary>
         Assembly,
 
-        /// <summary>Subspace (power) iteration and Rayleigh–Ritz.</summary>
+        /// <summary>Subspace (power) iteration, Rayleigh–Ritz and the update sketch.</summary>
         Iteration,
 
-        /// <summary>SA cosines, their statistics and histograms, σ and residual columns.</summary>
+        /// <summary>SA cosines (plain and centred) and row norms on the device, σ and residual columns.</summary>
         Statistics,
 
         /// <summary>The device-to-host transfer of all results.</summary>
         Readback,
 
-        /// <summary>Building the measurements on the host and keeping the warm bases.</summary>
+        /// <summary>The statistics and measurements on the host, keeping the warm state.</summary>
         Completion,
 
         /// <summary>Detection rules.</summary>

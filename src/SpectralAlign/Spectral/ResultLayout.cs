@@ -5,59 +5,63 @@ namespace SpectralAlign.Spectral;
 /// <summary>The fields of a layer's result row, in the order the device packs them.</summary>
 internal enum ResultField
 {
-    /// <summary>Rows present in the capture (before validity checks).</summary>
-    PresentRows,
-
-    /// <summary>Valid rows (finite, non-zero).</summary>
-    Count,
-
-    ZeroRows,
-    NonFiniteRows,
-    Mean,
-    StdDev,
-    PositiveFraction,
-
-    /// <summary>The quantiles at <see cref="ResultLayout.QuantileLevels"/> (min … max).</summary>
-    Quantiles,
-
-    InputMeanAlignment,
-    MaxAbsInput,
+    /// <summary>σ1 (the largest over the layer's groups).</summary>
     Sigma1,
+
+    /// <summary>σ2 estimate (the second largest of all groups' σ1 and σ2).</summary>
     Sigma2,
+
+    /// <summary>‖W‖_F over all groups.</summary>
     Frobenius,
+
+    /// <summary>The worst group's relative residual.</summary>
     Residual,
+
+    /// <summary>1 when every weight element is finite, else 0.</summary>
     WeightFinite,
+
+    /// <summary>1 when every group's v1 is finite, else 0.</summary>
     VectorFinite,
 
-    /// <summary>Counts per histogram bin.</summary>
-    Histogram,
+    /// <summary>cos(mean of the valid rows, v1), averaged over groups.</summary>
+    InputMeanAlignment,
+
+    /// <summary>Largest ‖hᵢ‖ among the valid rows (0 without any).</summary>
+    MaxRowNorm,
+
+    /// <summary>‖(W_t − W_prev)Ω‖²_F / r, the sketch estimate of ‖W_t − W_prev‖²_F (see <see cref="UpdateSketch"/>).</summary>
+    UpdateSquared,
+
+    /// <summary>Per group and row slot (G·M values): the row's largest |element| (NaN/∞ for a non-finite row, 0
+    /// for a zero or padding row).</summary>
+    RowMaxAbs,
+
+    /// <summary>Per group and row slot: cos(hᵢ, v1); meaningful for valid rows only.</summary>
+    Cosines,
+
+    /// <summary>Per group and row slot: cos(hᵢ − h̄, v1); NaN where ‖hᵢ − h̄‖ is negligible.</summary>
+    CenteredCosines,
 }
 
 /// <summary>
-/// The one definition of the device-to-host result layout: the device side hands <see cref="Pack"/> one (L, width)
-/// tensor per <see cref="ResultField"/> and the host side reads a field by name through <see cref="ResultRow"/>, so the
-/// two cannot disagree about positions; a missing, extra or wrongly sized field throws at once.
+/// The one definition of the device-to-host result layout of a bucket: the device side hands <see cref="Pack"/> one
+/// (L) or (L, width) tensor per <see cref="ResultField"/> and the host side reads a field by name through
+/// <see cref="ResultRow"/>, so the two cannot disagree about positions; a missing or wrongly sized field throws at
+/// once.
 /// </summary>
 internal sealed class ResultLayout
 {
-    /// <summary>Quantile levels of <see cref="ResultField.Quantiles"/>: min, P05, P25, median, P75, P95, max.</summary>
-    public static readonly float[] QuantileLevels = [0f, 0.05f, 0.25f, 0.5f, 0.75f, 0.95f, 1f];
-
     private static readonly ResultField[] Fields = Enum.GetValues<ResultField>();
     private readonly int[] _offsets = new int[Fields.Length];
     private readonly int[] _widths = new int[Fields.Length];
 
-    public ResultLayout(int histogramBins)
+    /// <param name="rowSlots">Values of each per-row field: G·M (groups × row capacity).</param>
+    public ResultLayout(int rowSlots)
     {
         int offset = 0;
         foreach (var field in Fields)
         {
-            int width = field switch
-            {
-                ResultField.Quantiles => QuantileLevels.Length,
-                ResultField.Histogram => histogramBins,
-                _ => 1,
-            };
+            int width = field is ResultField.RowMaxAbs or ResultField.Cosines or ResultField.CenteredCosines ? rowSlots : 1;
             _offsets[(int)field] = offset;
             _widths[(int)field] = width;
             offset += width;
@@ -70,11 +74,12 @@ internal sealed class ResultLayout
     public int Width { get; }
 
     /// <summary>Packs one (L) or (L, width) tensor per field into an (L, <see cref="Width"/>) float64 tensor.</summary>
-    /// <exception cref="InvalidOperationException">A field is missing, unknown or has the wrong size.</exception>
+    /// <exception cref="InvalidOperationException">A field is missing or has the wrong size.</exception>
     public Tensor Pack(IReadOnlyDictionary<ResultField, Tensor> columns)
     {
-        if (columns.Count != Fields.Length)
-            throw new InvalidOperationException($"The result row needs {Fields.Length} fields, got {columns.Count}: missing {string.Join(", ", Fields.Where(f => !columns.ContainsKey(f)))}.");
+        var missing = Fields.Where(f => !columns.ContainsKey(f)).ToList();
+        if (missing.Count > 0)
+            throw new InvalidOperationException($"The result row lacks the field(s) {string.Join(", ", missing)}.");
         var parts = new List<Tensor>(Fields.Length);
         long layers = -1;
         foreach (var field in Fields)
@@ -90,7 +95,8 @@ internal sealed class ResultLayout
         return cat(parts, 1);
     }
 
-    /// <summary>The row of layer <paramref name="index"/> in host values packed by <see cref="Pack"/>.</summary>
+    /// <summary>The row of layer <paramref name="index"/> in host values packed by <see cref="Pack"/>, starting at
+    /// <paramref name="offset"/>.</summary>
     public ResultRow Row(double[] values, int offset, int index) => new(this, new ReadOnlySpan<double>(values, offset + (index * Width), Width));
 
     internal int Offset(ResultField field) => _offsets[(int)field];

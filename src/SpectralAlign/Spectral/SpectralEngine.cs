@@ -4,21 +4,17 @@ namespace SpectralAlign.Spectral;
 
 /// <summary>
 /// The measurement core, callable with plain tensors: groups the layers into padded buckets (see
-/// <see cref="Bucketing"/>), runs the stacked subspace iteration and the SA statistics on the device, and copies all
-/// results to the host in one transfer per device.
+/// <see cref="Bucketing"/>), runs the stacked subspace iteration and the per-row SA cosines on the device, copies all
+/// results to the host in one transfer per device and summarises the distributions there.
 /// A bucket keeps iterating (with further transfers) only while a residual is above the tolerance, which happens on
 /// cold starts and after abrupt weight changes.
 /// </summary>
 internal sealed class SpectralEngine(SpectralMonitorOptions options)
 {
-    private readonly ResultLayout _layout = new(options.HistogramBins);
-    private long _hostReadbacks;
+    private readonly AlignmentSummary _summary = new(options.HistogramBins);
 
     /// <summary>When set, accumulates the time of each phase.</summary>
     public CostProfile? Profile { get; set; }
-
-    /// <summary>Device-to-host result transfers so far (the hot path does exactly one per device per step).</summary>
-    public long HostReadbacks => Interlocked.Read(ref _hostReadbacks);
 
     /// <summary>Measures every layer for <paramref name="step"/>.</summary>
     /// <param name="step">The measured step (labels the measurements).</param>
@@ -34,7 +30,7 @@ internal sealed class SpectralEngine(SpectralMonitorOptions options)
         var profile = Profile;
         long start = profile is null ? 0 : CostProfile.Now;
         var buckets = Bucketing.Buckets(layers, options.SubspaceDimension)
-            .Select(members => new Bucket(members, layers, options, _layout))
+            .Select(members => new Bucket(members, layers, options, _summary))
             .ToList();
         profile?.Add(CostProfile.Phase.Assembly, start);
         foreach (var bucket in buckets)
@@ -48,7 +44,7 @@ internal sealed class SpectralEngine(SpectralMonitorOptions options)
         {
             if (!buckets[b].Overflowed())
                 continue;
-            buckets[b] = new Bucket(buckets[b].Members, layers, options, _layout, allowUnscaled: false);
+            buckets[b] = new Bucket(buckets[b].Members, layers, options, _summary, allowUnscaled: false);
             buckets[b].Compute(buckets[b].InitialIterations, profile);
             rescaled.Add(buckets[b]);
         }
@@ -85,9 +81,7 @@ internal sealed class SpectralEngine(SpectralMonitorOptions options)
         {
             var members = byDevice.ToList();
             var flat = members.Select(b => b.Results!.flatten()).ToList();
-            using var host = (flat.Count == 1 ? flat[0] : cat(flat, 0)).cpu();
-            double[] values = host.data<double>().ToArray();
-            Interlocked.Increment(ref _hostReadbacks);
+            double[] values = DeviceTransfer.Values<double>(flat.Count == 1 ? flat[0] : cat(flat, 0));
 
             int offset = 0;
             foreach (var bucket in members)

@@ -16,7 +16,8 @@ internal static class SubspaceIteration
     /// <param name="Sigma1">(L) σ1 of the scaled weights.</param>
     /// <param name="Sigma2">(L) σ2 estimate of the scaled weights (0 when k = 1).</param>
     /// <param name="Residual">(L) ‖WᵀW v1 − σ1² v1‖ / σ1² (0 when σ1 = 0).</param>
-    public readonly record struct Ritz(Tensor Basis, Tensor V, Tensor Sigma1, Tensor Sigma2, Tensor Residual);
+    /// <param name="U">(L, m) u1 = W v1 / σ1 (zero when σ1 = 0), the sign matching v1's.</param>
+    public readonly record struct Ritz(Tensor Basis, Tensor V, Tensor Sigma1, Tensor Sigma2, Tensor Residual, Tensor U);
 
     /// <summary>Runs <paramref name="iterations"/> steps of Q ← orth(WᵀW Q).</summary>
     /// <param name="w">(L, m, n) float32 weights.</param>
@@ -75,7 +76,9 @@ internal static class SubspaceIteration
         var coldSign = ones_like(largest).masked_fill(largest.lt(0), -1);
         var sign = where(hasReference, warmSign, coldSign);
         ritz.select(2, 0).mul_(sign.unsqueeze(1));
+        var sigma1 = lambda1.sqrt();
+        var u = wv.squeeze(2) * (sign / sigma1.masked_fill(sigma1.eq(0), 1)).masked_fill(sigma1.eq(0), 0).unsqueeze(1);
 
-        return new Ritz(ritz, ritz.select(2, 0), lambda1.sqrt(), sigma2, residual);
+        return new Ritz(ritz, ritz.select(2, 0), sigma1, sigma2, residual, u);
     }
 }

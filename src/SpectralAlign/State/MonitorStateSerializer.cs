@@ -2,6 +2,7 @@ using System.Runtime.InteropServices;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using SpectralAlign.Hooks;
+using SpectralAlign.Spectral;
 using static TorchSharp.torch;
 
 namespace SpectralAlign.State;
@@ -112,9 +113,8 @@ internal static class MonitorStateSerializer
         if (layer.Spectral.Basis is { } basis)
         {
             using var scope = NewDisposeScope();
-            var host = basis.detach().to(ScalarType.Float32).cpu().contiguous();
-            entry.Subspace = (int)host.shape[2];
-            entry.Basis = Convert.ToBase64String(MemoryMarshal.AsBytes(host.data<float>().ToArray().AsSpan()));
+            entry.Subspace = (int)basis.shape[2];
+            entry.Basis = Convert.ToBase64String(MemoryMarshal.AsBytes(DeviceTransfer.Values<float>(basis.detach().to(ScalarType.Float32)).AsSpan()));
         }
 
         return entry;

@@ -3,6 +3,7 @@ using System.Text;
 using System.Text.Json;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
+using SpectralAlign.Spectral;
 using static TorchSharp.torch;
 
 namespace SpectralAlign.Telemetry;
@@ -138,14 +139,14 @@ public sealed class OfflineCaptureSink : ICaptureSink, IDisposable
                 line.Rows = Path.Combine(stepDirectory, stem + ".rows.pt").Replace('\\', '/');
                 line.RowsShape = rows.shape;
                 line.RowsDType = rows.dtype.ToString();
-                rows.detach().cpu().contiguous().save(Path.Combine(Directory, line.Rows));
+                DeviceTransfer.ToHost(rows.detach()).contiguous().save(Path.Combine(Directory, line.Rows));
             }
 
             var weight = record.Weight;
             line.Weight = Path.Combine(stepDirectory, stem + ".weight.pt").Replace('\\', '/');
             line.WeightShape = weight.shape;
             line.WeightDType = weight.dtype.ToString();
-            weight.detach().cpu().contiguous().save(Path.Combine(Directory, line.Weight));
+            DeviceTransfer.ToHost(weight.detach()).contiguous().save(Path.Combine(Directory, line.Weight));
         }
 
         var json = JsonSerializer.SerializeToUtf8Bytes(line, TelemetryJsonContext.Default.CaptureManifestLine);

@@ -9,16 +9,28 @@ namespace SpectralAlign.Tests.Hooks;
 [Collection(TorchCollection.Name)]
 public sealed class InputCaptureTests
 {
-    [Fact]
-    public void Sample_ManyDraws_EverySubsetEquallyLikely()
+    /// <summary>The row indices <paramref name="capture"/> keeps of <paramref name="count"/> rows at
+    /// <paramref name="step"/> (the input's rows are their own indices).</summary>
+    private static long[] Sample(InputCapture capture, long step, int count)
     {
-        // 5 choose 2 = 10 subsets; 20,000 draws; chi-square goodness of fit against the uniform distribution.
-        var sampler = RowSampler.Stream(7, "l", 0);
+        using var scope = NewDisposeScope();
+        using var noGrad = no_grad();
+        capture.Add(step, arange(count, dtype: ScalarType.Float64).reshape(1, count, 1));
+        var (rows, _) = capture.Take();
+        using var _ = rows;
+        return Reference.ToDoubles(rows!).Select(x => (long)x).ToArray();
+    }
+
+    [Fact]
+    public void Add_ManySteps_EverySubsetEquallyLikely()
+    {
+        // 5 choose 2 = 10 subsets; 5,000 steps; chi-square goodness of fit against the uniform distribution.
+        using var capture = new InputCapture("l", capacity: 2, seed: 7);
         var counts = new Dictionary<(long, long), int>();
-        const int draws = 20_000;
-        for (int i = 0; i < draws; i++)
+        const int draws = 5_000;
+        for (int step = 0; step < draws; step++)
         {
-            var s = RowSampler.Sample(sampler, 5, 2);
+            var s = Sample(capture, step, 5).Order().ToArray();
             Assert.Equal(2, s.Length);
             Assert.True(s[0] < s[1]);
             counts[(s[0], s[1])] = counts.GetValueOrDefault((s[0], s[1])) + 1;
@@ -31,50 +43,20 @@ public sealed class InputCaptureTests
         Assert.True(p > 0.001, $"chi-square {chi2:F1}, p = {p:G3}");
     }
 
-    [Fact]
-    public void Sample_LargePopulation_EachIndexIncludedWithProbabilityTakeOverCount()
+    [Theory]
+    [InlineData(64, 16, 2000)]
+    [InlineData(1000, 100, 2000)]
+    [InlineData(3000, 30, 2000)]
+    public void Add_ManySteps_EachRowIncludedWithProbabilityTakeOverCount(int count, int take, int draws)
     {
-        var sampler = RowSampler.Stream(3, "l", 0);
-        const int count = 1000, take = 100, draws = 2000;
+        using var capture = new InputCapture("l", capacity: take, seed: 3);
         var inclusions = new int[count];
-        for (int i = 0; i < draws; i++)
+        for (int step = 0; step < draws; step++)
         {
-            var s = RowSampler.Sample(sampler, count, take);
+            var s = Sample(capture, step, count);
             Assert.Equal(take, s.Distinct().Count());
             Assert.All(s, x => Assert.InRange(x, 0, count - 1));
             foreach (var x in s)
-                inclusions[x]++;
-        }
-
-        // Binomial(2000, 0.1): mean 200, sd ≈ 13.4; all 1000 indices within 5 sd.
-        Assert.All(inclusions, c => Assert.InRange(c, 200 - 67, 200 + 67));
-    }
-
-    [Fact]
-    public void Stream_SameSeedLayerStep_SameSample_AnyDifference_DifferentSample()
-    {
-        var first = RowSampler.Sample(RowSampler.Stream(11, "a", 5), 10_000, 64);
-        Assert.Equal(first, RowSampler.Sample(RowSampler.Stream(11, "a", 5), 10_000, 64));
-        Assert.NotEqual(first, RowSampler.Sample(RowSampler.Stream(12, "a", 5), 10_000, 64));
-        Assert.NotEqual(first, RowSampler.Sample(RowSampler.Stream(11, "b", 5), 10_000, 64));
-        Assert.NotEqual(first, RowSampler.Sample(RowSampler.Stream(11, "a", 6), 10_000, 64));
-    }
-
-    [Theory]
-    [InlineData(64, 16, 4000)]     // dense: selection sampling
-    [InlineData(3000, 30, 4000)]   // sparse (count > 16 × take): Floyd's algorithm
-    public void Sample_DenseAndSparseRegimes_EachIndexIncludedWithProbabilityTakeOverCount(int count, int take, int draws)
-    {
-        var stream = RowSampler.Stream(5, "l", 0);
-        var buffer = new long[take];
-        var scratch = new HashSet<long>();
-        var inclusions = new int[count];
-        for (int i = 0; i < draws; i++)
-        {
-            RowSampler.Sample(stream, count, buffer, scratch);
-            for (int j = 1; j < take; j++)
-                Assert.True(buffer[j - 1] < buffer[j]);   // ascending, hence distinct
-            foreach (var x in buffer)
                 inclusions[x]++;
         }
 
@@ -84,24 +66,31 @@ public sealed class InputCaptureTests
     }
 
     [Fact]
-    public void Add_SuccessiveSteps_CapturesExactlyTheRowSamplerSampleOfEachStep()
+    public void Add_SameSeedLayerStep_SameSample_AnyDifference_DifferentSample()
     {
-        using var input = arange(0, 300, dtype: ScalarType.Float32).reshape(1, 300, 1);
-        using var capture = new InputCapture("layer", capacity: 50, seed: 9);
-        var samples = new List<double[]>();
-        foreach (long step in new long[] { 7, 8 })
+        long[] Draw(int seed, string layer, long step)
         {
-            using (no_grad())
-                capture.Add(step, input);
-            var (rows, _) = capture.Take();
-            using var _ = rows;
-            var captured = Reference.ToDoubles(rows!);
-            var expected = RowSampler.Sample(RowSampler.Stream(9, "layer", step), 300, 50).Select(i => (double)i).ToArray();
-            Assert.Equal(expected, captured);
-            samples.Add(captured);
+            using var capture = new InputCapture(layer, capacity: 64, seed: seed);
+            return Sample(capture, step, 10_000);
         }
 
-        Assert.NotEqual(samples[0], samples[1]);   // the reused index buffer is refilled every step
+        var first = Draw(11, "a", 5);
+        Assert.Equal(first, Draw(11, "a", 5));
+        Assert.NotEqual(first, Draw(12, "a", 5));
+        Assert.NotEqual(first, Draw(11, "b", 5));
+        Assert.NotEqual(first, Draw(11, "a", 6));
+    }
+
+    [Fact]
+    public void Add_Sampling_LeavesTorchsGlobalGeneratorAlone()
+    {
+        manual_seed(99);
+        using var expected = rand(8);
+        manual_seed(99);
+        using (var capture = new InputCapture("l", capacity: 10, seed: 1))
+            Sample(capture, 0, 500);
+        using var actual = rand(8);
+        Assert.True(expected.eq(actual).all().item<bool>());
     }
 
     [Fact]
@@ -169,5 +158,25 @@ public sealed class InputCaptureTests
         var (rows, _) = capture.Take();
         using var _ = rows;
         Assert.All(Reference.ToDoubles(rows!), v => Assert.Equal(1.0, v));
+    }
+
+    [Fact]
+    public void Add_WithRecovery_RunsItAtTakeNotInTheHook_AndReleasesItsTensors()
+    {
+        using var capture = new InputCapture("l", capacity: 4, seed: 1);
+        int applied = 0;
+        var kept = ones(1);
+        var dropped = ones(1);
+        using var input = full(1, 4, 2, 3f);
+        capture.Add(0, input, new RowRecovery(r => { applied++; return r * 2; }, kept));
+        capture.Add(0, input, new RowRecovery(r => { applied++; return r; }, dropped));   // no room left
+
+        Assert.Equal(0, applied);
+        Assert.True(dropped.IsInvalid);
+        var (rows, _) = capture.Take();
+        using var _ = rows;
+        Assert.Equal(1, applied);
+        Assert.True(kept.IsInvalid);
+        Assert.All(Reference.ToDoubles(rows!), v => Assert.Equal(6.0, v));
     }
 }

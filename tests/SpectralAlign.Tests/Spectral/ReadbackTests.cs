@@ -1,16 +1,18 @@
+using System.Text.RegularExpressions;
+using SpectralAlign.Spectral;
 using SpectralAlign.Tests.Support;
 using TorchSharp;
 using static TorchSharp.torch;
 
 namespace SpectralAlign.Tests.Spectral;
 
-/// <summary>The hot path's synchronisation budget: one device-to-host transfer per measured Step(), none in hooks,
-/// none on unmeasured steps.</summary>
+/// <summary>The hot path's synchronisation budget, counted over every device-to-host copy the library makes: one per
+/// measured Step(), none in hooks, none on unmeasured steps.</summary>
 [Collection(TorchCollection.Name)]
-public sealed class ReadbackTests(Xunit.Abstractions.ITestOutputHelper output)
+public sealed partial class ReadbackTests(Xunit.Abstractions.ITestOutputHelper output)
 {
     [Fact]
-    public void Step_WarmTraining_ExactlyOneReadbackPerMeasuredStep_NoneInHooksOrUnmeasuredSteps()
+    public void Step_WarmTraining_ExactlyOneTransferPerMeasuredStep_NoneInHooksOrUnmeasuredSteps()
     {
         using var model = Training.Mlp(seed: 1, hidden: 48);
         using var task = new TeacherTask(32, 10, seed: 2);
@@ -23,21 +25,69 @@ public sealed class ReadbackTests(Xunit.Abstractions.ITestOutputHelper output)
         {
             using var scope = NewDisposeScope();
             var (x, y) = task.Batch(64);
-            long before = monitor.HostReadbacks;
+            long before = DeviceTransfer.Count;
             optimizer.zero_grad();
             var loss = nn.functional.cross_entropy(model.call(x), y);
             loss.backward();
             optimizer.step();
-            inForward += monitor.HostReadbacks - before;
-            long beforeStep = monitor.HostReadbacks;
+            inForward += DeviceTransfer.Count - before;
+            long beforeStep = DeviceTransfer.Count;
             monitor.Step();
-            perStep.Add(monitor.HostReadbacks - beforeStep);
+            perStep.Add(DeviceTransfer.Count - beforeStep);
         }
 
-        output.WriteLine($"readbacks per step: {string.Join(",", perStep.Take(20))} … total {perStep.Sum()}");
+        output.WriteLine($"transfers per step: {string.Join(",", perStep.Take(20))} … total {perStep.Sum()}");
         Assert.Equal(0, inForward);
         Assert.All(perStep.Where((_, step) => step % 2 == 1), n => Assert.Equal(0, n));
         Assert.True(perStep[0] >= 1);   // the cold start may iterate (and read back) more than once
         Assert.All(perStep.Skip(2).Where((_, i) => i % 2 == 0), n => Assert.Equal(1, n));
     }
+
+    [Fact]
+    public void Step_AttentionAndSubsampledInputs_NoTransferInTheForwardPass()
+    {
+        // MultiheadAttention (its out-projection's input is recovered at Step()) and inputs larger than the sample.
+        using var attention = nn.MultiheadAttention(16, 2);
+        using var monitor = new SpectralMonitor(new SpectralMonitorOptions { Interval = 1, MaxSamplesPerLayer = 8 });
+        monitor.Watch(attention, "attn");
+        using var generator = new Generator(3);
+        var perStep = new List<long>();
+        for (int step = 0; step < 6; step++)
+        {
+            using var scope = NewDisposeScope();
+            var x = randn([10, 4, 16], generator: generator);
+            long before = DeviceTransfer.Count;
+            using (no_grad())
+                attention.call(x, x, x, null, false, null);
+            Assert.Equal(before, DeviceTransfer.Count);
+            monitor.Step();
+            perStep.Add(DeviceTransfer.Count - before);
+        }
+
+        Assert.All(perStep.Skip(2), n => Assert.Equal(1, n));
+    }
+
+    /// <summary>Library code copies tensor data to the host only through <see cref="DeviceTransfer"/>, so the counter
+    /// above sees every copy.</summary>
+    [Fact]
+    public void LibrarySource_CopiesToTheHostOnlyThroughDeviceTransfer()
+    {
+        var root = new DirectoryInfo(AppContext.BaseDirectory);
+        while (root is not null && !File.Exists(Path.Combine(root.FullName, "SpectralAlign.sln")))
+            root = root.Parent;
+        Assert.NotNull(root);
+        var files = Directory.GetFiles(Path.Combine(root!.FullName, "src"), "*.cs", SearchOption.AllDirectories)
+            .Where(f => !f.Contains($"{Path.DirectorySeparatorChar}obj{Path.DirectorySeparatorChar}", StringComparison.Ordinal)
+                && Path.GetFileName(f) != "DeviceTransfer.cs")
+            .ToList();
+        Assert.NotEmpty(files);
+        var offences = files.SelectMany(f => File.ReadAllLines(f).Select((line, i) => (File: f, Line: i + 1, Text: line)))
+            .Where(l => !l.Text.TrimStart().StartsWith("//", StringComparison.Ordinal) && HostCopy().IsMatch(l.Text))
+            .Select(l => $"{Path.GetRelativePath(root.FullName, l.File)}:{l.Line}: {l.Text.Trim()}")
+            .ToList();
+        Assert.True(offences.Count == 0, "Host copies outside DeviceTransfer:" + Environment.NewLine + string.Join(Environment.NewLine, offences));
+    }
+
+    [GeneratedRegex(@"\.cpu\(\)|\.item<|\.data<|\.bytes\b(?!"")|\.to\((torch\.)?CPU\b|\.to\(DeviceType\.CPU|\.numpy\(|ToArray<")]
+    private static partial Regex HostCopy();
 }

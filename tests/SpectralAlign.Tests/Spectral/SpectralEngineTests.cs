@@ -71,8 +71,44 @@ public sealed class SpectralEngineTests
         using var scaled = rows * scale;
 
         var (m, v1) = EngineHarness.MeasureOnce(weight, scaled);
+        var (unit, _) = EngineHarness.MeasureOnce(weight, rows);
 
-        EngineHarness.AssertMatchesSvd(weight, rows, m, v1, tolerance: 1e-4);
+        var (refV1, _) = Reference.Svd(weight[0]);
+        var aligned = refV1.Select(x => Math.Sign(Reference.Cosine(v1[0], refV1)) * x).ToArray();
+        var valid = Reference.Rows(rows);
+        Reference.AssertMatches(Reference.Stats(Reference.Alignments(valid, aligned), EngineHarness.Bins), m.Stats, 1e-4);
+        Reference.AssertMatches(Reference.Stats(EngineHarness.CenteredAlignments(valid, aligned), EngineHarness.Bins), m.CenteredStats, 1e-4);
+        // Denormal float32 values keep only a few significant bits.
+        double relative = scale < 1 ? 1e-3 : 1e-6;
+        Assert.Equal(unit.MaxInputRowNorm * scale, m.MaxInputRowNorm, unit.MaxInputRowNorm * scale * relative);
+        Assert.Equal(unit.MaxAbsInput * scale, m.MaxAbsInput, unit.MaxAbsInput * scale * relative);
+    }
+
+    [Fact]
+    public void Measure_GuardState_KeepsSigma1AndLeftVectorOfTheSvd()
+    {
+        using var weight = EngineHarness.GappedWeight(2, 14, 10, ScalarType.Float32, seed: 45);
+        using var rows = EngineHarness.OffsetRows(2, 30, 10, ScalarType.Float32, seed: 46);
+        using var state = new SpectralState();
+        var m = EngineHarness.Measure(new SpectralEngine(EngineHarness.Options()), 0, weight, rows, state);
+
+        Assert.Equal(m.SpectralNorm, state.Sigma1);
+        Assert.Equal(new long[] { 2, 14 }, state.LeftVector!.shape);
+        var v1 = EngineHarness.V1(state);
+        for (int g = 0; g < 2; g++)
+        {
+            using var w = weight[g];
+            using var u1 = state.LeftVector[g];
+            using var scope = NewDisposeScope();
+            var (_, singular, vh) = linalg.svd(w.to(ScalarType.Float64), fullMatrices: false);
+            var u = Reference.ToDoubles(w.to(ScalarType.Float64).matmul(vh[0]) / singular[0]);
+            var ours = Reference.ToDoubles(u1);
+            // u1 = W v1 / σ1: unit length, the SVD's u up to sign, and the sign that goes with the state's v1.
+            Assert.Equal(1, Reference.Norm(ours), 1e-5);
+            Assert.True(Math.Abs(Reference.Cosine(ours, u)) >= 0.9999);
+            var wv = Reference.ToDoubles(w.to(ScalarType.Float64).matmul(tensor(v1[g])));
+            Assert.True(Reference.Cosine(ours, wv) >= 0.9999);
+        }
     }
 
     /// <summary>Degenerate inputs: each becomes a flag and well-defined statistics, never an exception or NaN.</summary>
@@ -206,12 +242,11 @@ public sealed class SpectralEngineTests
     [Fact]
     public void ResultLayout_MissingOrMisSizedField_FailsLoudly()
     {
-        var layout = new ResultLayout(histogramBins: 4);
+        var layout = new ResultLayout(rowSlots: 6);
         using var scope = NewDisposeScope();
         var columns = Enum.GetValues<ResultField>().ToDictionary(f => f, f => f switch
         {
-            ResultField.Quantiles => zeros(3, ResultLayout.QuantileLevels.Length),
-            ResultField.Histogram => zeros(3, 4),
+            ResultField.RowMaxAbs or ResultField.Cosines or ResultField.CenteredCosines => zeros(3, 6),
             _ => arange(3, dtype: ScalarType.Float64) + (int)f,
         });
 
@@ -219,11 +254,12 @@ public sealed class SpectralEngineTests
         var values = packed.data<double>().ToArray();
         Assert.Equal(layout.Width * 3, values.Length);
         Assert.Equal(2 + (int)ResultField.Sigma1, layout.Row(values, 0, 2)[ResultField.Sigma1]);
+        Assert.Equal(2 + (int)ResultField.UpdateSquared, layout.Row(values, 0, 2)[ResultField.UpdateSquared]);
 
-        columns[ResultField.Histogram] = zeros(3, 5);
-        Assert.Contains("Histogram", Assert.Throws<InvalidOperationException>(() => layout.Pack(columns)).Message, StringComparison.Ordinal);
-        columns.Remove(ResultField.Histogram);
-        Assert.Contains("Histogram", Assert.Throws<InvalidOperationException>(() => layout.Pack(columns)).Message, StringComparison.Ordinal);
+        columns[ResultField.Cosines] = zeros(3, 5);
+        Assert.Contains("Cosines", Assert.Throws<InvalidOperationException>(() => { layout.Pack(columns); }).Message, StringComparison.Ordinal);
+        columns.Remove(ResultField.Cosines);
+        Assert.Contains("Cosines", Assert.Throws<InvalidOperationException>(() => { layout.Pack(columns); }).Message, StringComparison.Ordinal);
     }
 
     [Fact]

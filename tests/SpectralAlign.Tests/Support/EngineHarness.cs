@@ -63,14 +63,16 @@ internal static class EngineHarness
 
     /// <summary>
     /// Asserts a measurement of a (G, m, n) weight and (G, N, n) rows against float64 SVDs of every group: each v1
-    /// within |cos| ≥ 0.9999 of Vh[0], σ1 (largest over groups) and ‖W‖_F to a relative 1e-4, and the SA statistics
-    /// pooled over the groups (each against its own sign-aligned Vh[0]) to <paramref name="tolerance"/>.
+    /// within |cos| ≥ 0.9999 of Vh[0], σ1 (largest over groups) and ‖W‖_F to a relative 1e-4; the SA statistics and the
+    /// centred SA statistics pooled over the groups (each against its own sign-aligned Vh[0]) to
+    /// <paramref name="tolerance"/>; the largest row norm and |element| of the valid rows to a relative 1e-6.
     /// </summary>
     public static void AssertMatchesSvd(Tensor weight, Tensor rows, LayerMeasurement measured, double[][] v1, double tolerance = 2e-4)
     {
         long groups = weight.shape[0];
         var sa = new List<double>();
-        double sigma1 = 0, frobenius2 = 0;
+        var centered = new List<double>();
+        double sigma1 = 0, frobenius2 = 0, maxNorm = 0, maxAbs = 0;
         for (int g = 0; g < groups; g++)
         {
             using var w = weight[g];
@@ -79,13 +81,34 @@ internal static class EngineHarness
             double cos = Reference.Cosine(v1[g], refV1);
             Assert.True(Math.Abs(cos) >= 0.9999, $"group {g}: |cos(v1, svd)| = {Math.Abs(cos)}");
             var aligned = refV1.Select(x => Math.Sign(cos) * x).ToArray();
-            sa.AddRange(Reference.Alignments(Reference.Rows(r), aligned));
+            var valid = Reference.Rows(r).Where(x => x.All(double.IsFinite) && Reference.Norm(x) > 0).ToArray();
+            sa.AddRange(Reference.Alignments(valid, aligned));
+            centered.AddRange(CenteredAlignments(valid, aligned));
+            maxNorm = Math.Max(maxNorm, valid.Select(Reference.Norm).DefaultIfEmpty(0).Max());
+            maxAbs = Math.Max(maxAbs, valid.SelectMany(x => x).Select(Math.Abs).DefaultIfEmpty(0).Max());
             sigma1 = Math.Max(sigma1, singular[0]);
             frobenius2 += singular.Sum(s => s * s);
         }
 
         Reference.AssertMatches(Reference.Stats([.. sa], Bins), measured.Stats, tolerance);
+        Reference.AssertMatches(Reference.Stats([.. centered], Bins), measured.CenteredStats, tolerance);
         Assert.Equal(sigma1, measured.SpectralNorm, sigma1 * 1e-4);
         Assert.Equal(Math.Sqrt(frobenius2), measured.FrobeniusNorm, Math.Sqrt(frobenius2) * 1e-4);
+        Assert.Equal(maxNorm, measured.MaxInputRowNorm, maxNorm * 1e-6);
+        Assert.Equal(maxAbs, measured.MaxAbsInput, maxAbs * 1e-6);
+    }
+
+    /// <summary>cos(hᵢ − h̄, v) of valid rows, h̄ their mean; rows within 1e-6·‖hᵢ‖ of h̄ are left out.</summary>
+    public static double[] CenteredAlignments(double[][] valid, double[] v)
+    {
+        if (valid.Length == 0)
+            return [];
+        int n = v.Length;
+        var mean = Enumerable.Range(0, n).Select(k => valid.Average(x => x[k])).ToArray();
+        return valid
+            .Select(x => (Row: x, Centered: x.Zip(mean, (a, b) => a - b).ToArray()))
+            .Where(p => Reference.Norm(p.Centered) > 1e-6 * Reference.Norm(p.Row))
+            .Select(p => Reference.Cosine(p.Centered, v))
+            .ToArray();
     }
 }

@@ -1,3 +1,4 @@
+using SpectralAlign.Spectral;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -76,7 +77,7 @@ internal sealed class TrainingSnapshot : IDisposable
     {
         using var scope = NewDisposeScope();
         var source = live.detach();
-        var copy = location == SnapshotLocation.Host && source.device_type != DeviceType.CPU ? source.cpu() : source.clone();
+        var copy = location == SnapshotLocation.Host && source.device_type != DeviceType.CPU ? DeviceTransfer.ToHost(source) : source.clone();
         return copy.DetachFromDisposeScope();
     }
 

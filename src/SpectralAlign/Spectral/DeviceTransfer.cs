@@ -1,0 +1,41 @@
+using static TorchSharp.torch;
+
+namespace SpectralAlign.Spectral;
+
+/// <summary>
+/// The library's only way to bring tensor data to the host (<c>.cpu()</c>, <c>data&lt;T&gt;()</c>): every copy is
+/// counted, so tests can hold the library to its budget (one transfer per measured step, none in hooks or on
+/// unmeasured steps); a source test fails if library code copies to the host any other way. A copy from a GPU waits
+/// for the device, so each one is a synchronisation.
+/// </summary>
+internal static class DeviceTransfer
+{
+    private static long s_count;
+
+    /// <summary>Transfers so far, process-wide.</summary>
+    public static long Count => Interlocked.Read(ref s_count);
+
+    /// <summary>A host copy of <paramref name="tensor"/> (in the caller's dispose scope); counts one transfer.</summary>
+    public static Tensor ToHost(Tensor tensor)
+    {
+        Interlocked.Increment(ref s_count);
+        return tensor.cpu();
+    }
+
+    /// <summary>The value of a one-element tensor; counts one transfer.</summary>
+    public static T Item<T>(Tensor tensor)
+        where T : unmanaged
+    {
+        Interlocked.Increment(ref s_count);
+        return tensor.item<T>();
+    }
+
+    /// <summary>The elements of <paramref name="tensor"/> in row-major order, as a new array; counts one transfer.</summary>
+    public static T[] Values<T>(Tensor tensor)
+        where T : unmanaged
+    {
+        Interlocked.Increment(ref s_count);
+        using var host = tensor.cpu().contiguous();
+        return host.data<T>().ToArray();
+    }
+}
