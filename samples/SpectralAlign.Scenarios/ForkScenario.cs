@@ -29,7 +29,7 @@ namespace SpectralAlign.Scenarios;
 /// <b>Seeds.</b> Run seed s ≥ 1 belongs to base seed b = (s − 1) / <c>branches</c> + 1: the initialisation (torch's
 /// generator seeded with b) and the pre-fork batches (stream b of <see cref="StepSeeds"/>) are those of the base, so
 /// all branches of a base — every configuration, every s — are bit-for-bit the same run before the fork (a
-/// deterministic replay of the base; <see cref="TrainingSnapshot"/> restores the same state). The post-fork batches
+/// deterministic replay of the base; <see cref="RunSnapshot"/> restores the same state). The post-fork batches
 /// come from stream −s, shared by the control and the triggers of the same s (paired branches). With
 /// <c>branches</c> = 5, seeds 1–10 are 2 bases × 5 post-fork data seeds.
 /// </para>

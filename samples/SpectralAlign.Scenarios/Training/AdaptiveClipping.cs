@@ -6,7 +6,7 @@ namespace SpectralAlign.Scenarios.Training;
 /// <see cref="WarmupSteps"/> norms (nothing is clipped meanwhile). When a norm g has z = (g − μ)/σ above
 /// <see cref="ZThreshold"/>, the gradients are scaled down to the norm μ + (ZThreshold² / z)·σ (the paper's
 /// reciprocal rule: the larger the spike, the harder the clip). The statistics are then updated with the norm after
-/// clipping. Not thread-safe; its state is not part of a <see cref="TrainingSnapshot"/>.
+/// clipping. Not thread-safe; its state is not part of a <see cref="RunSnapshot"/>.
 /// </summary>
 public sealed class AdaptiveClipping : IGradientClipping
 {

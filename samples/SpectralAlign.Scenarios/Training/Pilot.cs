@@ -24,7 +24,7 @@ public sealed record PilotReport(IReadOnlyList<PilotResult> Runs, IReadOnlyDicti
 /// <summary>
 /// Cheap runs for piloting a scenario: no monitor, no record files, each run stops at its ground-truth explosion. A
 /// fork scenario trains each base run once up to its fork step, snapshots model and optimizer, and runs every branch
-/// of that base from the snapshot (<see cref="TrainingSnapshot"/>; the same as running the branch from step 0,
+/// of that base from the snapshot (<see cref="RunSnapshot"/>; the same as running the branch from step 0,
 /// because all branches of a base share their pre-fork steps).
 /// </summary>
 public static class Pilot
@@ -84,7 +84,7 @@ public static class Pilot
             $"  {r.Config}/s{r.Seed}: E {(r.ExplosionStep is { } e ? e.ToString(CultureInfo.InvariantCulture) + (r.ForkStep is { } f ? $" (fork+{e - f})" : "") : "none")}, {r.StepsRun} steps, min loss {r.MinLoss:F3}, max attention logit {r.MaxAttentionLogit:G3}, cpu {r.CpuSeconds:F1}s"));
     }
 
-    private static PilotResult RunFrom(Scenario scenario, string config, int seed, IReadOnlyList<KeyValuePair<string, string>> overrides, int threads, (TrainingSnapshot Snapshot, List<(double Loss, double Logit)> Prefix)? fork)
+    private static PilotResult RunFrom(Scenario scenario, string config, int seed, IReadOnlyList<KeyValuePair<string, string>> overrides, int threads, (RunSnapshot Snapshot, List<(double Loss, double Logit)> Prefix)? fork)
     {
         double start = CpuTime();
         var (_, loop) = Trainer.Prepare(scenario, config, seed, overrides, threads);

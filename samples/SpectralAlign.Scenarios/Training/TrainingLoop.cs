@@ -99,12 +99,12 @@ public sealed class TrainingLoop
 
     /// <summary>Copies the model and optimizer as they are before <see cref="NextStep"/>.</summary>
     /// <returns>The snapshot; the caller disposes it.</returns>
-    public TrainingSnapshot Snapshot() => TrainingSnapshot.Capture(Setup, NextStep);
+    public RunSnapshot Snapshot() => RunSnapshot.Capture(Setup, NextStep);
 
     /// <summary>Writes a snapshot back and rewinds <see cref="NextStep"/> to its step. Clipping state and the
     /// learning-rate scale are left as they are.</summary>
     /// <param name="snapshot">A snapshot of this run.</param>
-    public void Restore(TrainingSnapshot snapshot)
+    public void Restore(RunSnapshot snapshot)
     {
         ArgumentNullException.ThrowIfNull(snapshot);
         snapshot.Restore(Setup);

@@ -32,7 +32,7 @@ public sealed class TrainingSetup : IDisposable
     /// <summary>
     /// Called at the start of every step, before the learning rate is set (null for nothing). It must depend on the
     /// step only (for example: set Adam's β2 to its value for this step), so that a run restored from a
-    /// <see cref="TrainingSnapshot"/> continues exactly as the original did.
+    /// <see cref="RunSnapshot"/> continues exactly as the original did.
     /// </summary>
     public Action<long>? PrepareStep { get; init; }
 

@@ -10,13 +10,13 @@ namespace SpectralAlign.Scenarios.Training;
 /// at the start of a step. Restoring it into the same run rewinds training to that step exactly; with
 /// <see cref="TrainingSetup.StepIndexedData"/> the continuation is bit-for-bit the original one.
 /// </summary>
-public sealed class TrainingSnapshot : IDisposable
+public sealed class RunSnapshot : IDisposable
 {
     private readonly Dictionary<string, Tensor> _model;
     private readonly byte[] _optimizer;
     private bool _disposed;
 
-    private TrainingSnapshot(long step, Dictionary<string, Tensor> model, byte[] optimizer)
+    private RunSnapshot(long step, Dictionary<string, Tensor> model, byte[] optimizer)
     {
         Step = step;
         _model = model;
@@ -35,7 +35,7 @@ public sealed class TrainingSnapshot : IDisposable
     /// <returns>The snapshot; the caller disposes it.</returns>
     /// <exception cref="NotSupportedException">The optimizer is not one of TorchSharp's managed optimizers (which
     /// alone can save their state).</exception>
-    public static TrainingSnapshot Capture(TrainingSetup setup, long step)
+    public static RunSnapshot Capture(TrainingSetup setup, long step)
     {
         ArgumentNullException.ThrowIfNull(setup);
         var optimizer = Helper(setup.Optimizer);
@@ -46,7 +46,7 @@ public sealed class TrainingSnapshot : IDisposable
         using var memory = new MemoryStream();
         using (var writer = new BinaryWriter(memory, System.Text.Encoding.UTF8, leaveOpen: true))
             optimizer.save_state_dict(writer);
-        return new TrainingSnapshot(step, model, memory.ToArray());
+        return new RunSnapshot(step, model, memory.ToArray());
     }
 
     /// <summary>Writes the snapshot back into the run's model and optimizer (in place: the same parameter objects,
