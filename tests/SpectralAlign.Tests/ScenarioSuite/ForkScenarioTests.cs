@@ -86,14 +86,7 @@ public sealed class ForkScenarioTests
     [Fact]
     public void Restore_BaseSnapshotIntoATriggerBranch_EqualsTheBranchRunFromStepZero()
     {
-        var straight = Prepare("gpt-fork", "beta2", 2, Small());
-        List<float> expected;
-        float[] expectedWeights;
-        using (straight.Setup)
-        {
-            expected = RunUntil(straight, Steps);
-            expectedWeights = Weights(straight.Setup);
-        }
+        var (expected, expectedWeights) = Straight("gpt-fork", "beta2", 2, Small(), Steps);
 
         // The base trained once (as the control of seed 1), snapshotted at the fork, restored into the beta2 branch
         // of seed 2 (same base): what the pilot's fan-out does.

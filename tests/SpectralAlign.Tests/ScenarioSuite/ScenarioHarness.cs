@@ -31,6 +31,14 @@ internal static class ScenarioHarness
         return losses;
     }
 
+    /// <summary>A whole run from step 0 to <paramref name="steps"/>: its losses and final weights.</summary>
+    public static (List<float> Losses, float[] Weights) Straight(string scenario, string config, int seed, List<KeyValuePair<string, string>> overrides, long steps)
+    {
+        var loop = Prepare(scenario, config, seed, overrides);
+        using var setup = loop.Setup;
+        return (RunUntil(loop, steps), Weights(setup));
+    }
+
     /// <summary>Every parameter and buffer of the model, flattened, in state-dict order.</summary>
     public static float[] Weights(TrainingSetup setup)
     {

@@ -14,14 +14,7 @@ public sealed class TrainingLoopTests
     [Fact]
     public void Restore_AfterDivergentSteps_ContinuesBitForBitLikeTheOriginalRun()
     {
-        var straight = Prepare("gpt-lottery", "edge", 3, Tiny());
-        List<float> straightLosses;
-        float[] straightWeights;
-        using (straight.Setup)
-        {
-            straightLosses = RunUntil(straight, Steps);
-            straightWeights = Weights(straight.Setup);
-        }
+        var (straightLosses, straightWeights) = Straight("gpt-lottery", "edge", 3, Tiny(), Steps);
 
         var forked = Prepare("gpt-lottery", "edge", 3, Tiny());
         using (forked.Setup)
@@ -51,7 +44,7 @@ public sealed class TrainingLoopTests
         using var snapshot = original.Snapshot();
         var expected = RunUntil(original, Steps);
 
-        // Another seed's initialisation: everything that matters must come from the snapshot (the data are step-indexed
+        // Another initialisation (init_std 0.05): everything that matters must come from the snapshot (the data are step-indexed
         // from the run's seed, so the same seed is used).
         var fresh = Prepare("gpt-lottery", "edge", 5, Tiny(("init_std", "0.05")));
         using var freshSetup = fresh.Setup;
