@@ -10,9 +10,11 @@ internal static class Program
     private const string Usage = """
         Usage:
           Scenarios list
-          Scenarios run --scenario NAME --config stable|exploding --seed N --out DIR
-                        [--threads 1] [--interval 5] [--post 50] [--set key=value ...]
-          Scenarios suite --out DIR [--seeds 1,2,3] [--scenarios a,b] [--configs stable,exploding] [--threads 1] [--interval 5]
+          Scenarios run --scenario NAME --config CONFIG --seed N --out DIR
+                        [--threads 1] [--interval 5] [--post 50|none] [--monitor on|off] [--set key=value ...]
+          Scenarios suite --out DIR [--seeds 1,2,3|1-20] [--scenarios a,b] [--configs a,b (default: every configuration)]
+                          [--threads 1] [--interval 5] [--post 50|none] [--monitor on|off] [--set key=value ...]
+          Scenarios pilot --scenario NAME [--configs a,b] [--seeds 1-20] [--threads 1] [--set key=value ...]
           Scenarios analyze --runs DIR [--out FILE]
           Scenarios evaluate --runs DIR[,DIR…] [--interval 10] [--calibration-seeds 1,2] [--budget 0] [--margin 0.25]
                              [--detectors name,name…] [--calibrations DIR] [--out FILE]
@@ -36,6 +38,7 @@ internal static class Program
                 "list" => List(),
                 "run" => Run(options),
                 "suite" => Suite(options),
+                "pilot" => PilotRuns(options),
                 "analyze" => Analyze(options),
                 "evaluate" => Evaluate(options, args),
                 "calibrate" => Calibrate(options, args),
@@ -74,17 +77,38 @@ internal static class Program
 
     private static int Suite(Dictionary<string, List<string>> o)
     {
-        var seeds = List(o, "seeds", "1,2,3").Select(s => int.Parse(s, CultureInfo.InvariantCulture)).ToArray();
+        var seeds = Seeds(o, "1,2,3");
         var scenarios = o.ContainsKey("scenarios") ? List(o, "scenarios", "").Select(ScenarioCatalog.Get).ToArray() : ScenarioCatalog.All.ToArray();
-        var configs = List(o, "configs", "stable,exploding");
         var runOptions = RunOptionsFrom(o);
         foreach (var scenario in scenarios)
         {
+            var configs = o.ContainsKey("configs") ? List(o, "configs", "").Where(scenario.Configs.ContainsKey).ToArray() : scenario.Configs.Keys.ToArray();
             foreach (var config in configs)
             {
                 foreach (var seed in seeds)
                     Print(Trainer.Run(scenario, config, seed, runOptions));
             }
+        }
+
+        return 0;
+    }
+
+    private static int PilotRuns(Dictionary<string, List<string>> o)
+    {
+        var scenario = ScenarioCatalog.Get(Single(o, "scenario"));
+        var configs = o.ContainsKey("configs") ? List(o, "configs", "") : scenario.Configs.Keys.ToArray();
+        var seeds = Seeds(o, "1-20");
+        var overrides = HyperParameters.ParseOverrides(o.TryGetValue("set", out var sets) ? sets : []).ToList();
+        Console.WriteLine($"pilot {scenario.Name}: configurations {string.Join(",", configs)}, seeds {string.Join(",", seeds)}{(overrides.Count > 0 ? ", " + string.Join(" ", overrides.Select(kv => $"{kv.Key}={kv.Value}")) : "")}");
+        var report = Pilot.Run(scenario, configs, seeds, overrides, Int(o, "threads", 1), Console.Out);
+        foreach (var (baseSeed, cpu) in report.BaseCpuSeconds)
+            Console.WriteLine(FormattableString.Invariant($"  base {baseSeed}: {cpu:F1} s cpu up to the fork"));
+        foreach (var byConfig in report.Runs.GroupBy(r => r.Config))
+        {
+            var exploded = byConfig.Where(r => r.ExplosionStep is not null).ToList();
+            string range = exploded.Count == 0 ? "" : FormattableString.Invariant($", E {exploded.Min(r => r.ExplosionStep)}–{exploded.Max(r => r.ExplosionStep)}");
+            string afterFork = exploded.Count == 0 || exploded[0].ForkStep is null ? "" : FormattableString.Invariant($" (fork+{exploded.Min(r => r.ExplosionStep - r.ForkStep)}…{exploded.Max(r => r.ExplosionStep - r.ForkStep)})");
+            Console.WriteLine(FormattableString.Invariant($"{byConfig.Key}: {exploded.Count} of {byConfig.Count()} exploded{range}{afterFork}; cpu per run {byConfig.Min(r => r.CpuSeconds):F1}–{byConfig.Max(r => r.CpuSeconds):F1} s"));
         }
 
         return 0;
@@ -170,14 +194,20 @@ internal static class Program
         OutputDirectory = Single(o, "out"),
         Threads = Int(o, "threads", 1),
         Interval = Int(o, "interval", 5),
-        PostExplosionSteps = Int(o, "post", 50),
+        PostExplosionSteps = o.ContainsKey("post") && Single(o, "post") == "none" ? null : Int(o, "post", 50),
+        Monitor = !o.ContainsKey("monitor") || Single(o, "monitor") switch
+        {
+            "on" => true,
+            "off" => false,
+            var other => throw new ArgumentException($"--monitor takes on or off, not '{other}'."),
+        },
         Overrides = HyperParameters.ParseOverrides(o.TryGetValue("set", out var sets) ? sets : []).ToList(),
         Log = Console.Out,
     };
 
     private static void Print(Scenarios.Recording.RunSummary s) =>
         Console.WriteLine(FormattableString.Invariant(
-            $"{s.Scenario}/{s.Config}/seed {s.Seed}: explosion step {(s.ExplosionStep?.ToString(CultureInfo.InvariantCulture) ?? "none")}, {s.StepsRun} steps, {s.StopReason}, min loss {s.MinLoss:F4}, final {s.FinalLoss:G4}, max ratio {s.MaxRatioBeforeExplosion:F3}, wall {s.WallSeconds:F1}s ({s.Threads} threads), alerts {s.Alerts.Count}"));
+            $"{s.Scenario}/{s.Config}/seed {s.Seed}: explosion step {(s.ExplosionStep?.ToString(CultureInfo.InvariantCulture) ?? "none")}{(s.ForkStep is { } f ? $" (fork at {f})" : "")}, {s.StepsRun} steps, {s.StopReason}, min loss {s.MinLoss:F4}, final {s.FinalLoss:G4}, max ratio {s.MaxRatioBeforeExplosion:F3}, wall {s.WallSeconds:F1}s, cpu {s.CpuSeconds:F1}s ({s.Threads} threads), alerts {s.Alerts.Count}"));
 
     private static Dictionary<string, List<string>> ParseOptions(string[] args)
     {
@@ -201,6 +231,17 @@ internal static class Program
     private static int Int(Dictionary<string, List<string>> o, string key, int? fallback) =>
         o.ContainsKey(key) ? int.Parse(Single(o, key), CultureInfo.InvariantCulture)
         : fallback ?? throw new ArgumentException($"--{key} is required.\n{Usage}");
+
+    /// <summary>Seeds as a comma list whose items may be ranges: 1,2,5-8.</summary>
+    private static int[] Seeds(Dictionary<string, List<string>> o, string fallback) =>
+        List(o, "seeds", fallback).SelectMany(item =>
+        {
+            int dash = item.IndexOf('-', 1);
+            if (dash < 0)
+                return [int.Parse(item, CultureInfo.InvariantCulture)];
+            int from = int.Parse(item[..dash], CultureInfo.InvariantCulture), to = int.Parse(item[(dash + 1)..], CultureInfo.InvariantCulture);
+            return to >= from ? Enumerable.Range(from, to - from + 1) : throw new ArgumentException($"Empty seed range '{item}'.");
+        }).ToArray();
 
     private static string[] List(Dictionary<string, List<string>> o, string key, string fallback) =>
         (o.ContainsKey(key) ? Single(o, key) : fallback).Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);

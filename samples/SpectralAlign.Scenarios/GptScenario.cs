@@ -8,9 +8,13 @@ namespace SpectralAlign.Scenarios;
 
 /// <summary>
 /// Shared construction of the character-level GPT scenarios on the shipped State-of-the-Union corpus.
-/// Settings: <c>context</c>, <c>dim</c>, <c>layers</c>, <c>heads</c>, <c>ffn</c>, <c>norm</c>, <c>init_std</c>,
-/// <c>batch</c>, <c>dtype</c> (<c>float32</c> or <c>bfloat16</c>: parameters, activations and optimizer state in that
-/// type; the loss is always computed in float32), plus the optimizer and schedule settings of <see cref="Scenario"/>.
+/// Settings: <c>context</c>, <c>dim</c>, <c>layers</c>, <c>heads</c>, <c>ffn</c>, <c>norm</c>, <c>qk_norm</c>
+/// (<c>true</c>: qk-layernorm), <c>init_std</c>, <c>batch</c>, <c>dtype</c> (<c>float32</c> or <c>bfloat16</c>:
+/// parameters, activations and optimizer state in that type; the loss is always computed in float32), <c>z_loss</c>
+/// (coefficient of the auxiliary z-loss, 0 for none), <c>data</c> (<c>stream</c>: windows drawn from one seeded
+/// <see cref="Random"/> in step order; <c>indexed</c>: the batch of step t drawn from (seed, t) by
+/// <see cref="StepSeeds"/>, so a restored run replays its batches), plus the optimizer and schedule settings of
+/// <see cref="Scenario"/>.
 /// </summary>
 public abstract class GptScenarioBase : Scenario
 {
@@ -25,9 +29,12 @@ public abstract class GptScenarioBase : Scenario
         d["heads"] = "4";
         d["ffn"] = "176";
         d["norm"] = "none";
+        d["qk_norm"] = "false";
         d["init_std"] = "0.02";
         d["batch"] = "16";
         d["dtype"] = "float32";
+        d["z_loss"] = "0";
+        d["data"] = "stream";
         return d;
     }
 
@@ -36,6 +43,36 @@ public abstract class GptScenarioBase : Scenario
     {
         ArgumentNullException.ThrowIfNull(settings);
         var corpus = new CharCorpus(CharCorpus.DefaultPath());
+        var model = CreateModel(settings, corpus);
+        int batch = settings.GetInt("batch"), context = model.Options.Context;
+        bool indexed = IndexedData(settings);
+        var random = new Random(seed);
+        var setup = new TrainingSetup
+        {
+            Model = model,
+            Optimizer = AdamW(model, settings),
+            NextBatch = indexed
+                ? step => corpus.Batch(new Random(StepSeeds.For(seed, step)), batch, context)
+                : _ => corpus.Batch(random, batch, context),
+            Loss = GptLoss(settings),
+            Steps = settings.GetInt("steps"),
+            LearningRate = Schedule(settings),
+            ClipNorm = settings.GetDouble("clip"),
+            StepIndexedData = indexed,
+            MaxAttentionLogit = model.MaxAttentionLogit,
+        };
+        setup.Own(corpus);
+        return setup;
+    }
+
+    /// <summary>The GPT of the settings, initialised from torch's global generator (in its dtype).</summary>
+    /// <param name="settings">The settings.</param>
+    /// <param name="corpus">The corpus (for the vocabulary size).</param>
+    /// <returns>The model.</returns>
+    protected static GptLanguageModel CreateModel(HyperParameters settings, CharCorpus corpus)
+    {
+        ArgumentNullException.ThrowIfNull(settings);
+        ArgumentNullException.ThrowIfNull(corpus);
         var options = new GptOptions
         {
             Vocab = corpus.Vocabulary.Count,
@@ -45,26 +82,51 @@ public abstract class GptScenarioBase : Scenario
             Heads = settings.GetInt("heads"),
             FfnHidden = settings.GetInt("ffn"),
             Norm = settings.GetString("norm"),
+            QkNorm = settings.GetBool("qk_norm"),
             InitStd = settings.GetDouble("init_std"),
         };
         var model = new GptLanguageModel(options);
         var dtype = ParseDtype(settings.GetString("dtype"));
         if (dtype != ScalarType.Float32)
             model.to(dtype);
-        int batch = settings.GetInt("batch");
-        var random = new Random(seed);
-        var setup = new TrainingSetup
+        return model;
+    }
+
+    /// <summary>Whether the settings ask for step-indexed data (<c>data</c> = <c>indexed</c>) or a stream.</summary>
+    /// <param name="settings">The settings.</param>
+    /// <returns>True for indexed.</returns>
+    /// <exception cref="ArgumentException">Another value.</exception>
+    protected static bool IndexedData(HyperParameters settings)
+    {
+        ArgumentNullException.ThrowIfNull(settings);
+        return settings.GetString("data") switch
         {
-            Model = model,
-            Optimizer = AdamW(model, settings),
-            NextBatch = _ => corpus.Batch(random, batch, options.Context),
-            Loss = CrossEntropy,
-            Steps = settings.GetInt("steps"),
-            LearningRate = Schedule(settings),
-            ClipNorm = settings.GetDouble("clip"),
+            "indexed" => true,
+            "stream" => false,
+            var other => throw new ArgumentException($"Unknown data order '{other}' (stream, indexed).", nameof(settings)),
         };
-        setup.Own(corpus);
-        return setup;
+    }
+
+    /// <summary>
+    /// The training loss: float32 cross-entropy, plus <c>z_loss</c> · mean(log Z²) when that coefficient is positive
+    /// (log Z = logsumexp of a position's logits; PaLM's auxiliary loss, which Wortsman et al. 2023 use against
+    /// output-logit divergence).
+    /// </summary>
+    /// <param name="settings">The settings.</param>
+    /// <returns>The loss function.</returns>
+    protected static Func<Tensor, Tensor, Tensor> GptLoss(HyperParameters settings)
+    {
+        ArgumentNullException.ThrowIfNull(settings);
+        double z = settings.GetDouble("z_loss");
+        if (z < 0)
+            throw new ArgumentException($"z_loss must not be negative (got {z}).", nameof(settings));
+        if (z == 0)
+            return CrossEntropy;
+        return (logits, targets) =>
+        {
+            var logZ = logits.to(ScalarType.Float32).logsumexp(-1);
+            return CrossEntropy(logits, targets) + z * logZ.square().mean();
+        };
     }
 
     /// <summary>Parses a dtype setting.</summary>

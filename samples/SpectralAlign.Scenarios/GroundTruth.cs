@@ -38,6 +38,27 @@ namespace SpectralAlign.Scenarios;
 /// settling period is reported by the analysis (FINDINGS.md) and stays well below 2 (at most about 1.5, for the
 /// noisy synthetic task), while the exploding runs jump far past it (to 3× – 10⁵× within a few steps) once they go.
 /// </para>
+/// <para>
+/// <b>Stable runs.</b> A run is stable — every one of its steps a negative for an early warning — when it ran its
+/// whole budget without an explosion step (<see cref="IsStableRun"/>). In the edge-of-stability lottery
+/// (<see cref="LotteryScenario"/>) this outcome, not the configuration, splits the runs: they all share one
+/// configuration, and a run that stopped early for another reason is neither stable nor exploding.
+/// </para>
+/// <para>
+/// <b>Forks.</b> A run of <see cref="ForkScenario"/> records its fork step F (<c>forkStep</c> in the header). The rule is
+/// the same, applied to the whole loss series, with the running minimum taken over the base phase too: the explosion
+/// step E of a branch is the first step t ≥ F that meets it. The base phase is healthy by construction (a stable
+/// learning rate, piloted: no base run explodes before its fork, PILOTS.md); a run with E &lt; F would have an unhealthy
+/// base and is invalid for the family (<see cref="FindForkExplosionStep"/> reports it). Every step before F is a negative
+/// (an alert there is a false alarm, whatever the branch), and the time from the trigger to the explosion, E − F, bounds
+/// the lead an early warning can have. The shock branch's loss is the mean over a batch whose repeated n-gram rows
+/// quickly become easy, so its running minimum falls after the fork; the pilots report the largest ratio of the
+/// surviving shock branches, which stays below the factor.
+/// </para>
+/// <para>
+/// <b>Attention-logit growth.</b> The rule applies to the training loss as optimised; for the z-loss twin that
+/// includes the auxiliary term (coefficient 1e-4 · (log Z)², a few thousandths of a nat at the loss floor).
+/// </para>
 /// </remarks>
 public static class GroundTruth
 {
@@ -47,6 +68,27 @@ public static class GroundTruth
 
     /// <summary>A loss above this multiple of its running minimum is an explosion.</summary>
     public const double Factor = 2.0;
+
+    /// <summary>Whether a run counts as stable: it ran its whole budget and never exploded.</summary>
+    /// <param name="explosionStep">Its explosion step, or null.</param>
+    /// <param name="stepsRun">Steps it ran.</param>
+    /// <param name="stepsPlanned">Steps its configuration asks for.</param>
+    /// <returns>True when stable.</returns>
+    public static bool IsStableRun(long? explosionStep, long stepsRun, long stepsPlanned) =>
+        explosionStep is null && stepsRun >= stepsPlanned;
+
+    /// <summary>Applies the definition to the loss series of a fork's branch.</summary>
+    /// <param name="losses">ℓ_0, ℓ_1, … in step order, the base phase included.</param>
+    /// <param name="forkStep">The fork step F.</param>
+    /// <returns>The explosion step (≥ F), or null when the branch never explodes.</returns>
+    /// <exception cref="InvalidDataException">The series explodes before F: the base phase was not healthy.</exception>
+    public static long? FindForkExplosionStep(IEnumerable<double> losses, long forkStep)
+    {
+        long? e = FindExplosionStep(losses);
+        return e < forkStep
+            ? throw new InvalidDataException(FormattableString.Invariant($"The loss explodes at step {e}, before the fork at step {forkStep}: the base phase is not healthy."))
+            : e;
+    }
 
     /// <summary>Applies the definition to a whole loss series.</summary>
     /// <param name="losses">ℓ_0, ℓ_1, … in step order (index = step).</param>

@@ -9,6 +9,9 @@ public static class ScenarioCatalog
         new GptLearningRateScenario(),
         new MlpLearningRateScenario(),
         new GptNormalisationScenario(),
+        new LotteryScenario(),
+        new ForkScenario(),
+        new AttentionLogitScenario(),
     ];
 
     /// <summary>A scenario by name.</summary>

@@ -3,7 +3,7 @@
 //   dotnet run --project tests/SpectralAlign.Benchmarks -c Release              # full run (~15 min), writes RESULTS.md here
 //   dotnet run --project tests/SpectralAlign.Benchmarks -c Release -- --quick   # a few minutes, writes artifacts/benchmarks/
 //
-// Options: --only overhead,svd,accuracy,scaling,soak   --threads N (torch intra-op threads, default 1)
+// Options: --only overhead,svd,accuracy,scaling,soak,guard   --threads N (torch intra-op threads, default 1)
 //          --soak-steps N (default 10000; 1000 with --quick)   --out FILE
 // Every figure is a ratio or a distribution measured within this one run; nothing is compared across runs.
 using System.Diagnostics;
@@ -15,7 +15,7 @@ using static TorchSharp.torch;
 
 bool quick = args.Contains("--quick");
 string? Option(string name) => Array.IndexOf(args, name) is int i and >= 0 && i + 1 < args.Length ? args[i + 1] : null;
-var known = new[] { "overhead", "svd", "accuracy", "scaling", "soak" };
+var known = new[] { "overhead", "svd", "accuracy", "scaling", "soak", "guard" };
 var only = (Option("--only")?.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries) ?? known).ToHashSet(StringComparer.Ordinal);
 var unknown = only.Except(known).ToList();
 if (unknown.Count > 0)
@@ -81,6 +81,9 @@ if (only.Contains("accuracy"))
 
 if (only.Contains("scaling"))
     Section("Monitor cost vs width, rows per batch and layer count", () => ScalingBenchmark.Run(quick));
+
+if (only.Contains("guard"))
+    Section("Guard: snapshots, rollback and spectral remedies", () => GuardBenchmark.Run(quick, summary));
 
 if (only.Contains("soak"))
 {

@@ -70,13 +70,51 @@ public sealed class CharCorpus : IDisposable
                 offsets[b * (context + 1) + t] = start + t;
         }
 
+        return Windows(offsets, batch, context);
+    }
+
+    /// <summary>
+    /// A batch whose first <paramref name="repeated"/> rows are repeated n-grams (a data shock): each such row is an
+    /// <paramref name="ngram"/>-character slice of the training split, at a random offset, tiled over the window (so
+    /// from position n on every target equals the input n positions back); the other rows are ordinary windows.
+    /// </summary>
+    /// <param name="random">The seeded source of offsets.</param>
+    /// <param name="batch">Rows.</param>
+    /// <param name="context">Window length.</param>
+    /// <param name="ngram">Length of the repeated slice; 1 ≤ n ≤ context.</param>
+    /// <param name="repeated">Rows that are repeated n-grams; 0 ≤ repeated ≤ batch.</param>
+    /// <param name="shared">True: all repeated rows tile the same n-gram; false: each row its own.</param>
+    /// <returns>Inputs and next-character targets (batch, context), int64.</returns>
+    /// <exception cref="ArgumentOutOfRangeException">n or the row count out of range.</exception>
+    public (Tensor X, Tensor Y) RepeatedNGramBatch(Random random, int batch, int context, int ngram, int repeated, bool shared = false)
+    {
+        ArgumentNullException.ThrowIfNull(random);
+        ArgumentOutOfRangeException.ThrowIfLessThan(ngram, 1);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(ngram, context);
+        ArgumentOutOfRangeException.ThrowIfNegative(repeated);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(repeated, batch);
+        var offsets = new long[batch * (context + 1)];
+        long sharedStart = shared ? random.NextInt64(_trainLength - ngram) : 0;
+        for (int b = 0; b < batch; b++)
+        {
+            bool shock = b < repeated;
+            long start = shock && shared ? sharedStart : random.NextInt64(_trainLength - (shock ? ngram : context + 1));
+            for (int t = 0; t <= context; t++)
+                offsets[b * (context + 1) + t] = start + (shock ? t % ngram : t);
+        }
+
+        return Windows(offsets, batch, context);
+    }
+
+    /// <inheritdoc />
+    public void Dispose() => _train.Dispose();
+
+    private (Tensor X, Tensor Y) Windows(long[] offsets, int batch, int context)
+    {
         using var scope = NewDisposeScope();
         var windows = _train.take(tensor(offsets).view(batch, context + 1));
         var x = windows.narrow(1, 0, context).contiguous();
         var y = windows.narrow(1, 1, context).contiguous();
         return (x.MoveToOuterDisposeScope(), y.MoveToOuterDisposeScope());
     }
-
-    /// <inheritdoc />
-    public void Dispose() => _train.Dispose();
 }

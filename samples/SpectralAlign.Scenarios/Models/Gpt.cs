@@ -29,6 +29,10 @@ public sealed record GptOptions
     /// the LM head).</summary>
     public string Norm { get; init; } = "none";
 
+    /// <summary>True for qk-layernorm (Wortsman et al. 2023; Dehghani et al. 2023): a LayerNorm over the head dimension
+    /// applied to queries and keys before their dot product, which bounds the attention logits. Default false.</summary>
+    public bool QkNorm { get; init; }
+
     /// <summary>Standard deviation of the normal initialisation of embeddings and Linear weights (GPT-2: 0.02);
     /// the output projections of attention and FFN are further scaled by 1/√(2·Layers).</summary>
     public double InitStd { get; init; } = 0.02;
@@ -77,6 +81,11 @@ public sealed class GptLanguageModel : nn.Module<Tensor, Tensor>
     /// <summary>The options the model was built with.</summary>
     public GptOptions Options { get; }
 
+    /// <summary>The largest attention logit q·k/√d_head (over blocks, heads, batch and unmasked positions) of the
+    /// last forward pass; NaN before the first. A diagnostic of attention-logit growth (one device→host read).</summary>
+    /// <returns>The logit.</returns>
+    public double MaxAttentionLogit() => blocks.Count == 0 ? double.NaN : blocks.Max(b => b.MaxAttentionLogit());
+
     /// <summary>Logits (B, T, Vocab) for token ids (B, T).</summary>
     /// <param name="input">Token ids, int64.</param>
     /// <returns>The logits.</returns>
@@ -109,11 +118,15 @@ public sealed class DecoderBlock : nn.Module<Tensor, Tensor>
     {
         ArgumentNullException.ThrowIfNull(options);
         norm1 = Normalisation.Create(options.Norm, options.Dim);
-        attn = new CausalSelfAttention(options.Dim, options.Heads, options.Context);
+        attn = new CausalSelfAttention(options.Dim, options.Heads, options.Context, options.QkNorm);
         norm2 = Normalisation.Create(options.Norm, options.Dim);
         ffn = new SwiGlu(options.Dim, options.FfnHidden);
         RegisterComponents();
     }
+
+    /// <summary>The largest attention logit of the last forward pass (NaN before the first).</summary>
+    /// <returns>The logit.</returns>
+    public double MaxAttentionLogit() => attn.MaxLogit();
 
     /// <inheritdoc />
     public override Tensor forward(Tensor input)
@@ -125,7 +138,8 @@ public sealed class DecoderBlock : nn.Module<Tensor, Tensor>
     }
 }
 
-/// <summary>Causal multi-head self-attention with separate q, k, v and o projections (no bias).</summary>
+/// <summary>Causal multi-head self-attention with separate q, k, v and o projections (no bias), optionally with
+/// qk-layernorm.</summary>
 public sealed class CausalSelfAttention : nn.Module<Tensor, Tensor>
 {
 #pragma warning disable IDE1006, SA1307
@@ -134,14 +148,18 @@ public sealed class CausalSelfAttention : nn.Module<Tensor, Tensor>
     private readonly Linear v;
     private readonly Linear o;
     private readonly Tensor mask;
+    private readonly nn.Module<Tensor, Tensor>? qnorm;
+    private readonly nn.Module<Tensor, Tensor>? knorm;
 #pragma warning restore IDE1006, SA1307
     private readonly int _heads;
+    private double _maxLogit = double.NaN;
 
     /// <summary>Creates the attention.</summary>
     /// <param name="dim">Model width.</param>
     /// <param name="heads">Heads.</param>
     /// <param name="context">Longest sequence.</param>
-    public CausalSelfAttention(int dim, int heads, int context) : base(nameof(CausalSelfAttention))
+    /// <param name="qkNorm">Apply a LayerNorm over the head dimension to queries and keys.</param>
+    public CausalSelfAttention(int dim, int heads, int context, bool qkNorm = false) : base(nameof(CausalSelfAttention))
     {
         if (dim % heads != 0)
             throw new ArgumentException($"dim {dim} is not a multiple of heads {heads}.", nameof(heads));
@@ -151,8 +169,18 @@ public sealed class CausalSelfAttention : nn.Module<Tensor, Tensor>
         v = nn.Linear(dim, dim, hasBias: false);
         o = nn.Linear(dim, dim, hasBias: false);
         mask = ones(context, context, dtype: ScalarType.Bool).triu(1);
+        if (qkNorm)
+        {
+            qnorm = nn.LayerNorm(dim / heads);
+            knorm = nn.LayerNorm(dim / heads);
+        }
+
         RegisterComponents();
     }
+
+    /// <summary>The largest attention logit of the last forward pass (NaN before the first).</summary>
+    /// <returns>The logit.</returns>
+    public double MaxLogit() => _maxLogit;
 
     /// <inheritdoc />
     public override Tensor forward(Tensor input)
@@ -163,9 +191,18 @@ public sealed class CausalSelfAttention : nn.Module<Tensor, Tensor>
         var qh = q.call(input).view(b, t, _heads, hd).transpose(1, 2);
         var kh = k.call(input).view(b, t, _heads, hd).transpose(1, 2);
         var vh = v.call(input).view(b, t, _heads, hd).transpose(1, 2);
+        if (qnorm is not null && knorm is not null)
+        {
+            qh = qnorm.call(qh);
+            kh = knorm.call(kh);
+        }
+
         var scores = qh.matmul(kh.transpose(-2, -1)) * (1.0 / Math.Sqrt(hd));
         var causal = mask.narrow(0, 0, t).narrow(1, 0, t);
         scores = scores.masked_fill(causal, double.NegativeInfinity);
+        using (no_grad())
+            _maxLogit = scores.max().to(ScalarType.Float32).item<float>();
+
         var y = nn.functional.softmax(scores, -1).matmul(vh);
         y = y.transpose(1, 2).contiguous().view(b, t, c);
         return o.call(y).MoveToOuterDisposeScope();

@@ -108,6 +108,11 @@ public sealed record StepRecord
 
     /// <summary>Seconds since the training loop started.</summary>
     public double Elapsed { get; init; }
+
+    /// <summary>The largest attention logit q·k/√d_head of the step's forward pass (GPT scenarios; absent for models
+    /// without attention): the quantity whose growth Wortsman et al. (2023) tie to attention-entropy collapse.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public double? MaxAttentionLogit { get; init; }
 }
 
 /// <summary>One <see cref="CollapseAlert"/>.</summary>
@@ -156,14 +161,17 @@ public sealed record RunSummary
     /// <summary>Ground-truth explosion step (<see cref="GroundTruth"/>), or null.</summary>
     public long? ExplosionStep { get; init; }
 
+    /// <summary>The fork step of a fork scenario's run (see <see cref="RunHeader.ForkStep"/>), else null.</summary>
+    public long? ForkStep { get; init; }
+
     /// <summary>Steps actually run.</summary>
     public long StepsRun { get; init; }
 
     /// <summary>Steps the configuration asks for.</summary>
     public long StepsPlanned { get; init; }
 
-    /// <summary>Why the loop stopped: <c>completed</c>, <c>exploded</c> (explosion + post-explosion steps) or
-    /// <c>non-finite</c>.</summary>
+    /// <summary>Why the loop stopped: <c>completed</c> (the planned steps ran; with a budget run, whatever the loss
+    /// did), <c>exploded</c> (explosion + post-explosion steps) or <c>non-finite</c>.</summary>
     public required string StopReason { get; init; }
 
     /// <summary>Wall time of the whole run (setup, training, recording), seconds.</summary>
@@ -171,6 +179,10 @@ public sealed record RunSummary
 
     /// <summary>Wall time of the training loop, seconds.</summary>
     public double TrainSeconds { get; init; }
+
+    /// <summary>Processor time of the process during the run (all threads), seconds: unlike the wall times, it does
+    /// not grow when other work shares the machine.</summary>
+    public double CpuSeconds { get; init; }
 
     /// <summary>torch intra-op threads.</summary>
     public int Threads { get; init; }

@@ -16,8 +16,15 @@ public sealed record RunOptions
     /// <summary>Monitor interval (measure every this many steps).</summary>
     public int Interval { get; init; } = 5;
 
-    /// <summary>Steps to keep training after the ground-truth explosion step (to record the aftermath).</summary>
-    public int PostExplosionSteps { get; init; } = 50;
+    /// <summary>Steps to keep training after the ground-truth explosion step (to record the aftermath); null to run
+    /// the whole budget whatever happens (non-finite losses included). Default 50.</summary>
+    public int? PostExplosionSteps { get; init; } = 50;
+
+    /// <summary>False to train without a monitor (no measurements, no alerts: for pilots); default true.</summary>
+    public bool Monitor { get; init; } = true;
+
+    /// <summary>Called after every optimizer step, before the monitor steps (null for nothing).</summary>
+    public Action<TrainingLoop, StepResult>? AfterStep { get; init; }
 
     /// <summary>Folder for the record and summary files.</summary>
     public required string OutputDirectory { get; init; }
@@ -33,14 +40,44 @@ public sealed record RunOptions
 }
 
 /// <summary>
-/// The training loop shared by all scenarios. Per step, inside its own dispose scope: set the learning rate, draw
-/// the batch, forward (layers through <c>call</c>, so the monitor's hooks see their inputs), float32 loss, backward,
-/// global gradient norm (before clipping), optional clipping, optimizer step, record the step, <c>monitor.Step()</c>
-/// (which raises the measurement and alert events that are recorded), ground-truth check.
+/// The recorded run of the suite. Per step: <see cref="TrainingLoop.Step"/> (prepare, learning rate, batch, forward
+/// through <c>call</c> so the monitor's hooks see their inputs, float32 loss, backward, global gradient norm before
+/// clipping, optional clipping, optimizer step), record the step, <see cref="RunOptions.AfterStep"/>,
+/// <c>monitor.Step()</c> (which raises the measurement and alert events that are recorded), ground-truth check.
+/// A loop of one's own (an evaluation that intervenes) starts from <see cref="Prepare"/> and drives the
+/// <see cref="TrainingLoop"/> itself.
 /// </summary>
 public static class Trainer
 {
     private static readonly System.Text.Json.JsonSerializerOptions IndentedOptions = new(RunRecords.Options) { WriteIndented = true };
+
+    /// <summary>
+    /// Builds a run exactly as <see cref="Run"/> does — torch threads, torch's global generator seeded with
+    /// <paramref name="seed"/>, the configuration's settings with overrides — for a loop of the caller's own.
+    /// </summary>
+    /// <param name="scenario">The scenario.</param>
+    /// <param name="config">Its configuration.</param>
+    /// <param name="seed">The run's seed.</param>
+    /// <param name="overrides">key=value overrides laid over the configuration (null for none).</param>
+    /// <param name="threads">torch intra-op threads; default 1.</param>
+    /// <returns>The settings and the loop at step 0; the caller disposes <c>Loop.Setup</c>.</returns>
+    /// <exception cref="ArgumentException">Unknown configuration, or an override the scenario does not read.</exception>
+    public static (HyperParameters Settings, TrainingLoop Loop) Prepare(Scenario scenario, string config, int seed, IEnumerable<KeyValuePair<string, string>>? overrides = null, int threads = 1)
+    {
+        ArgumentNullException.ThrowIfNull(scenario);
+        set_num_threads(threads);
+        manual_seed(seed);
+        var settings = scenario.Settings(config, overrides);
+        var setup = scenario.Create(settings, seed);
+        var unread = settings.Unread.ToList();
+        if (unread.Count > 0)
+        {
+            setup.Dispose();
+            throw new ArgumentException($"Settings not used by scenario '{scenario.Name}': {string.Join(", ", unread)}.", nameof(overrides));
+        }
+
+        return (settings, new TrainingLoop(setup));
+    }
 
     /// <summary>Runs a scenario configuration with a monitor watching every <c>Linear</c> layer.</summary>
     /// <param name="scenario">The scenario.</param>
@@ -53,13 +90,9 @@ public static class Trainer
         ArgumentNullException.ThrowIfNull(scenario);
         ArgumentNullException.ThrowIfNull(options);
         var wall = Stopwatch.StartNew();
-        set_num_threads(options.Threads);
-        manual_seed(seed);
-        var settings = scenario.Settings(config, options.Overrides);
-        using var setup = scenario.Create(settings, seed);
-        var unread = settings.Unread.ToList();
-        if (unread.Count > 0)
-            throw new ArgumentException($"Settings not used by scenario '{scenario.Name}': {string.Join(", ", unread)}.", nameof(options));
+        var cpuAtStart = Process.GetCurrentProcess().TotalProcessorTime;
+        var (settings, loop) = Prepare(scenario, config, seed, options.Overrides, options.Threads);
+        using var setup = loop.Setup;
 
         var monitorOptions = new SpectralMonitorOptions
         {
@@ -69,28 +102,31 @@ public static class Trainer
             // episodes, so adding the second does not change what the first reports.
             Detection = new DetectionOptions { Rules = [new BaselineRelativeRule(), new AbsoluteSignCollapseRule()] },
         };
-        using var monitor = new SpectralMonitor(monitorOptions);
-        var watches = monitor.WatchAll(setup.Model);
+        using var monitor = options.Monitor ? new SpectralMonitor(monitorOptions) : null;
+        var watches = monitor?.WatchAll(setup.Model) ?? [];
 
         string recordPath = Path.Combine(options.OutputDirectory, RunRecords.RecordFileName(scenario.Name, config, seed));
         using var recorder = new RunRecorder(recordPath);
         var alerts = new List<AlertRecord>();
-        monitor.Measured += (_, m) => recorder.Write(m);
-        monitor.CollapseDetected += (_, a) =>
+        if (monitor is not null)
         {
-            var record = new AlertRecord
+            monitor.Measured += (_, m) => recorder.Write(m);
+            monitor.CollapseDetected += (_, a) =>
             {
-                Layer = a.Layer,
-                Reason = a.Reason,
-                Step = a.Step,
-                EpisodeStartStep = a.EpisodeStartStep,
-                AbsMean = a.Stats.AbsMean,
-                SignDiversity = a.Stats.SignDiversity,
-                Detail = a.Detail,
+                var record = new AlertRecord
+                {
+                    Layer = a.Layer,
+                    Reason = a.Reason,
+                    Step = a.Step,
+                    EpisodeStartStep = a.EpisodeStartStep,
+                    AbsMean = a.Stats.AbsMean,
+                    SignDiversity = a.Stats.SignDiversity,
+                    Detail = a.Detail,
+                };
+                alerts.Add(record);
+                recorder.Write(record);
             };
-            alerts.Add(record);
-            recorder.Write(record);
-        };
+        }
 
         recorder.Write(new RunHeader
         {
@@ -99,29 +135,33 @@ public static class Trainer
             Seed = seed,
             Threads = options.Threads,
             Settings = settings.Values,
-            Monitor = new Dictionary<string, string>
-            {
-                ["interval"] = options.Interval.ToString(CultureInfo.InvariantCulture),
-                ["maxSamplesPerLayer"] = monitorOptions.MaxSamplesPerLayer.ToString(CultureInfo.InvariantCulture),
-                ["warmupSteps"] = monitorOptions.Detection.WarmupSteps.ToString(CultureInfo.InvariantCulture),
-                ["consecutiveMeasurements"] = monitorOptions.Detection.ConsecutiveMeasurements.ToString(CultureInfo.InvariantCulture),
-                ["rules"] = string.Join(",", monitorOptions.Detection.Rules.Select(r => r.Reason)),
-            },
+            Monitor = options.Monitor
+                ? new Dictionary<string, string>
+                {
+                    ["interval"] = options.Interval.ToString(CultureInfo.InvariantCulture),
+                    ["maxSamplesPerLayer"] = monitorOptions.MaxSamplesPerLayer.ToString(CultureInfo.InvariantCulture),
+                    ["warmupSteps"] = monitorOptions.Detection.WarmupSteps.ToString(CultureInfo.InvariantCulture),
+                    ["consecutiveMeasurements"] = monitorOptions.Detection.ConsecutiveMeasurements.ToString(CultureInfo.InvariantCulture),
+                    ["rules"] = string.Join(",", monitorOptions.Detection.Rules.Select(r => r.Reason)),
+                }
+                : new Dictionary<string, string> { ["enabled"] = "false" },
             GroundTruth = new Dictionary<string, double> { ["settlingSteps"] = GroundTruth.SettlingSteps, ["factor"] = GroundTruth.Factor },
+            ForkStep = setup.ForkStep,
             Layers = watches.Select(w => new WatchedLayerInfo(w.Name, w.InFeatures, w.OutFeatures)).ToArray(),
             StartedUtc = DateTimeOffset.UtcNow,
         });
 
-        var parameters = setup.Model.parameters().ToArray();
         var tracker = new ExplosionTracker();
         var train = Stopwatch.StartNew();
         double minLoss = double.PositiveInfinity, lastLoss = double.NaN, maxRatio = 0;
         string stopReason = "completed";
-        long step = 0;
+        string tag = $"[{scenario.Name}/{config}/s{seed}]";
         setup.Model.train();
-        for (; step < setup.Steps; step++)
+        while (!loop.Finished)
         {
-            var (loss, gradNorm, lr) = TrainStep(setup, parameters, step);
+            var result = loop.Step();
+            long step = result.Step;
+            double loss = result.Loss;
 
             double runningMin = tracker.RunningMinimum;
             bool exploded = tracker.Observe(step, loss);
@@ -129,12 +169,14 @@ public static class Trainer
             {
                 Step = step,
                 Loss = loss,
-                GradNorm = gradNorm,
-                Lr = lr,
+                GradNorm = result.GradNorm,
+                Lr = result.LearningRate,
                 Ratio = double.IsFinite(runningMin) ? loss / runningMin : double.NaN,
                 Elapsed = train.Elapsed.TotalSeconds,
+                MaxAttentionLogit = setup.MaxAttentionLogit?.Invoke(),
             });
-            monitor.Step();
+            options.AfterStep?.Invoke(loop, result);
+            monitor?.Step();
 
             lastLoss = loss;
             if (double.IsFinite(loss))
@@ -142,20 +184,20 @@ public static class Trainer
             if (tracker.ExplosionStep is null && step >= GroundTruth.SettlingSteps && double.IsFinite(tracker.LastRatio))
                 maxRatio = Math.Max(maxRatio, tracker.LastRatio);
             if (exploded)
-                options.Log?.WriteLine(FormattableString.Invariant($"  [{scenario.Name}/{config}/s{seed}] EXPLOSION at step {step}: loss {loss:G4} (running min {runningMin:G4})"));
+                options.Log?.WriteLine(FormattableString.Invariant($"  {tag} EXPLOSION at step {step}: loss {loss:G4} (running min {runningMin:G4})"));
             if (options.Log is not null && options.LogEvery > 0 && step % options.LogEvery == 0)
-                options.Log.WriteLine(FormattableString.Invariant($"  [{scenario.Name}/{config}/s{seed}] step {step,5} loss {loss,8:F4} grad {gradNorm,9:G4} lr {lr:G3} {train.Elapsed.TotalSeconds,6:F1}s"));
+                options.Log.WriteLine(FormattableString.Invariant($"  {tag} step {step,5} loss {loss,8:F4} grad {result.GradNorm,9:G4} lr {result.LearningRate:G3} {train.Elapsed.TotalSeconds,6:F1}s"));
+            if (options.PostExplosionSteps is not { } post)
+                continue;
             if (!double.IsFinite(loss))
             {
                 stopReason = "non-finite";
-                step++;
                 break;
             }
 
-            if (tracker.ExplosionStep is { } e && step >= e + options.PostExplosionSteps)
+            if (tracker.ExplosionStep is { } e && step >= e + post)
             {
                 stopReason = "exploded";
-                step++;
                 break;
             }
         }
@@ -167,11 +209,13 @@ public static class Trainer
             Config = config,
             Seed = seed,
             ExplosionStep = tracker.ExplosionStep,
-            StepsRun = step,
+            ForkStep = setup.ForkStep,
+            StepsRun = loop.NextStep,
             StepsPlanned = setup.Steps,
             StopReason = stopReason,
             WallSeconds = wall.Elapsed.TotalSeconds,
             TrainSeconds = train.Elapsed.TotalSeconds,
+            CpuSeconds = (Process.GetCurrentProcess().TotalProcessorTime - cpuAtStart).TotalSeconds,
             Threads = options.Threads,
             Interval = options.Interval,
             MinLoss = minLoss,
@@ -187,9 +231,8 @@ public static class Trainer
     }
 
     /// <summary>
-    /// One optimizer step inside its own dispose scope: set the learning rate, draw the batch, forward through
-    /// <c>call</c>, float32 loss, backward, global gradient norm (before clipping), optional clipping, optimizer step.
-    /// A non-finite loss skips backward and the optimizer step.
+    /// One optimizer step of <paramref name="setup"/> at <paramref name="step"/> (see <see cref="TrainingLoop.Step"/>,
+    /// which this wraps for loops that keep their own step counter).
     /// </summary>
     /// <param name="setup">The run's setup.</param>
     /// <param name="parameters">The model's parameters (for the gradient norm and clipping).</param>
@@ -198,24 +241,9 @@ public static class Trainer
     public static (double Loss, double GradNorm, double LearningRate) TrainStep(TrainingSetup setup, TorchSharp.Modules.Parameter[] parameters, long step)
     {
         ArgumentNullException.ThrowIfNull(setup);
-        double gradNorm = double.NaN, lr = setup.LearningRate(step);
-        using var scope = NewDisposeScope();
-        foreach (var group in setup.Optimizer.ParamGroups)
-            group.LearningRate = lr;
-        setup.Optimizer.zero_grad();
-        var (x, y) = setup.NextBatch(step);
-        var lossTensor = setup.Loss(setup.Model.call(x), y);
-        double loss = lossTensor.item<float>();
-        if (double.IsFinite(loss))
-        {
-            lossTensor.backward();
-            gradNorm = GlobalGradNorm(parameters);
-            if (setup.ClipNorm > 0)
-                nn.utils.clip_grad_norm_(parameters, setup.ClipNorm);
-            setup.Optimizer.step();
-        }
-
-        return (loss, gradNorm, lr);
+        var clipping = setup.ClipNorm > 0 ? new NormClipping(setup.ClipNorm) : null;
+        var r = TrainingLoop.Execute(setup, parameters, step, 1, clipping);
+        return (r.Loss, r.GradNorm, r.LearningRate);
     }
 
     /// <summary>L2 norm of the concatenation of all gradients (float32 accumulation).</summary>

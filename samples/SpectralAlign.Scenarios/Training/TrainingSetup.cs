@@ -29,6 +29,28 @@ public sealed class TrainingSetup : IDisposable
     /// <summary>Global gradient-norm clipping threshold; 0 for none.</summary>
     public double ClipNorm { get; init; }
 
+    /// <summary>
+    /// Called at the start of every step, before the learning rate is set (null for nothing). It must depend on the
+    /// step only (for example: set Adam's β2 to its value for this step), so that a run restored from a
+    /// <see cref="RunSnapshot"/> continues exactly as the original did.
+    /// </summary>
+    public Action<long>? PrepareStep { get; init; }
+
+    /// <summary>The step at which a fork scenario's branch departs from its shared base run (its trigger acts from
+    /// this step on); null for a run that is not a fork.</summary>
+    public long? ForkStep { get; init; }
+
+    /// <summary>The largest attention logit of the last forward pass, for models with attention (null otherwise); read
+    /// once per step into the record as a diagnostic of attention-logit growth.</summary>
+    public Func<double>? MaxAttentionLogit { get; init; }
+
+    /// <summary>
+    /// True when <see cref="NextBatch"/> is a pure function of the step (batch t is drawn from the run's seed and t),
+    /// so that a run restored from a snapshot sees exactly the batches it saw before; false for a stream whose
+    /// position a restore does not rewind (the run then continues with the stream's next batches).
+    /// </summary>
+    public bool StepIndexedData { get; init; }
+
     /// <summary>Registers an object disposed with the setup (data sources, generators).</summary>
     /// <typeparam name="T">Its type.</typeparam>
     /// <param name="item">The object.</param>

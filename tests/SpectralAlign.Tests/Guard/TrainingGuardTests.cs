@@ -1,3 +1,5 @@
+using Microsoft.Extensions.Diagnostics.Metrics.Testing;
+using SpectralAlign.Guard;
 using SpectralAlign.Tests.Support;
 using TorchSharp.Modules;
 using static SpectralAlign.Tests.Guard.GuardKit;
@@ -182,6 +184,28 @@ public sealed class TrainingGuardTests
         Assert.Contains("the rollback failed", rig.Interventions[0].Problem);
         Assert.Single(rig.Logged(43));
         Assert.Equal(0.5, rig.Guard.LearningRateScale);
+    }
+
+    [Fact]
+    public void Step_SnapshotsAndInterventions_AreRecordedOnTheSpectralAlignMeter()
+    {
+        using var interventions = new MetricCollector<long>(GuardTelemetry.Interventions);
+        using var bytes = new MetricCollector<long>(GuardTelemetry.SnapshotBytes);
+        using var durations = new MetricCollector<double>(GuardTelemetry.SnapshotDuration);
+        using var scale = new MetricCollector<double>(GuardTelemetry.LearningRateScale);
+        using var rig = new GuardRig(new TrainingGuardOptions { SnapshotInterval = 5, RollbackMargin = 0 });
+        for (int i = 0; i < 12; i++)
+            rig.Step(i);
+        rig.Guard.Trip("test");
+        rig.Step(12);
+
+        Assert.Equal("SpectralAlign", GuardTelemetry.Interventions.Meter.Name);
+        var recorded = Assert.Single(interventions.GetMeasurementSnapshot());
+        Assert.Equal(1, recorded.Value);
+        Assert.Equal("RolledBack", recorded.Tags["action"]);
+        Assert.Equal(3, durations.GetMeasurementSnapshot().Count);             // steps 0, 5, 10
+        Assert.Equal(rig.Guard.SnapshotBytes, bytes.LastMeasurement!.Value);     // three snapshots held after the rollback to step 10
+        Assert.Equal(0.5, scale.LastMeasurement!.Value);
     }
 
     [Fact]

@@ -21,13 +21,15 @@ internal sealed class Rank1Correction(IReadOnlyList<double> targets) : ISpectral
             return RemedyProposal.Refuse($"{targets.Count} targets for {groups} groups");
         if (targets.Any(t => !(t >= 0) || !double.IsFinite(t)))
             return RemedyProposal.Refuse("the target spectral norm must be finite and non-negative");
+        var tau = tensor(targets.Count == 1 ? Enumerable.Repeat(targets[0], (int)groups).ToArray() : targets.ToArray(), ScalarType.Float64)
+            .to(w.dtype).to(w.device);
         int p = (int)Math.Min(Math.Min(w.shape[1], w.shape[2]), 2 + settings.Oversampling);
-        var top = TopSubspace.Solve(w, p, 1, warm, settings.MaxIterations, settings.Tolerance(w.dtype), settings.Seed);
+        // The edit's error is about (σ₁ − τ)·‖error of u₁v₁ᵀ‖: the residual of u₁, v₁ weighted by how far σ₁ moves.
+        var top = TopSubspace.Solve(w, p, 1, warm, settings.MaxIterations, settings.Tolerance(w.dtype), settings.Seed,
+            (s, norms) => TopSubspace.RelativeResidual(s, norms, 1).squeeze(1) * ((s.select(1, 0) - tau).clamp_min(0) / s.select(1, 0).clamp_min(double.Epsilon)).clamp_min(1e-3));
         if (!top.Converged)
             return RemedyProposal.Refuse($"the top singular vector did not converge in {top.Iterations} iterations (residual {top.Residual:G3})", top.Iterations);
 
-        var tau = tensor(targets.Count == 1 ? Enumerable.Repeat(targets[0], (int)groups).ToArray() : targets.ToArray(), ScalarType.Float64)
-            .to(w.dtype).to(w.device);
         var sigma1 = top.S.select(1, 0);
         var shrink = (sigma1 - tau).clamp_min(0);                                   // (G)
         var u1 = top.U.narrow(2, 0, 1);                                             // (G, m, 1)

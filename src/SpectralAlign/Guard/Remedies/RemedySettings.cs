@@ -9,7 +9,7 @@ namespace SpectralAlign.Guard.Remedies;
 /// <param name="Float64Tolerance">Relative residual to reach when computing in float64 (float64 weights).</param>
 /// <param name="Oversampling">Extra subspace columns beyond those needed, for faster convergence.</param>
 /// <param name="Seed">Seed of the start vectors not taken from the monitor's basis.</param>
-internal sealed record RemedySettings(int MaxIterations = 200, double Float32Tolerance = 1e-5, double Float64Tolerance = 1e-10, int Oversampling = 2, ulong Seed = 0x5EED)
+internal sealed record RemedySettings(int MaxIterations = 200, double Float32Tolerance = 1e-5, double Float64Tolerance = 1e-10, int Oversampling = 8, ulong Seed = 0x5EED)
 {
     public static RemedySettings Default { get; } = new();
 

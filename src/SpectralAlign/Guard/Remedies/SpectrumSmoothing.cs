@@ -25,16 +25,21 @@ internal sealed class SpectrumSmoothing(int rank, SmoothingTarget target, double
             return RemedyProposal.Refuse($"the smoothing strength must be in (0, 1] (was {strength})");
         int needed = target == SmoothingTarget.NextSingularValue ? rank + 1 : rank;
         int p = (int)Math.Min(r, needed + settings.Oversampling);
-        var top = TopSubspace.Solve(w, p, needed, warm, settings.MaxIterations, settings.Tolerance(w.dtype), settings.Seed);
+        // Error measure: each moved triplet's residual weighted by how far it moves (σᵢ − σᵢ′)/σ₁ (a triplet left alone
+        // need not converge), and for the σ_{k+1} target the residual squared (a Ritz value's error is second order).
+        var top = TopSubspace.Solve(w, p, needed, warm, settings.MaxIterations, settings.Tolerance(w.dtype), settings.Seed,
+            (s, norms) =>
+            {
+                var relative = norms / s.narrow(1, 0, 1).clamp_min(double.Epsilon);
+                var moved = (Reduction(s, Target(w, s, r)) / s.narrow(1, 0, 1).clamp_min(double.Epsilon)).clamp_min(1e-3);
+                var error = (relative.narrow(1, 0, rank) * moved).max(1).values;
+                return target == SmoothingTarget.NextSingularValue ? maximum(error, relative.select(1, rank).square()) : error;
+            });
         if (!top.Converged)
             return RemedyProposal.Refuse($"the top {needed} singular triplets did not converge in {top.Iterations} iterations (residual {top.Residual:G3})", top.Iterations);
 
         var sigma = top.S.narrow(1, 0, rank);                                                  // (G, k)
-        Tensor t = target == SmoothingTarget.NextSingularValue
-            ? top.S.select(1, rank)
-            : ((w.square().sum([1, 2]) - sigma.square().sum(1)).clamp_min(0) / (r - rank)).sqrt();
-        var excess = (sigma - t.unsqueeze(1)).clamp_min(0);
-        var reduction = excess * strength;                                                     // σᵢ − σᵢ′
+        var reduction = Reduction(top.S, Target(w, top.S, r));                                 // σᵢ − σᵢ′
         var uk = top.U.narrow(2, 0, rank);
         var vk = top.V.narrow(2, 0, rank);
         var smoothed = w - bmm(uk * reduction.unsqueeze(1), vk.transpose(1, 2));
@@ -43,4 +48,12 @@ internal sealed class SpectrumSmoothing(int rank, SmoothingTarget target, double
             after = maximum(after, top.S.select(1, rank));
         return new RemedyProposal(smoothed, null, sigma.select(1, 0).max().ToDouble(), after.max().ToDouble(), top.Iterations);
     }
+
+    /// <summary>The target t per group (G) from the current singular-value estimates S (G, p).</summary>
+    private Tensor Target(Tensor w, Tensor s, long r) => target == SmoothingTarget.NextSingularValue
+        ? s.select(1, rank)
+        : ((w.square().sum([1, 2]) - s.narrow(1, 0, rank).square().sum(1)).clamp_min(0) / (r - rank)).sqrt();
+
+    /// <summary>σᵢ − σᵢ′ = α·max(σᵢ − t, 0) for the top k (G, k).</summary>
+    private Tensor Reduction(Tensor s, Tensor t) => (s.narrow(1, 0, rank) - t.unsqueeze(1)).clamp_min(0) * strength;
 }

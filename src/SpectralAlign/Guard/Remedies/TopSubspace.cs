@@ -12,7 +12,8 @@ namespace SpectralAlign.Guard.Remedies;
 internal static class TopSubspace
 {
     /// <summary>The top triplets, descending: U (G, m, p), S (G, p), V (G, n, p), so that W·V = U·diag(S); the
-    /// residual is the largest ‖Wᵀuᵢ − σᵢvᵢ‖ / σ₁ over the groups and the first <c>needed</c> triplets.</summary>
+    /// residual is the error measure at the last step (by default the largest ‖Wᵀuᵢ − σᵢvᵢ‖ / σ₁ over the groups and
+    /// the first <c>needed</c> triplets).</summary>
     public readonly record struct Triplets(Tensor U, Tensor S, Tensor V, double Residual, int Iterations, bool Converged);
 
     /// <summary>Iterates until the first <paramref name="needed"/> triplets have a relative residual at most
@@ -26,7 +27,11 @@ internal static class TopSubspace
     /// <param name="maxIterations">Step limit.</param>
     /// <param name="tolerance">Relative residual to reach.</param>
     /// <param name="seed">Seed of the start vectors.</param>
-    public static Triplets Solve(Tensor w, int p, int needed, Tensor? warm, int maxIterations, double tolerance, ulong seed)
+    /// <param name="error">The error measure to bring below <paramref name="tolerance"/>, from S (G, p) and the
+    /// residual norms ‖Wᵀuᵢ − σᵢvᵢ‖ (G, p); <c>null</c> for the largest relative residual of the first
+    /// <paramref name="needed"/> triplets. A remedy passes a measure weighted by how far it moves each triplet: a
+    /// triplet it leaves alone need not converge.</param>
+    public static Triplets Solve(Tensor w, int p, int needed, Tensor? warm, int maxIterations, double tolerance, ulong seed, Func<Tensor, Tensor, Tensor>? error = null)
     {
         long g = w.shape[0], n = w.shape[2];
         var q = linalg.qr(Start(g, n, p, warm, seed, w), linalg.QRMode.Reduced).Item1;
@@ -40,9 +45,8 @@ internal static class TopSubspace
             v = bmm(q, zt.transpose(1, 2));                                     // right Ritz vectors Q·Z
             var wtu = bmm(u.transpose(1, 2), w).transpose(1, 2);                // Wᵀ·U, (G, n, p)
             var r = wtu - v * s.unsqueeze(1);
-            var norms = linalg.vector_norm(r.narrow(2, 0, needed), 2, [1], false);   // (G, needed)
-            var top = s.select(1, 0).clamp_min(double.Epsilon);
-            residual = (norms / top.unsqueeze(1)).max().ToDouble();
+            var norms = linalg.vector_norm(r, 2, [1], false);                   // (G, p)
+            residual = (error is null ? RelativeResidual(s, norms, needed) : error(s, norms)).max().ToDouble();
             if (residual <= tolerance)
                 return new Triplets(u, s, v, residual, iteration, true);
             q = linalg.qr(wtu, linalg.QRMode.Reduced).Item1;
@@ -50,6 +54,10 @@ internal static class TopSubspace
 
         return new Triplets(u, s, v, residual, maxIterations, false);
     }
+
+    /// <summary>‖Wᵀuᵢ − σᵢvᵢ‖ / σ₁ for the first <paramref name="count"/> triplets, (G, count).</summary>
+    public static Tensor RelativeResidual(Tensor s, Tensor norms, int count) =>
+        norms.narrow(1, 0, count) / s.narrow(1, 0, 1).clamp_min(double.Epsilon);
 
     private static Tensor Start(long groups, long n, int p, Tensor? warm, ulong seed, Tensor like)
     {
