@@ -58,9 +58,10 @@ internal sealed class RowAlignment
     public void Compute(Tensor v, Dictionary<ResultField, Tensor> columns)
     {
         var v64 = v.to(ScalarType.Float64);
-        var dots = bmm(_rows, stack([v64, _mean], 2));               // (units, M, 2): hᵢ·v and hᵢ·h̄ in one product
-        var dotV = dots.select(2, 0);
-        var dotMean = dots.select(2, 1);
+        // (units, 2, M): hᵢ·v and hᵢ·h̄ in one product, the narrow factor on the left (see SubspaceIteration.Times).
+        var dots = bmm(stack([v64, _mean], 1), _rows.transpose(1, 2));
+        var dotV = dots.select(1, 0);
+        var dotMean = dots.select(1, 1);
         var meanV = (_mean * v64).sum([1], keepdim: true);           // h̄·v
         var cosine = (dotV / _norm).clamp(-1, 1);
         var centeredSquared = (_normSquared - (2 * dotMean) + _meanNormSquared).clamp_min(0);
