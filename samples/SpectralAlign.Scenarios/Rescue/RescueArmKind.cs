@@ -23,8 +23,9 @@ public enum RescueArmKind
     /// <summary><see cref="TrainingGuard"/> with its default options and the monitor's default options.</summary>
     Guard,
 
-    /// <summary>The guard's triggers, but the only action a rank-one correction of the alerting layers
-    /// (<see cref="SpectralCorrection.Rank1"/>): no rollback, no learning-rate back-off.</summary>
+    /// <summary>Spectral correction alone: the guard's triggers, but the only action a rank-one correction
+    /// (<see cref="SpectralCorrection.Rank1"/>, σ₁ back to its value in the newest snapshot old enough) of the alerting
+    /// layers, or of every watched layer when the trigger names none: no rollback, no learning-rate back-off.</summary>
     CorrectionOnly,
 
     /// <summary>The guard's default actions (rollback, back-off) at random steps, as many as the guard made on the same
@@ -37,11 +38,11 @@ public enum RescueArmKind
     /// <summary>PSS-like smoothing on every watched layer every 100 steps, whatever happens.</summary>
     AlwaysOnSmooth,
 
-    /// <summary>The guard's triggers, the matrix-sign step on the alerting layers (and their q/k partner) as the only
-    /// action.</summary>
+    /// <summary>The guard's default policy (rollback, back-off) plus the matrix-sign step on the alerting layers (and
+    /// their q/k partner), or on every watched layer when the trigger names none.</summary>
     OnAlertMatrixSign,
 
-    /// <summary>The guard's triggers, PSS-like smoothing on the alerting layers (and their q/k partner) as the only
-    /// action.</summary>
+    /// <summary>The guard's default policy (rollback, back-off) plus PSS-like smoothing on the alerting layers (and
+    /// their q/k partner), or on every watched layer when the trigger names none.</summary>
     OnAlertSmooth,
 }

@@ -34,8 +34,9 @@ public static class RescueArms
     /// <summary>Whether the arm can undo steps (a run whose kept losses exploded may still be rescued by a later
     /// rollback).</summary>
     /// <param name="arm">The arm.</param>
-    /// <returns>True for the reactive rollback, the guard and the placebo.</returns>
-    public static bool RollsBack(RescueArmKind arm) => arm is RescueArmKind.ReactiveRollback or RescueArmKind.Guard or RescueArmKind.Placebo;
+    /// <returns>True for the reactive rollback, the guard, the placebo and the on-alert remedies.</returns>
+    public static bool RollsBack(RescueArmKind arm) =>
+        arm is RescueArmKind.ReactiveRollback or RescueArmKind.Guard or RescueArmKind.Placebo or RescueArmKind.OnAlertMatrixSign or RescueArmKind.OnAlertSmooth;
 
     /// <summary>Whether the arm acts on the guard's own triggers (alerts, non-finite loss, loss spikes): such an arm
     /// runs exactly as <see cref="RescueArmKind.None"/> on a run where the guard never intervened.</summary>
@@ -62,16 +63,13 @@ public static class RescueArms
         RescueArmKind.Guard => new TrainingGuardOptions(),
         RescueArmKind.ReactiveRollback => new TrainingGuardOptions { ActOnAlerts = false, DetectLossSpikes = false },
         RescueArmKind.Placebo => new TrainingGuardOptions { ActOnAlerts = false, DetectLossSpikes = false, ActOnNonFiniteLoss = false },
-        RescueArmKind.CorrectionOnly => OnAlert(SpectralCorrection.Rank1),
-        RescueArmKind.OnAlertMatrixSign => OnAlert(SpectralCorrection.MatrixSign),
-        RescueArmKind.OnAlertSmooth => OnAlert(SpectralCorrection.Smooth),
+        RescueArmKind.CorrectionOnly => new TrainingGuardOptions { Rollback = false, LearningRateFactor = 1, Correction = SpectralCorrection.Rank1, CorrectAllOnRunTrigger = true },
+        RescueArmKind.OnAlertMatrixSign => new TrainingGuardOptions { Correction = SpectralCorrection.MatrixSign, CorrectAllOnRunTrigger = true },
+        RescueArmKind.OnAlertSmooth => new TrainingGuardOptions { Correction = SpectralCorrection.Smooth, CorrectAllOnRunTrigger = true },
         RescueArmKind.AlwaysOnMatrixSign => AlwaysOn(SpectralCorrection.MatrixSign),
         RescueArmKind.AlwaysOnSmooth => AlwaysOn(SpectralCorrection.Smooth),
         _ => null,
     };
-
-    private static TrainingGuardOptions OnAlert(SpectralCorrection correction) =>
-        new() { Rollback = false, LearningRateFactor = 1, Correction = correction };
 
     private static TrainingGuardOptions AlwaysOn(SpectralCorrection correction) =>
         new() { ActOnAlerts = false, ActOnNonFiniteLoss = false, DetectLossSpikes = false, ScheduledCorrection = correction };

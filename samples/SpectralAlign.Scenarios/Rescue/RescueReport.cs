@@ -101,9 +101,12 @@ public static class RescueReport
             exploded; 1.6e-2 lost 2 of 20) or the fork's untriggered `control` branch (same base run and post-fork batches).
             *Reactive rollback*: the guard's default actions (rollback to the newest snapshot ≥ 50 steps before the trigger,
             learning rate halved, held 100 steps, ramped back over 400) triggered only when the kept series meets the
-            ground-truth rule. *Guard*: `TrainingGuard` and `SpectralMonitor` with default options. *rank1/msign/pss on alert*:
-            the guard's triggers (alerts, non-finite loss, loss spikes) with that correction of the alerting layers (and their
-            q/k partner) as the only action (no rollback, no back-off; a run-level trigger corrects nothing). *Placebo*: the
+            ground-truth rule. *Guard*: `TrainingGuard` and `SpectralMonitor` with default options (triggers: the monitor's
+            alerts, a non-finite loss, the guard's loss-spike check). *rank1 on alert* (spectral correction alone): the guard's
+            triggers, and as the only action (no rollback, no back-off) W ← W − (σ₁ − τ)·u₁v₁ᵀ with τ the layer's σ₁ in the
+            newest snapshot old enough, on the alerting layers or, for a trigger without a layer, on every watched layer
+            (`CorrectAllOnRunTrigger`). *msign/pss on alert*: the guard's default policy plus that remedy on the same layers
+            after the rollback. *Placebo*: the
             guard's default actions at random steps (uniform in [100, budget), ≥ 21 apart), as many as the guard made on the
             same run. *Always-on*: the remedy on every watched layer every 100 steps. *Step time vs none*: median over cases
             of seconds per executed step against the unguarded run (a noisy wall-clock ratio on a shared machine; guarded arms

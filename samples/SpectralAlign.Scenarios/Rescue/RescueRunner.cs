@@ -53,7 +53,8 @@ public static class RescueRunner
             guard.Intervened += (_, i) =>
             {
                 interventions.Add(i);
-                string line = FormattableString.Invariant($"data step {dataStepOf[(int)i.Step]}: {i}");
+                string restored = i.RestoredSnapshotStep is { } r ? FormattableString.Invariant($", back to the state after data step {dataStepOf[(int)r]}") : "";
+                string line = FormattableString.Invariant($"data step {dataStepOf[(int)i.Step]}: {i}{restored}");
                 interventionLog.Add(line);
                 log?.WriteLine($"  {tag} {line}");
             };
