@@ -20,7 +20,7 @@ internal static class Program
                              [--detectors name,name…] [--calibrations DIR] [--out FILE]
           Scenarios calibrate --runs DIR[,DIR…] --scenario NAME [--seeds 1,2] [--interval 10] [--margin 0.25] --out FILE
           Scenarios horizon --runs DIR[,DIR…] [--horizons 50,100,200] [--budget 0.1] [--resamples 1000] [--seed 11] [--out FILE]
-          Scenarios rescue --runs DIR [--lottery-seeds 21-30] [--fork-seeds 11,12,16] [--shard I/N] [--threads 1] [--arms a,b (pilot)] [--out FILE]
+          Scenarios rescue --runs DIR [--lottery-seeds 21-28] [--fork-seeds 16,17] [--shard I/N] [--threads 1] [--arms a,b (pilot)] [--note TEXT] [--out FILE]
         """;
 
     private static int Main(string[] args)
@@ -193,7 +193,7 @@ internal static class Program
 
     private static int RescueRuns(Dictionary<string, List<string>> o, string[] args)
     {
-        var plan = new Rescue.RescuePlan(Seeds(o, "lottery-seeds", "21-30"), Seeds(o, "fork-seeds", "11,12,16"));
+        var plan = new Rescue.RescuePlan(Seeds(o, "lottery-seeds", "21-28"), Seeds(o, "fork-seeds", "16,17"));
         (int, int)? shard = null;
         if (o.ContainsKey("shard"))
         {
@@ -205,7 +205,7 @@ internal static class Program
         var arms = o.ContainsKey("arms")
             ? List(o, "arms", "").Select(name => Rescue.RescueArms.All.FirstOrDefault(a => Rescue.RescueArms.Name(a) == name, (Rescue.RescueArmKind)(-1)) is var a && a >= 0 ? a : throw new ArgumentException($"Unknown arm '{name}' (known: {string.Join(", ", Rescue.RescueArms.All.Select(Rescue.RescueArms.Name))}).")).ToHashSet()
             : null;
-        Console.Write(Rescue.RescueCommand.Run(Single(o, "runs"), plan, shard, o.ContainsKey("out") ? Single(o, "out") : null, command, Int(o, "threads", 1), Console.Out, arms));
+        Console.Write(Rescue.RescueCommand.Run(Single(o, "runs"), plan, shard, o.ContainsKey("out") ? Single(o, "out") : null, command, Int(o, "threads", 1), Console.Out, arms, o.ContainsKey("note") ? Single(o, "note") : null));
         return 0;
     }
 

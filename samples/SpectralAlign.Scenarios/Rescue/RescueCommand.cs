@@ -16,8 +16,9 @@ public static class RescueCommand
     /// <param name="threads">torch threads per cell.</param>
     /// <param name="log">Progress.</param>
     /// <param name="arms">Only these arms (a pilot: no report), or null for all.</param>
+    /// <param name="note">A paragraph printed under the header (e.g. why some seeds were left out), or null.</param>
     /// <returns>The report, or an empty string for a shard or a pilot.</returns>
-    public static string Run(string runs, RescuePlan plan, (int Index, int Count)? shard, string? output, string command, int threads, TextWriter log, IReadOnlySet<RescueArmKind>? arms = null)
+    public static string Run(string runs, RescuePlan plan, (int Index, int Count)? shard, string? output, string command, int threads, TextWriter log, IReadOnlySet<RescueArmKind>? arms = null, string? note = null)
     {
         ArgumentNullException.ThrowIfNull(plan);
         string commit = Commit();
@@ -30,7 +31,8 @@ public static class RescueCommand
             return "";
         var cases = evaluation.Load(plan);
         var commits = cases.SelectMany(c => c.Arms.Values).Select(r => r.Commit).Distinct().ToList();
-        string report = RescueReport.Write(cases, plan, command, string.Join(", ", commits));
+        string cellCommits = string.Join(", ", commits);
+        string report = RescueReport.Write(cases, plan, command, cellCommits == commit ? commit : $"{cellCommits} (cells); table written at {commit}", note);
         if (output is not null)
             File.WriteAllText(output, report);
         return report;

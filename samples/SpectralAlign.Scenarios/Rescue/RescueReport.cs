@@ -44,8 +44,9 @@ public static class RescueReport
     /// <param name="plan">The plan.</param>
     /// <param name="command">The command lines that produced it.</param>
     /// <param name="commit">The commit of the code that computed the cells.</param>
+    /// <param name="note">A paragraph printed under the header, or null.</param>
     /// <returns>Markdown.</returns>
-    public static string Write(IReadOnlyList<(RescueCase Case, IReadOnlyDictionary<RescueArmKind, RescueResult> Arms)> cases, RescuePlan plan, string command, string commit)
+    public static string Write(IReadOnlyList<(RescueCase Case, IReadOnlyDictionary<RescueArmKind, RescueResult> Arms)> cases, RescuePlan plan, string command, string commit, string? note = null)
     {
         ArgumentNullException.ThrowIfNull(cases);
         ArgumentNullException.ThrowIfNull(plan);
@@ -62,8 +63,16 @@ public static class RescueReport
         t.AppendLine(command);
         t.AppendLine("```");
         t.AppendLine();
+        t.AppendLine("(Cells can be computed in parallel processes first, with `--shard 0/2` and `--shard 1/2` added to the same command; the command without `--shard` computes whatever is missing and writes this table. Each cell is saved as JSON in the `--runs` folder, outside the repository.)");
+        t.AppendLine();
         t.AppendLine(I($"Commit `{commit}`. Held-out seeds (never used to set the guard's defaults or any scenario setting): `gpt-lottery/edge` seeds {string.Join(",", plan.LotterySeeds)}; `gpt-fork` seeds {string.Join(",", plan.ForkSeeds)} for each of the triggers {string.Join(", ", RescuePlan.ForkTriggers.Select(x => $"`{x}`"))} (fork seed s belongs to base seed (s − 1)/5 + 1). {cases.Count} cases × {RescueArms.All.Count} arms; every cell 1 torch thread, `OMP_NUM_THREADS=1`, `nice -n 10`, two processes at a time on a shared 2-core machine. Total wall time of the cells run: {cellSeconds / 60:F1} min (times are comparable only within this table)."));
         t.AppendLine();
+        if (note is not null)
+        {
+            t.AppendLine(note);
+            t.AppendLine();
+        }
+
         t.AppendLine("| arm | finished | exploding runs rescued | … with final loss ≤ 1.05× stable | median final loss / stable config | stable runs intervened (interventions) | loss change on stable runs | stable runs broken | steps recomputed | interventions (layer corrections) | step time vs none, measured | overhead, benchmark | wall time of cells run (derived) |");
         t.AppendLine("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
         foreach (var s in summaries)
