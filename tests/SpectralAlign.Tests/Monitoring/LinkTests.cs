@@ -11,16 +11,6 @@ namespace SpectralAlign.Tests.Monitoring;
 [Collection(TorchCollection.Name)]
 public sealed class LinkTests
 {
-    /// <summary>|cos(u1 of <paramref name="up"/>, v1 of <paramref name="down"/>)| from torch.linalg.svd.</summary>
-    private static double SvdAlignment(Linear up, Linear down)
-    {
-        using var scope = NewDisposeScope();
-        using var noGrad = no_grad();
-        var (u, _, _) = linalg.svd(up.weight!.to(ScalarType.Float64), fullMatrices: false);
-        var (_, _, vh) = linalg.svd(down.weight!.to(ScalarType.Float64), fullMatrices: false);
-        return Math.Abs(u[TensorIndex.Colon, 0].dot(vh[0]).item<double>());
-    }
-
     /// <summary>0: Linear(6, 8), 1: ReLU, 2: Linear(8, 8), 3: LayerNorm, 4: Linear(8, 5), 5: Dropout, 6: GELU,
     /// 7: Linear(5, 3).</summary>
     private static Sequential Chain()
@@ -46,8 +36,8 @@ public sealed class LinkTests
         Assert.True(double.IsNaN(last["0"]));   // first layer
         Assert.True(double.IsNaN(last["4"]));   // after a LayerNorm: not certain, not linked
         var linear = model.modules().OfType<Linear>().ToArray();
-        Assert.Equal(SvdAlignment(linear[0], linear[1]), last["2"], 1e-3);   // through ReLU
-        Assert.Equal(SvdAlignment(linear[2], linear[3]), last["7"], 1e-3);   // through Dropout and GELU
+        Assert.Equal(Reference.UpstreamAlignment(linear[0].weight!, linear[1].weight!), last["2"], 1e-3);   // through ReLU
+        Assert.Equal(Reference.UpstreamAlignment(linear[2].weight!, linear[3].weight!), last["7"], 1e-3);   // through Dropout and GELU
     }
 
     [Fact]
@@ -78,7 +68,7 @@ public sealed class LinkTests
         harness.Step(1, (model, input));
 
         var fc3 = harness.Of("fc3");
-        Assert.Equal(SvdAlignment(model.fc2, model.fc3), fc3[1].UpstreamAlignment, 1e-3);
+        Assert.Equal(Reference.UpstreamAlignment(model.fc2.weight!, model.fc3.weight!), fc3[1].UpstreamAlignment, 1e-3);
         Assert.True(double.IsNaN(fc3[2].UpstreamAlignment));
         Assert.All(harness.Of("fc2"), m => Assert.True(double.IsNaN(m.UpstreamAlignment)));
     }

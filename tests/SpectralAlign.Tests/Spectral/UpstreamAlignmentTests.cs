@@ -41,15 +41,6 @@ public sealed class UpstreamAlignmentTests
         return (up.to(dtype).DetachFromDisposeScope(), down.to(dtype).DetachFromDisposeScope());
     }
 
-    /// <summary>|u1(up) · v1(down)| from torch.linalg.svd in float64.</summary>
-    private static double SvdReference(Tensor up, Tensor down)
-    {
-        using var scope = NewDisposeScope();
-        var (u, _, _) = linalg.svd(up.to(ScalarType.Float64), fullMatrices: false);
-        var (_, _, vh) = linalg.svd(down.to(ScalarType.Float64), fullMatrices: false);
-        return Math.Abs(u[TensorIndex.Colon, 0].dot(vh[0]).item<double>());
-    }
-
     /// <summary>Measures the layers (each (m, n) or (G, m, n)) in one call; layer i's upstream is
     /// <paramref name="upstream"/>[i].</summary>
     private static LayerMeasurement[] Measure(Tensor[] weights, int[] upstream)
@@ -85,7 +76,7 @@ public sealed class UpstreamAlignmentTests
 
         var measured = Measure([up, down], [-1, 0]);
 
-        double reference = SvdReference(up, down);
+        double reference = Reference.UpstreamAlignment(up, down);
         Assert.Equal(Math.Abs(Math.Cos(theta)), reference, 1e-6);   // the construction is what it claims
         Assert.Equal(reference, measured[1].UpstreamAlignment, Tolerance);
         Assert.True(double.IsNaN(measured[0].UpstreamAlignment));   // the first layer has no upstream
@@ -102,7 +93,7 @@ public sealed class UpstreamAlignmentTests
 
         var measured = Measure([down, other, up], [2, -1, -1]);
 
-        Assert.Equal(SvdReference(up, down), measured[0].UpstreamAlignment, Tolerance);
+        Assert.Equal(Reference.UpstreamAlignment(up, down), measured[0].UpstreamAlignment, Tolerance);
         Assert.Equal(0.5, measured[0].UpstreamAlignment, Tolerance);
         Assert.True(double.IsNaN(measured[1].UpstreamAlignment));
         Assert.True(double.IsNaN(measured[2].UpstreamAlignment));
@@ -119,7 +110,7 @@ public sealed class UpstreamAlignmentTests
 
         var measured = Measure([up, down], [-1, 0]);
 
-        double expected = Math.Max(SvdReference(up0, down0), SvdReference(up1, down1));
+        double expected = Math.Max(Reference.UpstreamAlignment(up0, down0), Reference.UpstreamAlignment(up1, down1));
         Assert.Equal(Math.Cos(20 * Math.PI / 180), expected, 1e-6);
         Assert.Equal(expected, measured[1].UpstreamAlignment, Tolerance);
         foreach (var t in new[] { up0, down0, up1, down1 })
