@@ -8,5 +8,5 @@ namespace SpectralAlign.Scenarios.Evaluation;
 public static class HorizonCatalog
 {
     /// <summary>Every detector, in report order.</summary>
-    public static IReadOnlyList<HorizonDetector> All { get; } = [.. RecordedScores.Detectors];
+    public static IReadOnlyList<HorizonDetector> All { get; } = [.. RecordedScores.Detectors, .. LibraryRules.Detectors];
 }
