@@ -64,10 +64,10 @@ internal static class SubspaceIteration
         // statistics, a stall on top of the step's one result transfer. Not measured here (no GPU); avoiding it would
         // need a device-side k × k solver.
         var gram64 = gram.to(ScalarType.Float64).nan_to_num_(0, 0, 0);
-        var (values64, vectors64) = linalg.eigh((gram64 + gram64.transpose(1, 2)) * 0.5);   // ascending
+        var (values64, vectors64) = linalg.eigh((gram64 + gram64.transpose(1, 2)) * Scalars.Half);   // ascending
         var values = values64.to(ScalarType.Float32);
         var vectors = vectors64.to(ScalarType.Float32);
-        values = values.flip(-1).clamp_min(0);
+        values = values.flip(-1).clamp_min(Scalars.Zero);
         vectors = vectors.flip(-1);
         var ritz = bmm(basis, vectors);                               // (L, n, k), descending
         var v = ritz.select(2, 0);                                    // (L, n)
@@ -77,19 +77,19 @@ internal static class SubspaceIteration
         // Residual of the top Ritz pair: ‖WᵀW v − λ1 v‖ / λ1.
         var wvT = bmm(vectors.narrow(2, 0, 1).transpose(1, 2), bT);  // (L, 1, m) = (W v)ᵀ
         var wtwv = TransposeTimes(w, wvT).squeeze(2);                 // (L, n)
-        var safeLambda = lambda1.masked_fill(lambda1.eq(0), 1);
+        var safeLambda = lambda1.masked_fill(lambda1.eq(Scalars.Zero), Scalars.One);
         var residual = (linalg.vector_norm(wtwv - lambda1.unsqueeze(1) * v, 2, [1], false) / safeLambda)
-            .masked_fill(lambda1.eq(0), 0);
+            .masked_fill(lambda1.eq(Scalars.Zero), Scalars.Zero);
 
         // Sign: consistent with the previous v1 where there is one, deterministic otherwise.
         var agreement = (v * reference).sum(1);
-        var warmSign = ones_like(agreement).masked_fill(agreement.lt(0), -1);
+        var warmSign = ones_like(agreement).masked_fill(agreement.lt(Scalars.Zero), Scalars.MinusOne);
         var largest = v.gather(1, v.abs().argmax(1, keepdim: true)).squeeze(1);
-        var coldSign = ones_like(largest).masked_fill(largest.lt(0), -1);
+        var coldSign = ones_like(largest).masked_fill(largest.lt(Scalars.Zero), Scalars.MinusOne);
         var sign = where(hasReference, warmSign, coldSign);
         ritz.select(2, 0).mul_(sign.unsqueeze(1));
         var sigma1 = lambda1.sqrt();
-        var u = wvT.squeeze(1) * (sign / sigma1.masked_fill(sigma1.eq(0), 1)).masked_fill(sigma1.eq(0), 0).unsqueeze(1);
+        var u = wvT.squeeze(1) * (sign / sigma1.masked_fill(sigma1.eq(Scalars.Zero), Scalars.One)).masked_fill(sigma1.eq(Scalars.Zero), Scalars.Zero).unsqueeze(1);
 
         return new Ritz(ritz, ritz.select(2, 0), sigma1, sigma2, residual, u);
     }
