@@ -11,8 +11,9 @@ public static class HorizonReport
     /// <param name="evaluation">The evaluation.</param>
     /// <param name="command">The exact command that produced it (relative paths only).</param>
     /// <param name="elapsed">Wall time of loading and evaluating.</param>
+    /// <param name="records">A paragraph about the records (<see cref="HorizonRecords.Describe"/>), or null.</param>
     /// <returns>The markdown.</returns>
-    public static string Write(HorizonEvaluation evaluation, string command, TimeSpan elapsed)
+    public static string Write(HorizonEvaluation evaluation, string command, TimeSpan elapsed, string? records = null)
     {
         ArgumentNullException.ThrowIfNull(evaluation);
         ArgumentNullException.ThrowIfNull(command);
@@ -24,6 +25,8 @@ public static class HorizonReport
         sb.AppendLine(Inv($"Command: `{command}`  "));
         sb.AppendLine(Inv($"Produced: {DateTimeOffset.UtcNow:yyyy-MM-dd HH:mm} UTC on {Environment.ProcessorCount} cores, {RuntimeInformation.OSDescription}, .NET {Environment.Version}; {evaluation.Families.Sum(f => f.Runs)} runs loaded and evaluated in {elapsed.TotalSeconds:F1} s.  "));
         sb.AppendLine(Inv($"Horizons H = {string.Join(", ", s.Horizons)} steps; operating point ≤ {s.FalseAlarmBudget} false alarms per 1,000 healthy steps; {s.Resamples} bootstrap resamples over seeds (seed {s.BootstrapSeed}), {s.Confidence * 100:F0}% percentile intervals."));
+        if (records is not null)
+            sb.AppendLine().AppendLine(records);
         sb.AppendLine();
         sb.AppendLine("## Families");
         sb.AppendLine();
