@@ -47,4 +47,16 @@ public static class AlertReasons
     /// <summary>Gradient norm far above its exponential moving average (<see cref="Detection.GradientNormEmaRule"/>,
     /// ZClip's test).</summary>
     public const string GradientNormEmaSpike = "GradientNormEmaSpike";
+
+    /// <summary>The centred alignment cos(hᵢ − h̄, v1) became one-sided (<see cref="Detection.CenteredSignCollapseRule"/>).</summary>
+    public const string CenteredSignCollapse = "CenteredSignCollapse";
+
+    /// <summary>A layer's update-to-weight ratio jumped above its recent median (<see cref="Detection.UpdateRatioRule"/>).</summary>
+    public const string UpdateRatioJump = "UpdateRatioJump";
+
+    /// <summary>An attention block's logit bound reached its threshold (<see cref="Detection.AttentionLogitBoundRule"/>).</summary>
+    public const string AttentionLogitBound = "AttentionLogitBound";
+
+    /// <summary>An attention block's logit bound grew fast (<see cref="Detection.AttentionLogitGrowthRule"/>).</summary>
+    public const string AttentionLogitGrowth = "AttentionLogitGrowth";
 }

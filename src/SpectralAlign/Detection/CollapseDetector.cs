@@ -49,6 +49,20 @@ public sealed class CollapseDetector
 
     /// <summary>Every score the rules gave during the last <c>Observe…</c> call (replaced by the next call), with the
     /// threshold each was compared with: for evaluation by score (ROC curves) and calibration.</summary>
+    /// <remarks>
+    /// To replay a recorded run, create a detector with the rules to score
+    /// (<c>new CollapseDetector(new DetectionOptions { Rules = [...] })</c>), call <see cref="ObserveStep"/> once per
+    /// recorded step in step order — with that step's measurements (none on an unmeasured step) and its
+    /// <see cref="TrainingSignals"/> — and read this list after each call: one entry per rule and subject (layer,
+    /// group, or <see cref="CollapseAlert.RunLayer"/>) that could judge the step. A score is listed whether or not it
+    /// reaches the threshold, and does not depend on persistence, recovery or calibration; only the spike checks
+    /// (<see cref="SpikeRule"/>, <see cref="GradientNormEmaRule"/>) use their threshold in their own state (values at
+    /// or above it stay out of the window, or are clipped). Subjects with no entry were warming (the detector's
+    /// <see cref="DetectionOptions.WarmupSteps"/>, a rule's window), lacked what the rule needs, or were not judged
+    /// (fewer than <see cref="DetectionOptions.MinSamples"/> valid rows, no input, a non-finite weight). Calling
+    /// <see cref="Observe"/> and <see cref="ObserveSignals"/> separately for one step keeps only the last call's
+    /// scores, and cross-layer rules run only in <see cref="ObserveStep"/>.
+    /// </remarks>
     public IReadOnlyList<RuleScore> LastScores { get; }
 
     /// <summary>Feeds the next measurement of a layer (in step order) to the layer rules and the non-finite check, and

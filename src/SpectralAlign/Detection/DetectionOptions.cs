@@ -28,7 +28,9 @@ public sealed class DetectionOptions
     /// layers measured together, <see cref="RunRule"/>s the run's <see cref="TrainingSignals"/>. Default: one
     /// <see cref="BaselineRelativeRule"/>. Others: <see cref="AbsoluteSignCollapseRule"/> (the paper's thresholds),
     /// <see cref="RollingBaselineRule"/>, <see cref="AlignedGrowthRule"/> and <see cref="AlignedAccelerationRule"/>
-    /// (Theorem 1), <see cref="AlignmentTrendRule"/>, the baselines <see cref="SpectralNormGrowthRule"/>,
+    /// (Theorem 1), <see cref="AlignmentTrendRule"/>, <see cref="CenteredSignCollapseRule"/> (centred SA),
+    /// <see cref="UpdateRatioRule"/>, the cross-layer <see cref="AttentionLogitBoundRule"/> and
+    /// <see cref="AttentionLogitGrowthRule"/>, the baselines <see cref="SpectralNormGrowthRule"/>,
     /// <see cref="StableRankDropRule"/>, <see cref="MaxActivationGrowthRule"/>, and the run rules
     /// <see cref="LossSpikeRule"/>, <see cref="GradientNormSpikeRule"/> and <see cref="GradientNormEmaRule"/>.</summary>
     public IList<DetectionRule> Rules { get; set; } = new List<DetectionRule> { new BaselineRelativeRule() };

@@ -18,7 +18,7 @@ public sealed class MaxActivationGrowthRule : LayerRule
 
     /// <inheritdoc />
     protected internal override RuleScorer<LayerMeasurement> CreateScorer(string layer) =>
-        new WindowedRatioScorer(WindowSteps, "max |input|", inverted: false, m => m.MaxAbsInput);
+        new WindowedRatioScorer<LayerMeasurement>(WindowSteps, "max |input|", inverted: false, m => m.MaxAbsInput);
 
     /// <inheritdoc />
     protected internal override IEnumerable<string> Validate() => base.Validate().Concat(WindowedRatioScorer.Validate(WindowSteps));

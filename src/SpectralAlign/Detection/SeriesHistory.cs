@@ -18,6 +18,9 @@ internal sealed class SeriesHistory
         return index < 0 ? null : _entries[index].Value;
     }
 
+    /// <summary>The values recorded at or after <paramref name="step"/>, oldest first.</summary>
+    public IEnumerable<double> Since(long step) => _entries.Where(e => e.Step >= step).Select(e => e.Value);
+
     /// <summary>Drops the entries no lookup at or after <paramref name="oldest"/> needs.</summary>
     public void Forget(long oldest)
     {

@@ -19,7 +19,7 @@ public sealed class SpectralNormGrowthRule : LayerRule
 
     /// <inheritdoc />
     protected internal override RuleScorer<LayerMeasurement> CreateScorer(string layer) =>
-        new WindowedRatioScorer(WindowSteps, "σ1", inverted: false, m => m.SpectralNorm);
+        new WindowedRatioScorer<LayerMeasurement>(WindowSteps, "σ1", inverted: false, m => m.SpectralNorm);
 
     /// <inheritdoc />
     protected internal override IEnumerable<string> Validate() => base.Validate().Concat(WindowedRatioScorer.Validate(WindowSteps));

@@ -19,7 +19,7 @@ public sealed class StableRankDropRule : LayerRule
 
     /// <inheritdoc />
     protected internal override RuleScorer<LayerMeasurement> CreateScorer(string layer) =>
-        new WindowedRatioScorer(WindowSteps, "stable rank", inverted: true, m => m.StableRank);
+        new WindowedRatioScorer<LayerMeasurement>(WindowSteps, "stable rank", inverted: true, m => m.StableRank);
 
     /// <inheritdoc />
     protected internal override IEnumerable<string> Validate() => base.Validate().Concat(WindowedRatioScorer.Validate(WindowSteps));

@@ -15,16 +15,26 @@ internal static class Measurements
         double maxAbs = 1,
         string layer = "l",
         int count = 256,
-        MeasurementConditions conditions = MeasurementConditions.None) => new()
+        MeasurementConditions conditions = MeasurementConditions.None,
+        SpectralAlignmentStats? centered = null,
+        double maxRowNorm = 1,
+        double updateRatio = double.NaN) => new()
         {
             Layer = layer,
             Step = step,
-            Stats = new SpectralAlignmentStats { Count = count, Mean = mean, SignDiversity = diversity, PositiveFraction = diversity / 2 },
+            Stats = Distribution(mean, diversity, count),
             SpectralNorm = sigma,
             FrobeniusNorm = frobenius,
             MaxAbsInput = maxAbs,
             Conditions = conditions,
+            CenteredStats = centered ?? SpectralAlignmentStats.Empty,
+            MaxInputRowNorm = maxRowNorm,
+            UpdateRatio = updateRatio,
         };
+
+    /// <summary>An SA distribution of <paramref name="count"/> rows with the given mean and sign diversity.</summary>
+    public static SpectralAlignmentStats Distribution(double mean, double diversity, int count = 256) =>
+        new() { Count = count, Mean = mean, SignDiversity = diversity, PositiveFraction = diversity / 2 };
 
     /// <summary>Options that judge from step 0 with the given rules.</summary>
     public static DetectionOptions Only(params DetectionRule[] rules) => new() { WarmupSteps = 0, ConsecutiveMeasurements = 1, Rules = rules };
