@@ -110,6 +110,8 @@ public static class Trainer
         };
         using var monitor = options.Monitor ? new SpectralMonitor(monitorOptions) : null;
         var watches = monitor?.WatchAll(setup.Model) ?? [];
+        if (monitor is not null)
+            ScenarioLinks.Apply(monitor);
 
         string recordPath = Path.Combine(options.OutputDirectory, RunRecords.RecordFileName(scenario.Name, config, seed));
         using var recorder = new RunRecorder(recordPath);
