@@ -199,7 +199,11 @@ public sealed class CausalSelfAttention : nn.Module<Tensor, Tensor>
 
         var scores = qh.matmul(kh.transpose(-2, -1)) * (1.0 / Math.Sqrt(hd));
         var causal = mask.narrow(0, 0, t).narrow(1, 0, t);
-        scores = scores.masked_fill(causal, double.NegativeInfinity);
+        // A named Scalar, disposed at the end of the scope: a temporary one (the implicit conversion) can be finalised by
+        // the garbage collector while the native call still reads it, which crashed rescue runs rarely ("Expected false
+        // to be true" from Scalar::toFloat) under the allocation pressure of snapshots.
+        using Scalar negativeInfinity = double.NegativeInfinity;
+        scores = scores.masked_fill(causal, negativeInfinity);
         using (no_grad())
             _maxLogit = scores.max().to(ScalarType.Float32).item<float>();
 
