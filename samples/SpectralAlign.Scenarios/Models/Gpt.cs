@@ -142,6 +142,10 @@ public sealed class DecoderBlock : nn.Module<Tensor, Tensor>
 /// qk-layernorm.</summary>
 public sealed class CausalSelfAttention : nn.Module<Tensor, Tensor>
 {
+    // Kept reachable: a temporary Scalar may be finalized (its native value freed) by a garbage collection on another
+    // thread while libtorch still reads it (see SpectralAlign's Spectral/Scalars.cs).
+    private static readonly Scalar s_minusInfinity = double.NegativeInfinity.ToScalar();
+
 #pragma warning disable IDE1006, SA1307
     private readonly Linear q;
     private readonly Linear k;
@@ -199,11 +203,7 @@ public sealed class CausalSelfAttention : nn.Module<Tensor, Tensor>
 
         var scores = qh.matmul(kh.transpose(-2, -1)) * (1.0 / Math.Sqrt(hd));
         var causal = mask.narrow(0, 0, t).narrow(1, 0, t);
-        // A named Scalar, disposed at the end of the scope: a temporary one (the implicit conversion) can be finalised by
-        // the garbage collector while the native call still reads it, which crashed rescue runs rarely ("Expected false
-        // to be true" from Scalar::toFloat) under the allocation pressure of snapshots.
-        using Scalar negativeInfinity = double.NegativeInfinity;
-        scores = scores.masked_fill(causal, negativeInfinity);
+        scores = scores.masked_fill(causal, s_minusInfinity);
         using (no_grad())
             _maxLogit = scores.max().to(ScalarType.Float32).item<float>();
 
