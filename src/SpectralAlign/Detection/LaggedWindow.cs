@@ -27,6 +27,17 @@ internal sealed class LaggedWindow<T>(int lagSteps, int windowSteps)
         return window;
     }
 
+    /// <summary>The problems with a lagged window's settings.</summary>
+    public static IEnumerable<string> Validate(int lagSteps, int windowSteps, int minMeasurements)
+    {
+        if (lagSteps < 1)
+            yield return $"LagSteps must be >= 1 (was {lagSteps}).";
+        if (windowSteps < 1)
+            yield return $"WindowSteps must be >= 1 (was {windowSteps}).";
+        if (minMeasurements < 2)
+            yield return $"MinBaselineMeasurements must be >= 2 (was {minMeasurements}).";
+    }
+
     /// <summary>Replaces the entries (when restoring a saved state).</summary>
     public void Load(IEnumerable<(long Step, T Value)> entries)
     {

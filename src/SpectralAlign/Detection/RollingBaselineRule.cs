@@ -44,12 +44,8 @@ public sealed class RollingBaselineRule : SignBaselineRule
     {
         foreach (var problem in base.Validate())
             yield return problem;
-        if (LagSteps < 1)
-            yield return $"LagSteps must be >= 1 (was {LagSteps}).";
-        if (WindowSteps < 1)
-            yield return $"WindowSteps must be >= 1 (was {WindowSteps}).";
-        if (MinBaselineMeasurements < 2)
-            yield return $"MinBaselineMeasurements must be >= 2 (was {MinBaselineMeasurements}).";
+        foreach (var problem in LaggedWindow<double>.Validate(LagSteps, WindowSteps, MinBaselineMeasurements))
+            yield return problem;
     }
 
     private sealed class Scorer(RollingBaselineRule rule) : RuleScorer<LayerMeasurement>
