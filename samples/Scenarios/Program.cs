@@ -20,6 +20,7 @@ internal static class Program
                              [--detectors name,name…] [--calibrations DIR] [--out FILE]
           Scenarios calibrate --runs DIR[,DIR…] --scenario NAME [--seeds 1,2] [--interval 10] [--margin 0.25] --out FILE
           Scenarios horizon --runs DIR[,DIR…] [--horizons 50,100,200] [--budget 0.1] [--resamples 1000] [--seed 11] [--out FILE]
+          Scenarios rescue --runs DIR [--lottery-seeds 21-28] [--fork-seeds 16,17] [--shard I/N] [--threads 1] [--arms a,b (pilot)] [--note TEXT] [--out FILE]
         """;
 
     private static int Main(string[] args)
@@ -43,6 +44,7 @@ internal static class Program
                 "evaluate" => Evaluate(options, args),
                 "calibrate" => Calibrate(options, args),
                 "horizon" => Horizon(options, args),
+                "rescue" => RescueRuns(options, args),
                 _ => Fail($"Unknown command '{args[0]}'."),
             };
         }
@@ -189,6 +191,24 @@ internal static class Program
         return 0;
     }
 
+    private static int RescueRuns(Dictionary<string, List<string>> o, string[] args)
+    {
+        var plan = new Rescue.RescuePlan(Seeds(o, "lottery-seeds", "21-28"), Seeds(o, "fork-seeds", "16,17"));
+        (int, int)? shard = null;
+        if (o.ContainsKey("shard"))
+        {
+            var parts = Single(o, "shard").Split('/');
+            shard = parts.Length == 2 ? (int.Parse(parts[0], CultureInfo.InvariantCulture), int.Parse(parts[1], CultureInfo.InvariantCulture)) : throw new ArgumentException("--shard takes I/N.");
+        }
+
+        string command = "dotnet run --project samples/Scenarios -c Release -- " + string.Join(" ", args.Where((a, i) => a != "--shard" && (i == 0 || args[i - 1] != "--shard")));
+        var arms = o.ContainsKey("arms")
+            ? List(o, "arms", "").Select(name => Rescue.RescueArms.All.FirstOrDefault(a => Rescue.RescueArms.Name(a) == name, (Rescue.RescueArmKind)(-1)) is var a && a >= 0 ? a : throw new ArgumentException($"Unknown arm '{name}' (known: {string.Join(", ", Rescue.RescueArms.All.Select(Rescue.RescueArms.Name))}).")).ToHashSet()
+            : null;
+        Console.Write(Rescue.RescueCommand.Run(Single(o, "runs"), plan, shard, o.ContainsKey("out") ? Single(o, "out") : null, command, Int(o, "threads", 1), Console.Out, arms, o.ContainsKey("note") ? Single(o, "note") : null));
+        return 0;
+    }
+
     private static RunOptions RunOptionsFrom(Dictionary<string, List<string>> o) => new()
     {
         OutputDirectory = Single(o, "out"),
@@ -233,8 +253,11 @@ internal static class Program
         : fallback ?? throw new ArgumentException($"--{key} is required.\n{Usage}");
 
     /// <summary>Seeds as a comma list whose items may be ranges: 1,2,5-8.</summary>
-    private static int[] Seeds(Dictionary<string, List<string>> o, string fallback) =>
-        List(o, "seeds", fallback).SelectMany(item =>
+    private static int[] Seeds(Dictionary<string, List<string>> o, string fallback) => Seeds(o, "seeds", fallback);
+
+    /// <summary>Seeds of option <paramref name="key"/> as a comma list whose items may be ranges.</summary>
+    private static int[] Seeds(Dictionary<string, List<string>> o, string key, string fallback) =>
+        List(o, key, fallback).SelectMany(item =>
         {
             int dash = item.IndexOf('-', 1);
             if (dash < 0)

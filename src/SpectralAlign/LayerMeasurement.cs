@@ -71,6 +71,30 @@ public sealed class LayerMeasurement
     /// </remarks>
     public double UpdateRatio { get; init; } = double.NaN;
 
+    /// <summary>
+    /// Alignment of this layer's top input direction with the top output direction of the layer that feeds it:
+    /// |cos(u1 of the upstream weight, v1 of this weight)| in [0, 1], u1 being the upstream weight's top left singular
+    /// vector (its output space) and v1 this weight's top right singular vector. NaN when the layer has no linked
+    /// upstream layer (<see cref="SpectralMonitor.Link"/>, auto-linking in <see cref="SpectralMonitor.WatchAll"/>), when
+    /// the two shapes do not fit (the upstream's output width ≠ this layer's input width, or different numbers of
+    /// groups), or when either weight has no defined v1 (not finite, or zero).
+    /// </summary>
+    /// <remarks>
+    /// <para>The product W_down·W_up has its largest possible gain σ1(W_down)·σ1(W_up) only when u1(up) ∥ v1(down):
+    /// its top direction then passes through both layers undiminished, and so does a gradient flowing back (the
+    /// Jacobian of the pair, ignoring the activation between them, is W_down·W_up). A value near 1 means adjacent
+    /// layers' top directions line up: the "increasing alignment between adjacent layer Jacobians" that MSign
+    /// (Feb 2026) names, with falling stable rank (<see cref="StableRank"/>), as a precursor of gradient explosion.
+    /// The summary of that paper gives no formula; this is our reading of it, using the weights (the linear part of
+    /// each layer's Jacobian) rather than the full input-dependent Jacobians. For random directions in n dimensions the
+    /// value is about √(2/(πn)).</para>
+    /// <para>Grouped weights (G, m, n), e.g. grouped convolutions, are linked group to group (both layers have the
+    /// same G, the upstream group g feeding the downstream group g): the value is the largest of the G groups'
+    /// |cos(u1ᵍ, v1ᵍ)|, the worst case for gradient growth. It is computed on the weights' device in the same pass
+    /// and the same device→host transfer as the other statistics.</para>
+    /// </remarks>
+    public double UpstreamAlignment { get; init; } = double.NaN;
+
     /// <summary>Rows the layer's input had on its first captured call of the step, before subsampling.</summary>
     public long InputRows { get; init; }
 

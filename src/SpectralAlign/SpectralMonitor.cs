@@ -199,7 +199,9 @@ public sealed class SpectralMonitor : IDisposable
     /// Watches every module of <paramref name="model"/> (found recursively through <c>named_modules()</c> — nested
     /// Sequential, ModuleList, ModuleDict and custom modules — and named by its path, e.g. <c>blocks.0.attn.q</c>)
     /// that this monitor can watch and that <paramref name="filter"/> accepts. <see cref="LayerFilter"/> has
-    /// ready-made filters by name pattern and type.
+    /// ready-made filters by name pattern and type. Unless <see cref="SpectralMonitorOptions.AutoLink"/> is off, it also
+    /// links (<see cref="Link"/>) consecutive selected Linears of a <c>Sequential</c> that are separated only by
+    /// element-wise, parameter-free modules (activations, dropout); these links last as long as the watches.
     /// </summary>
     /// <param name="model">The model.</param>
     /// <param name="filter">Chooses among the watchable modules by path and module; <c>null</c> for every
@@ -211,7 +213,60 @@ public sealed class SpectralMonitor : IDisposable
     public IReadOnlyList<LayerWatch> WatchAll(nn.Module model, Func<string, nn.Module, bool>? filter = null)
     {
         ArgumentNullException.ThrowIfNull(model);
-        return Register(WatchRegistry.Select(model, filter ?? LayerFilter.Linear));
+        var adapters = WatchRegistry.Select(model, filter ?? LayerFilter.Linear);
+        var watches = Register(adapters);
+        if (_options.AutoLink)
+        {
+            var links = SequentialLinks.Find(model, adapters);
+            lock (_gate)
+            {
+                foreach (var (upstream, downstream) in links)
+                {
+                    if (!_disposed && _registry.Find(upstream) is not null && _registry.Find(downstream) is not null && !_registry.Links.HasUpstream(downstream))
+                        _registry.Links.Add(upstream, downstream);
+                }
+            }
+        }
+
+        return watches;
+    }
+
+    /// <summary>
+    /// Declares that the output of the measured layer <paramref name="upstream"/> feeds the measured layer
+    /// <paramref name="downstream"/> (directly, or through element-wise operations), so that
+    /// <paramref name="downstream"/>'s measurements report <see cref="LayerMeasurement.UpstreamAlignment"/>
+    /// |cos(u1 of <paramref name="upstream"/>, v1 of <paramref name="downstream"/>)|: e.g. a transformer FFN's up → down
+    /// projection, or attention's value → output projection. <see cref="WatchAll"/> links consecutive Linears of a
+    /// <c>Sequential</c> by itself (see <see cref="SpectralMonitorOptions.AutoLink"/>). A layer has at most one
+    /// upstream layer; a layer may feed several. Links are forgotten when either layer is unwatched.
+    /// </summary>
+    /// <param name="upstream">The name of the measured layer whose output is the input of <paramref name="downstream"/>
+    /// (a name from <see cref="LayerWatch.Layers"/>).</param>
+    /// <param name="downstream">The name of the measured layer fed by <paramref name="upstream"/>.</param>
+    /// <returns>A handle; disposing it removes the link.</returns>
+    /// <exception cref="ArgumentNullException">A name is null.</exception>
+    /// <exception cref="ArgumentException">A name is not a watched layer, the two are the same layer, or the shapes do
+    /// not fit: the output width of <paramref name="upstream"/> must equal the input width of
+    /// <paramref name="downstream"/>, and both must have the same number of groups (the message lists every
+    /// problem).</exception>
+    /// <exception cref="InvalidOperationException"><paramref name="downstream"/> already has an upstream layer.</exception>
+    /// <exception cref="ObjectDisposedException">The monitor has been disposed.</exception>
+    public IDisposable Link(string upstream, string downstream)
+    {
+        ArgumentNullException.ThrowIfNull(upstream);
+        ArgumentNullException.ThrowIfNull(downstream);
+        lock (_gate)
+        {
+            ThrowIfDisposed();
+            _registry.Links.Check(_registry.Find(upstream), _registry.Find(downstream), upstream, downstream);
+            _registry.Links.Add(upstream, downstream);
+        }
+
+        return new Registration(() =>
+        {
+            lock (_gate)
+                _registry.Links.Remove(upstream, downstream);
+        });
     }
 
     /// <summary>

@@ -60,6 +60,10 @@ public sealed class SpectralMonitorOptions
     /// (usually it is being invoked with <c>forward()</c> instead of <c>call()</c>). Default <c>5</c>.</summary>
     public int SilentHookSteps { get; set; } = 5;
 
+    /// <summary>Whether <see cref="SpectralMonitor.WatchAll"/> links consecutive Linears of a <c>Sequential</c> (separated
+    /// only by activations or dropout) for <see cref="LayerMeasurement.UpstreamAlignment"/>. Default: <c>true</c>.</summary>
+    public bool AutoLink { get; set; } = true;
+
     /// <summary>Detection rules and episode settings. Default: see <see cref="DetectionOptions"/>.</summary>
     public DetectionOptions Detection { get; set; } = new();
 
@@ -136,6 +140,7 @@ public sealed class SpectralMonitorOptions
         HistogramBins = HistogramBins,
         Seed = Seed,
         SilentHookSteps = SilentHookSteps,
+        AutoLink = AutoLink,
         MeterFactory = MeterFactory,
         MetricTags = MetricTags is null ? null! : new Dictionary<string, object?>(MetricTags),
         Detection = Detection?.Clone()!,

@@ -80,6 +80,29 @@ public static class Alarms
         return false;
     }
 
+    /// <summary>Whether the alarm is active at one or more positive steps at least <paramref name="minimumLead"/> steps
+    /// before the explosion (0 &lt; E − t ≤ H and E − t ≥ the minimum lead): warned within H and early enough to act.</summary>
+    /// <param name="run">The run (its steps and E).</param>
+    /// <param name="active">The active series.</param>
+    /// <param name="labels">The labels at the horizon.</param>
+    /// <param name="minimumLead">The smallest E − t that counts.</param>
+    /// <returns><c>true</c> when warned within the horizon at least that far ahead.</returns>
+    public static bool WarnedAhead(EvaluationRun run, IReadOnlyList<bool> active, IReadOnlyList<StepLabel> labels, int minimumLead)
+    {
+        ArgumentNullException.ThrowIfNull(run);
+        ArgumentNullException.ThrowIfNull(active);
+        ArgumentNullException.ThrowIfNull(labels);
+        if (run.ExplosionStep is not { } e)
+            return false;
+        for (int i = 0; i < labels.Count; i++)
+        {
+            if (labels[i] == StepLabel.Positive && active[i] && e - run.Steps[i] >= minimumLead)
+                return true;
+        }
+
+        return false;
+    }
+
     /// <summary>The lead of an exploding run (see the remarks).</summary>
     /// <param name="run">The run.</param>
     /// <param name="active">The active series, aligned with <see cref="EvaluationRun.Steps"/>.</param>

@@ -75,6 +75,7 @@ public static class FamilyMetrics
         var onsets = new int[n];
         var eligible = new bool[n];
         var warned = new bool[n];
+        var ahead = new bool[n];
         var lead = new double[n];
         for (int r = 0; r < n; r++)
         {
@@ -84,6 +85,7 @@ public static class FamilyMetrics
                 continue;
             onsets[r] = Alarms.Onsets(active[r], healthy[r]);
             warned[r] = eligible[r] && Alarms.Warned(active[r], labels[r]);
+            ahead[r] = eligible[r] && Alarms.WarnedAhead(runs[r], active[r], labels[r], settings.MinimumLead);
             lead[r] = Alarms.Lead(runs[r], active[r]) is { } l ? l : double.NaN;
         }
 
@@ -95,7 +97,7 @@ public static class FamilyMetrics
             Array.Clear(pos);
             Array.Clear(neg);
             leads.Clear();
-            double healthySteps = 0, alarms = 0, explosions = 0, warnedRuns = 0;
+            double healthySteps = 0, alarms = 0, explosions = 0, warnedRuns = 0, aheadRuns = 0;
             for (int r = 0; r < n; r++)
             {
                 int w = weight[r];
@@ -114,6 +116,7 @@ public static class FamilyMetrics
                 alarms += w * onsets[r];
                 explosions += eligible[r] ? w : 0;
                 warnedRuns += warned[r] ? w : 0;
+                aheadRuns += ahead[r] ? w : 0;
                 for (int k = 0; k < w && !double.IsNaN(lead[r]); k++)
                     leads.Add(lead[r]);
             }
@@ -126,6 +129,7 @@ public static class FamilyMetrics
                 alarmed && healthySteps > 0 ? 1000 * alarms / healthySteps : double.NaN,
                 alarmed && explosions > 0 ? warnedRuns / explosions : double.NaN,
                 alarmed && leads.Count > 0 ? leads.Median() : double.NaN,
+                alarmed && explosions > 0 ? aheadRuns / explosions : double.NaN,
             ];
         }
 
@@ -142,12 +146,14 @@ public static class FamilyMetrics
             FalseAlarmsPer1k = m[2],
             WarnedShare = m[3],
             MedianLead = m[4],
+            WarnedAheadShare = m[5],
             Positives = pointPositive.LongCount(p => p),
             Negatives = pointPositive.LongCount(p => !p),
             HealthySteps = healthy.Sum(h => (long)h),
             FalseAlarms = onsets.Sum(),
             Explosions = eligible.Count(e => e),
             Warned = warned.Count(w => w),
+            WarnedAhead = ahead.Count(w => w),
             Leads = lead.Count(l => !double.IsNaN(l)),
         };
     }

@@ -40,6 +40,13 @@ public sealed record HorizonCell
     /// <summary>Median lead over the left-out family's exploding runs that have one.</summary>
     public required MetricEstimate MedianLead { get; init; }
 
+    /// <summary>Share of the exploding runs (with positive steps) warned within H at least
+    /// <see cref="HorizonEvaluationSettings.MinimumLead"/> steps ahead (<see cref="Alarms.WarnedAhead"/>).</summary>
+    public MetricEstimate WarnedAheadShare { get; init; } = new(double.NaN, double.NaN, double.NaN);
+
+    /// <summary>Exploding runs warned within H at least the minimum lead ahead.</summary>
+    public int WarnedAhead { get; init; }
+
     /// <summary>Positive steps.</summary>
     public long Positives { get; init; }
 

@@ -40,7 +40,7 @@ public static class HorizonCommand
         if (runs.Count == 0)
             throw new ArgumentException($"No *.jsonl run records in {string.Join(", ", directories)}.");
         var evaluation = LeaveOneFamilyOut.Evaluate(runs, detectors ?? HorizonCatalog.All, settings);
-        string report = HorizonReport.Write(evaluation, command, clock.Elapsed);
+        string report = HorizonReport.Write(evaluation, command, clock.Elapsed, HorizonRecords.Describe(runs));
         if (output is not null)
             File.WriteAllText(output, report);
         return report;

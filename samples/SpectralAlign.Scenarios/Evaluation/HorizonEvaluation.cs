@@ -14,4 +14,9 @@ public sealed record HorizonEvaluation(HorizonEvaluationSettings Settings, IRead
     /// <returns>The cell.</returns>
     public HorizonCell Cell(int horizon, string detector, string family) =>
         Cells.Single(c => c.Horizon == horizon && c.Detector == detector && c.Family == family);
+
+    /// <summary>Per detector and horizon, the setting chosen on every family at once (nothing left out): what a
+    /// shipped default of that detector would be. Its numbers are on the families it was chosen on, so they are not an
+    /// evaluation; the cells are.</summary>
+    public IReadOnlyList<HorizonChoice> Choices { get; init; } = [];
 }

@@ -12,6 +12,10 @@ public sealed class HorizonEvaluationSettings
     /// tuning families. <value>Default: 0.1.</value></summary>
     public double FalseAlarmBudget { get; init; } = 0.1;
 
+    /// <summary>The smallest lead (E − t, steps) that counts for "warned ahead": an alarm this late leaves too little
+    /// time to act. Default <c>50</c>.</summary>
+    public int MinimumLead { get; init; } = 50;
+
     /// <summary>Bootstrap resamples per cell. <value>Default: 1,000.</value></summary>
     public int Resamples { get; init; } = 1000;
 
@@ -34,6 +38,8 @@ public sealed class HorizonEvaluationSettings
             problems.Add($"Horizons: duplicates ({string.Join(", ", Horizons)}).");
         if (!(FalseAlarmBudget >= 0) || double.IsInfinity(FalseAlarmBudget))
             problems.Add(Invariant($"FalseAlarmBudget: must be finite and ≥ 0 (got {FalseAlarmBudget})."));
+        if (MinimumLead < 1)
+            problems.Add(Invariant($"MinimumLead: must be ≥ 1 (got {MinimumLead})."));
         if (Resamples < 1)
             problems.Add(Invariant($"Resamples: must be ≥ 1 (got {Resamples})."));
         if (!(Confidence is > 0 and < 1))

@@ -14,7 +14,8 @@ namespace SpectralAlign.Scenarios.Evaluation;
 /// pooled). It does not depend on H.</item>
 /// <item><b>Setting</b>: among the candidates, the first by (a) within the budget on the tuning families (a tuned
 /// threshold always is, unless none could be chosen), (b) the larger share of the tuning families' explosions warned
-/// within H, (c) the larger mean of the tuning families' AUROCs at H, (d) the earlier in the list. When no candidate
+/// within H at least <see cref="HorizonEvaluationSettings.MinimumLead"/> steps ahead, (c) the larger share warned
+/// within H, (d) the larger mean of the tuning families' AUROCs at H, (e) the earlier in the list. When no candidate
 /// is within the budget, the one with the fewest false alarms per 1,000 healthy steps comes first.</item>
 /// </list>
 /// <para>
@@ -59,11 +60,13 @@ public static class LeaveOneFamilyOut
         var labels = settings.Horizons.ToDictionary(h => h, h => facts.Select(f => f.Labels(h)).ToArray());
 
         var cells = new List<HorizonCell>();
+        var choices = new List<HorizonChoice>();
         foreach (var detector in detectors)
         {
             var candidates = detector.Settings.Select(s => Candidate.Create(detector, s, runs.Select((run, r) => Score(detector, s, run, facts[r])).ToArray())).ToArray();
-            foreach (string left in families)
+            foreach (string? left in families.Append(null))
             {
+                // left == null: tuned on every family, nothing left out — what a shipped default would be.
                 int[] tuning = Enumerable.Range(0, facts.Length).Where(r => facts[r].Family != left).ToArray();
                 var tuningFamilies = families.Where(f => f != left).ToArray();
                 var thresholds = candidates.Select(c => c.OwnAlarms ? null : ThresholdTuning.Choose(
@@ -77,11 +80,18 @@ public static class LeaveOneFamilyOut
                     int best = Enumerable.Range(0, candidates.Length)
                         .OrderByDescending(i => ranked[i].WithinBudget)
                         .ThenBy(i => ranked[i].WithinBudget ? 0 : Sortable(ranked[i].FalseAlarmsPer1k))
+                        .ThenByDescending(i => Sortable(ranked[i].WarnedAheadShare, missing: -1))
                         .ThenByDescending(i => Sortable(ranked[i].WarnedShare, missing: -1))
                         .ThenByDescending(i => Sortable(ranked[i].Auroc, missing: -1))
                         .ThenBy(i => i)
                         .First();
                     var chosen = candidates[best];
+                    if (left is null)
+                    {
+                        choices.Add(new HorizonChoice(detector.Name, h, chosen.Setting.Name, chosen.OwnAlarms, thresholds[best]?.Threshold ?? double.NaN, ranked[best].FalseAlarmsPer1k, ranked[best].WarnedShare, ranked[best].Auroc));
+                        continue;
+                    }
+
                     var own = members[left];
                     var cell = FamilyMetrics.Compute(
                         own.Select(r => facts[r]).ToArray(),
@@ -120,7 +130,7 @@ public static class LeaveOneFamilyOut
                 own.Sum(r => (long)r.HealthySteps),
                 settings.Horizons.ToDictionary(h => h, h => members[f].Sum(r => labels[h][r].LongCount(l => l == StepLabel.Positive))));
         }).ToArray();
-        return new HorizonEvaluation(settings, summaries, detectors, cells);
+        return new HorizonEvaluation(settings, summaries, detectors, cells) { Choices = choices };
     }
 
     private static ScoreSeries Score(HorizonDetector detector, DetectorSetting setting, RunData run, EvaluationRun facts)
@@ -162,8 +172,8 @@ public static class LeaveOneFamilyOut
             .DefaultIfEmpty(double.NaN)
             .Average();
         if (active is null)
-            return new Tuned(false, double.NaN, double.NaN, auroc);
-        long healthy = 0, alarms = 0, explosions = 0, warned = 0;
+            return new Tuned(false, double.NaN, double.NaN, double.NaN, auroc);
+        long healthy = 0, alarms = 0, explosions = 0, warned = 0, ahead = 0;
         foreach (int r in tuning)
         {
             healthy += facts[r].HealthySteps;
@@ -172,17 +182,18 @@ public static class LeaveOneFamilyOut
             {
                 explosions++;
                 warned += Alarms.Warned(active[r], labels[r]) ? 1 : 0;
+                ahead += Alarms.WarnedAhead(facts[r], active[r], labels[r], settings.MinimumLead) ? 1 : 0;
             }
         }
 
         double rate = healthy == 0 ? double.NaN : 1000.0 * alarms / healthy;
         bool within = healthy > 0 && 1000.0 * alarms <= settings.FalseAlarmBudget * healthy * (1 + 1e-12);
-        return new Tuned(within, rate, explosions == 0 ? double.NaN : (double)warned / explosions, auroc);
+        return new Tuned(within, rate, explosions == 0 ? double.NaN : (double)warned / explosions, explosions == 0 ? double.NaN : (double)ahead / explosions, auroc);
     }
 
     private static double Sortable(double value, double missing = double.PositiveInfinity) => double.IsNaN(value) ? missing : value;
 
-    private sealed record Tuned(bool WithinBudget, double FalseAlarmsPer1k, double WarnedShare, double Auroc);
+    private sealed record Tuned(bool WithinBudget, double FalseAlarmsPer1k, double WarnedShare, double WarnedAheadShare, double Auroc);
 
     private sealed class Candidate(DetectorSetting setting, ScoreSeries[] series)
     {

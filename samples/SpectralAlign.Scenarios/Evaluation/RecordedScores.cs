@@ -18,7 +18,19 @@ public static class RecordedScores
         new("loss / running min", "baseline", Persistences(run => LossRatio(run))),
         new("grad-norm z (128 steps)", "baseline", Persistences(run => GradientNormZ(run, GradientWindow))),
         new("max |mean SA| over layers", "SA", Persistences(MaxAbsMeanAlignment)),
+        new("largest attention logit (recorded)", "reference", Persistences(MaxAttentionLogit)),
     ];
+
+    /// <summary>The largest attention logit q·k/√d_head of each step's forward pass as the scenario recorded it (the
+    /// true quantity the attention-logit rules bound from the monitor's statistics; not available to a monitor); NaN
+    /// for models without attention.</summary>
+    /// <param name="run">The run.</param>
+    /// <returns>One score per recorded step.</returns>
+    public static double[] MaxAttentionLogit(RunData run)
+    {
+        ArgumentNullException.ThrowIfNull(run);
+        return [.. run.Steps.Select(s => s.MaxAttentionLogit ?? double.NaN)];
+    }
 
     /// <summary>ℓ_t / min{ℓ_s : s &lt; t, ℓ_s finite}: NaN at the first step and where ℓ_t is not finite (that is at or
     /// after E anyway).</summary>

@@ -51,6 +51,12 @@ public static class Trainer
 {
     private static readonly System.Text.Json.JsonSerializerOptions IndentedOptions = new(RunRecords.Options) { WriteIndented = true };
 
+    /// <summary>The library's informational version (with the commit it was built from), written into every record's
+    /// header so that an evaluation can check that all its records come from one monitor version.</summary>
+    public static string MonitorVersion { get; } =
+        typeof(SpectralMonitor).Assembly.GetCustomAttributes(typeof(System.Reflection.AssemblyInformationalVersionAttribute), false)
+            .OfType<System.Reflection.AssemblyInformationalVersionAttribute>().FirstOrDefault()?.InformationalVersion ?? "unknown";
+
     /// <summary>
     /// Builds a run exactly as <see cref="Run"/> does — torch threads, torch's global generator seeded with
     /// <paramref name="seed"/>, the configuration's settings with overrides — for a loop of the caller's own.
@@ -104,6 +110,8 @@ public static class Trainer
         };
         using var monitor = options.Monitor ? new SpectralMonitor(monitorOptions) : null;
         var watches = monitor?.WatchAll(setup.Model) ?? [];
+        if (monitor is not null)
+            ScenarioLinks.Apply(monitor);
 
         string recordPath = Path.Combine(options.OutputDirectory, RunRecords.RecordFileName(scenario.Name, config, seed));
         using var recorder = new RunRecorder(recordPath);
@@ -143,6 +151,7 @@ public static class Trainer
                     ["warmupSteps"] = monitorOptions.Detection.WarmupSteps.ToString(CultureInfo.InvariantCulture),
                     ["consecutiveMeasurements"] = monitorOptions.Detection.ConsecutiveMeasurements.ToString(CultureInfo.InvariantCulture),
                     ["rules"] = string.Join(",", monitorOptions.Detection.Rules.Select(r => r.Reason)),
+                    ["version"] = MonitorVersion,
                 }
                 : new Dictionary<string, string> { ["enabled"] = "false" },
             GroundTruth = new Dictionary<string, double> { ["settlingSteps"] = GroundTruth.SettlingSteps, ["factor"] = GroundTruth.Factor },

@@ -405,6 +405,8 @@ public sealed partial class TrainingGuard : IDisposable
     private List<string> LayersToCorrect(IEnumerable<GuardTrigger> triggers)
     {
         var names = triggers.Where(t => t.Kind == GuardTriggerKind.Alert && t.Layer != CollapseAlert.RunLayer).Select(t => t.Layer).Distinct().ToList();
+        if (names.Count == 0 && _options.CorrectAllOnRunTrigger)
+            return [.. _layers.LayerNames];
         if (!_options.CorrectAttentionPartner)
             return names;
         var watched = _layers.LayerNames;

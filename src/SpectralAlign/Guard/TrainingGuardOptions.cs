@@ -78,6 +78,11 @@ public sealed class TrainingGuardOptions
     /// (the two factors of the query-key product). Default <c>true</c>.</summary>
     public bool CorrectAttentionPartner { get; set; } = true;
 
+    /// <summary>When an intervention has no alerting layer (its triggers are a loss spike, a non-finite loss, a run
+    /// rule or <see cref="TrainingGuard.Trip"/>), apply <see cref="Correction"/> to every watched layer instead of to
+    /// none. Default <c>false</c>.</summary>
+    public bool CorrectAllOnRunTrigger { get; set; }
+
     /// <summary>What a spectral correction (on an intervention or scheduled) does to the corrected elements' optimizer
     /// state. Default <see cref="MomentPolicy.Keep"/>.</summary>
     public MomentPolicy Moments { get; set; } = MomentPolicy.Keep;

@@ -95,6 +95,7 @@ internal sealed class StepRunner(WatchRegistry registry, CaptureScheduler schedu
                     outcome.Captures.Add(Keep(outcome.Step, input));
             }
 
+            registry.Links.Resolve(inputs);
             return engine.Measure(outcome.Step, inputs);
         }
         finally

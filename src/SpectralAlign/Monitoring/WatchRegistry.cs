@@ -17,6 +17,9 @@ internal sealed class WatchRegistry(int maxSamplesPerLayer, int seed)
     /// the registry changes).</summary>
     public WatchedLayer[] Layers { get; private set; } = [];
 
+    /// <summary>Which measured layer feeds which.</summary>
+    public LayerLinks Links { get; } = new();
+
     public IReadOnlyList<LayerWatch> Handles => _watches.Select(w => w.Handle).ToArray();
 
     public static void CheckName(string name)
@@ -90,6 +93,7 @@ internal sealed class WatchRegistry(int maxSamplesPerLayer, int seed)
         if (!_watches.Remove(entry))
             return false;
         entry.Close();
+        Links.Forget(entry.Layers.Select(l => l.Name));
         Layers = [.. _watches.SelectMany(w => w.Layers)];
         return true;
     }
@@ -103,6 +107,7 @@ internal sealed class WatchRegistry(int maxSamplesPerLayer, int seed)
         foreach (var watch in _watches)
             watch.Close();
         _watches.Clear();
+        Links.Forget(Layers.Select(l => l.Name));
         Layers = [];
     }
 

@@ -30,6 +30,7 @@ internal sealed class Bucket
     private readonly AlignmentSummary _summary;
     private Tensor _basis;                 // (L·G, n, k)
     private Tensor? _leftVectors;          // (L·G, m)
+    private Tensor? _rightVectors;         // (L·G, n) v1
     private Tensor? _sketch;               // (L·G, m, r) float64
     private Tensor? _updateSquared;        // (L)
     private RowAlignment? _alignment;
@@ -73,7 +74,7 @@ internal sealed class Bucket
         {
             var absMax = stacked.amax([1, 2]).maximum(stacked.amin([1, 2]).neg());   // two reads, no |W| written
             unitFinite = absMax.isfinite();
-            var scale = absMax.masked_fill(unitFinite.logical_not().logical_or(absMax.eq(0)), 1);
+            var scale = absMax.masked_fill(unitFinite.logical_not().logical_or(absMax.eq(Scalars.Zero)), Scalars.One);
             _weights = stacked.div(scale.view(-1, 1, 1));                           // out of place: a copy
             _scale = scale.to(ScalarType.Float64);
             var unitFrobenius = linalg.vector_norm(_weights, 2, [1, 2], false).to(ScalarType.Float64) * _scale;
@@ -104,8 +105,8 @@ internal sealed class Bucket
         // Which units have a previous v1, built without a host-to-device copy (a synchronisation on a GPU).
         _hasReference = _cold.All(c => !c) ? ones(units, dtype: ScalarType.Bool, device: Device)
             : _cold.All(c => c) ? zeros(units, dtype: ScalarType.Bool, device: Device)
-            : cat(_cold.Select(c => full([_groups], !c, dtype: ScalarType.Bool, device: Device)).ToList(), 0);
-        _reference = _basis.select(2, 0).clone().masked_fill_(_hasReference.logical_not().unsqueeze(1), 0);
+            : cat(_cold.Select(c => full([_groups], c ? Scalars.False : Scalars.True, dtype: ScalarType.Bool, device: Device)).ToList(), 0);
+        _reference = _basis.select(2, 0).clone().masked_fill_(_hasReference.logical_not().unsqueeze(1), Scalars.Zero);
 
         InitialIterations = Math.Max(options.PowerIterations, members.Max(i => layers[i].State.IterationHint));
 
@@ -270,6 +271,7 @@ internal sealed class Bucket
         var ritz = SubspaceIteration.RayleighRitz(_weights, q, _reference, _hasReference);
         _basis = ritz.Basis;
         _leftVectors = ritz.U;
+        _rightVectors = ritz.V;
         var columns = new Dictionary<ResultField, Tensor>();
         if (_sketch is null)
         {
@@ -299,6 +301,19 @@ internal sealed class Bucket
         profile?.Add(CostProfile.Phase.Statistics, start);
     }
 
+    /// <summary>u1 (G, m_j) and v1 (G, n) of member <paramref name="j"/> from the last <see cref="Compute"/>: views
+    /// of the bucket's device tensors.</summary>
+    public (Tensor U, Tensor V) TopVectors(int j) =>
+        (_leftVectors!.narrow(0, j * _groups, _groups).narrow(1, 0, _outFeatures[j]), _rightVectors!.narrow(0, j * _groups, _groups));
+
+    /// <summary>After a read-back: whether member <paramref name="j"/>'s u1 and v1 are defined (a finite, non-zero
+    /// weight whose v1 is finite).</summary>
+    public bool VectorsDefined(int j)
+    {
+        var row = Row(j);
+        return row[ResultField.WeightFinite] > 0 && row[ResultField.VectorFinite] > 0 && row[ResultField.Sigma1] != 0;
+    }
+
     public bool NeedsMoreIterations(SpectralMonitorOptions options)
     {
         if (TotalIterations >= options.MaxPowerIterations)
@@ -316,7 +331,12 @@ internal sealed class Bucket
     }
 
     /// <summary>Builds the members' measurements into <paramref name="output"/> and updates their states.</summary>
-    public void Complete(long step, IReadOnlyList<LayerInput> layers, SpectralMonitorOptions options, LayerMeasurement[] output)
+    /// <param name="step">The measured step.</param>
+    /// <param name="layers">All layers of the call.</param>
+    /// <param name="options">The monitor's options.</param>
+    /// <param name="output">One slot per layer of the call.</param>
+    /// <param name="upstreamAlignment">Per layer of the call, its <see cref="LayerMeasurement.UpstreamAlignment"/>.</param>
+    public void Complete(long step, IReadOnlyList<LayerInput> layers, SpectralMonitorOptions options, LayerMeasurement[] output, double[] upstreamAlignment)
     {
         for (int j = 0; j < Size; j++)
         {
@@ -358,6 +378,7 @@ internal sealed class Bucket
                 InputMeanAlignment = vectorDefined ? row[ResultField.InputMeanAlignment] : 0,
                 MaxAbsInput = AlignmentSummary.MaxFinite(rowMax, _groups, _capacity, rows),
                 MaxInputRowNorm = row[ResultField.MaxRowNorm],
+                UpstreamAlignment = upstreamAlignment[index],
                 UpdateRatio = _hasSketch[j] && weightFinite && frobenius > 0 ? Math.Sqrt(Math.Max(0, row[ResultField.UpdateSquared])) / frobenius : double.NaN,
                 InputRows = layer.SeenRows,
                 Conditions = flags,

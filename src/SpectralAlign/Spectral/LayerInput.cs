@@ -41,6 +41,11 @@ internal sealed class LayerInput
 
     public SpectralState State { get; }
 
+    /// <summary>Index, in the same <see cref="SpectralEngine.Measure"/> call, of the layer whose output feeds this
+    /// one (its <see cref="LayerMeasurement.UpstreamAlignment"/> is measured against that layer's u1), or -1 for none
+    /// (the default). Set by the caller before the call.</summary>
+    public int Upstream { get; set; } = -1;
+
     /// <summary>G.</summary>
     public int Groups => (int)Weight.shape[0];
 

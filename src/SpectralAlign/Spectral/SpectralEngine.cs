@@ -5,7 +5,8 @@ namespace SpectralAlign.Spectral;
 /// <summary>
 /// The measurement core, callable with plain tensors: groups the layers into padded buckets (see
 /// <see cref="Bucketing"/>), runs the stacked subspace iteration and the per-row SA cosines on the device, copies all
-/// results to the host in one transfer per device and summarises the distributions there.
+/// results to the host in one transfer per device and summarises the distributions there. The upstream alignments of
+/// linked layers (<see cref="LayerInput.Upstream"/>, <see cref="UpstreamLinks"/>) travel in the same transfer.
 /// A bucket keeps iterating (with further transfers) only while a residual is above the tolerance, which happens on
 /// cold starts and after abrupt weight changes.
 /// </summary>
@@ -27,6 +28,7 @@ internal sealed class SpectralEngine(SpectralMonitorOptions options)
             return [];
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
+        var links = new UpstreamLinks(layers);
         var profile = Profile;
         long start = profile is null ? 0 : CostProfile.Now;
         var buckets = Bucketing.Buckets(layers, options.SubspaceDimension)
@@ -35,7 +37,7 @@ internal sealed class SpectralEngine(SpectralMonitorOptions options)
         profile?.Add(CostProfile.Phase.Assembly, start);
         foreach (var bucket in buckets)
             bucket.Compute(bucket.InitialIterations, profile);
-        ReadBack(buckets);
+        ReadBack(buckets, buckets, links);
 
         // A weight that grew by many orders of magnitude since its last measurement can overflow the unscaled
         // products: measure that bucket again, rescaled (an extra transfer, only in that case).
@@ -50,7 +52,7 @@ internal sealed class SpectralEngine(SpectralMonitorOptions options)
         }
 
         if (rescaled.Count > 0)
-            ReadBack(rescaled);
+            ReadBack(rescaled, buckets, links);
 
         // Continue within the step only for cold starts and lost warm starts (abrupt weight changes); a warm layer
         // that is merely short of the tolerance gets more iterations next time instead of another synchronisation.
@@ -61,26 +63,32 @@ internal sealed class SpectralEngine(SpectralMonitorOptions options)
                 break;
             foreach (var bucket in pending)
                 bucket.Compute(Math.Min(Math.Max(bucket.TotalIterations, 4), options.MaxPowerIterations - bucket.TotalIterations), profile);
-            ReadBack(pending);
+            ReadBack(pending, buckets, links);
         }
 
         start = profile is null ? 0 : CostProfile.Now;
+        links.Finish();
         var measurements = new LayerMeasurement[layers.Count];
         foreach (var bucket in buckets)
-            bucket.Complete(step, layers, options, measurements);
+            bucket.Complete(step, layers, options, measurements, links.Values);
         profile?.Add(CostProfile.Phase.Completion, start);
         return measurements;
     }
 
-    /// <summary>Copies the buckets' results to the host: one transfer per device.</summary>
-    private void ReadBack(List<Bucket> buckets)
+    /// <summary>Copies the results of <paramref name="buckets"/> to the host, with the upstream alignments of the
+    /// layers on their devices (from the current vectors of <paramref name="all"/>): one transfer per device.</summary>
+    private void ReadBack(List<Bucket> buckets, List<Bucket> all, UpstreamLinks links)
     {
         var profile = Profile;
         long start = profile is null ? 0 : CostProfile.Now;
+        links.Locate(all);
         foreach (var byDevice in buckets.GroupBy(b => b.Device.ToString()))
         {
             var members = byDevice.ToList();
             var flat = members.Select(b => b.Results!.flatten()).ToList();
+            var alignments = links.Compute(members[0].Device);
+            if (alignments is not null)
+                flat.Add(alignments);
             double[] values = DeviceTransfer.Values<double>(flat.Count == 1 ? flat[0] : cat(flat, 0));
 
             int offset = 0;
@@ -89,6 +97,8 @@ internal sealed class SpectralEngine(SpectralMonitorOptions options)
                 bucket.SetHostResults(values, offset);
                 offset += (int)bucket.Results!.numel();
             }
+
+            links.Read(values, offset);
         }
 
         profile?.Add(CostProfile.Phase.Readback, start);

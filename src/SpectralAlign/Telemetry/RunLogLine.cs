@@ -10,7 +10,8 @@ namespace SpectralAlign.Telemetry;
 /// <c>tags</c>.</item>
 /// <item><c>measurement</c>: one per layer per measured step: <c>step</c>, <c>layer</c>, every field of
 /// <see cref="SpectralAlignmentStats"/> (<c>histogram</c> is the bin counts over [-1, 1]) and of
-/// <see cref="LayerMeasurement"/> (<c>conditions</c> as flag names), and <c>alerts</c>: the alerts this measurement
+/// <see cref="LayerMeasurement"/> (<c>conditions</c> as flag names; <c>maxInputRowNorm</c>, <c>updateRatio</c> and
+/// <c>upstreamAlignment</c> are absent from older logs and read as 0, NaN and NaN), and <c>alerts</c>: the alerts this measurement
 /// raised (<c>reason</c>, <c>detail</c>, <c>episodeStart</c>).</item>
 /// <item><c>alert</c>: an alert that came without a measurement of its layer on its step — a run-level alert (loss,
 /// gradient norm; <c>layer</c> = <see cref="CollapseAlert.RunLayer"/>) or a layer alert on a step the layer was not
@@ -69,6 +70,9 @@ internal sealed class RunLogLine
     public double? InputMeanAlignment { get; set; }
     public double? MaxAbsInput { get; set; }
     public long? InputRows { get; set; }
+    public double? MaxInputRowNorm { get; set; }
+    public double? UpdateRatio { get; set; }
+    public double? UpstreamAlignment { get; set; }
     public string[]? Conditions { get; set; }
     public List<RunLogAlertLine>? Alerts { get; set; }
 
@@ -123,6 +127,9 @@ internal sealed class RunLogLine
             InputMeanAlignment = m.InputMeanAlignment,
             MaxAbsInput = m.MaxAbsInput,
             InputRows = m.InputRows,
+            MaxInputRowNorm = m.MaxInputRowNorm,
+            UpdateRatio = m.UpdateRatio,
+            UpstreamAlignment = m.UpstreamAlignment,
             Conditions = FlagNames(m.Conditions),
             Alerts = alerts.Select(a => new RunLogAlertLine { Reason = a.Reason, Detail = a.Detail, EpisodeStart = a.EpisodeStartStep }).ToList(),
         };
@@ -177,6 +184,9 @@ internal sealed class RunLogLine
         InputMeanAlignment = InputMeanAlignment ?? 0,
         MaxAbsInput = MaxAbsInput ?? 0,
         InputRows = InputRows ?? 0,
+        MaxInputRowNorm = MaxInputRowNorm ?? 0,
+        UpdateRatio = UpdateRatio ?? double.NaN,
+        UpstreamAlignment = UpstreamAlignment ?? double.NaN,
         Conditions = ParseFlags(Conditions, lineNumber),
     };
 

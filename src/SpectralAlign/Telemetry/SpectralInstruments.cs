@@ -4,7 +4,7 @@ using System.Diagnostics.Metrics;
 namespace SpectralAlign.Telemetry;
 
 /// <summary>
-/// The eight instruments of <see cref="SpectralMetrics"/> on one meter, and how a step is recorded to them. Recording
+/// The nine instruments of <see cref="SpectralMetrics"/> on one meter, and how a step is recorded to them. Recording
 /// checks each instrument's <c>Enabled</c> first, so without a listener it builds no tags and allocates nothing.
 /// </summary>
 internal sealed class SpectralInstruments(Meter meter)
@@ -14,6 +14,7 @@ internal sealed class SpectralInstruments(Meter meter)
     private readonly Gauge<double> _signDiversity = meter.CreateGauge<double>(SpectralMetrics.SignDiversityName, "1", "Sign diversity D = 2·min(p+, 1 - p+) of the layer's spectral alignments: 1 balanced, 0 collapsed to one side.");
     private readonly Gauge<double> _spectralNorm = meter.CreateGauge<double>(SpectralMetrics.SpectralNormName, "1", "Largest singular value of the layer's weight.");
     private readonly Gauge<double> _stableRank = meter.CreateGauge<double>(SpectralMetrics.StableRankName, "1", "Stable rank ||W||_F^2 / sigma1^2 of the layer's weight.");
+    private readonly Gauge<double> _upstreamAlignment = meter.CreateGauge<double>(SpectralMetrics.UpstreamAlignmentName, "1", "|cos(u1 of the upstream layer, v1 of this layer)| in [0, 1]: how well adjacent layers' top directions line up.");
     private readonly Counter<long> _measurements = meter.CreateCounter<long>(SpectralMetrics.MeasurementsName, "{measurement}", "Measurements of the layer's spectral alignment.");
     private readonly Counter<long> _alerts = meter.CreateCounter<long>(SpectralMetrics.AlertsName, "{alert}", "Spectral-alignment alerts raised for the layer, by reason.");
     private readonly Gauge<long> _step = meter.CreateGauge<long>(SpectralMetrics.StepName, "{step}", "The last training step at which the monitor measured.");
@@ -25,7 +26,7 @@ internal sealed class SpectralInstruments(Meter meter)
     {
         if (measurements.Count > 0 && _step.Enabled)
             _step.Record(step, runTags);
-        if (measurements.Count > 0 && (_measurements.Enabled || _mean.Enabled || _absMean.Enabled || _signDiversity.Enabled || _spectralNorm.Enabled || _stableRank.Enabled))
+        if (measurements.Count > 0 && (_measurements.Enabled || _mean.Enabled || _absMean.Enabled || _signDiversity.Enabled || _spectralNorm.Enabled || _stableRank.Enabled || _upstreamAlignment.Enabled))
         {
             foreach (var m in measurements)
                 Record(m, Tags(m.Layer, runTags));
@@ -57,6 +58,9 @@ internal sealed class SpectralInstruments(Meter meter)
             _spectralNorm.Record(m.SpectralNorm, tags);
             _stableRank.Record(m.StableRank, tags);
         }
+
+        if (!double.IsNaN(m.UpstreamAlignment))
+            _upstreamAlignment.Record(m.UpstreamAlignment, tags);
     }
 
     private static TagList Tags(string layer, KeyValuePair<string, object?>[] runTags)

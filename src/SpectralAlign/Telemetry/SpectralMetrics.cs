@@ -18,6 +18,8 @@ namespace SpectralAlign.Telemetry;
 /// <item><term><c>spectralalign.sa.sign_diversity</c></term><description>gauge, unit 1: D = 2·min(p₊, 1 − p₊).</description></item>
 /// <item><term><c>spectralalign.weight.spectral_norm</c></term><description>gauge, unit 1: σ1 of the weight.</description></item>
 /// <item><term><c>spectralalign.weight.stable_rank</c></term><description>gauge, unit 1: ‖W‖²_F / σ1².</description></item>
+/// <item><term><c>spectralalign.weight.upstream_alignment</c></term><description>gauge, unit 1:
+/// <see cref="LayerMeasurement.UpstreamAlignment"/>, recorded only for linked layers where it is defined.</description></item>
 /// <item><term><c>spectralalign.measurements</c></term><description>counter, unit {measurement}.</description></item>
 /// <item><term><c>spectralalign.alerts</c></term><description>counter, unit {alert}, also tagged <see cref="ReasonTag"/>.</description></item>
 /// <item><term><c>spectralalign.step</c></term><description>gauge, unit {step}: the last measured step.</description></item>
@@ -50,6 +52,9 @@ public static class SpectralMetrics
 
     /// <summary>Instrument name of the stable-rank gauge.</summary>
     public const string StableRankName = "spectralalign.weight.stable_rank";
+
+    /// <summary>Instrument name of the upstream-alignment gauge (<see cref="LayerMeasurement.UpstreamAlignment"/>).</summary>
+    public const string UpstreamAlignmentName = "spectralalign.weight.upstream_alignment";
 
     /// <summary>Instrument name of the measurement counter.</summary>
     public const string MeasurementsName = "spectralalign.measurements";

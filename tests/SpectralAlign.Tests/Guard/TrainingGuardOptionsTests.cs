@@ -24,6 +24,7 @@ public sealed class TrainingGuardOptionsTests
         Assert.Equal(400, o.LearningRateRecoverySteps);
         Assert.Equal(SpectralCorrection.None, o.Correction);
         Assert.True(o.CorrectAttentionPartner);
+        Assert.False(o.CorrectAllOnRunTrigger);
         Assert.Equal(MomentPolicy.Keep, o.Moments);
         Assert.Equal(0.1, o.MomentScale);
         Assert.Equal(4, o.SmoothingRank);

@@ -265,6 +265,36 @@ public sealed class TrainingGuardTests
         Assert.Throws<ObjectDisposedException>(() => new TrainingGuard(monitor, model, optimizer));
     }
 
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void Step_RunTrigger_CorrectsEveryWatchedLayerOnlyWithCorrectAllOnRunTrigger(bool all)
+    {
+        using var rig = new GuardRig(new TrainingGuardOptions { Rollback = false, LearningRateFactor = 1, Correction = SpectralCorrection.MatrixSign, CorrectAllOnRunTrigger = all });
+        for (int step = 0; step < 5; step++)
+            rig.Step(step);
+        rig.Guard.Trip("test");
+        Assert.Equal(GuardAction.Adjusted, rig.Step(5));
+        var intervention = Assert.Single(rig.Interventions);
+        var watched = rig.Monitor.Watches.SelectMany(w => w.Layers).ToArray();
+        if (!all)
+        {
+            Assert.Empty(intervention.Corrections);
+            return;
+        }
+
+        Assert.Equal(watched, intervention.Corrections.Select(c => c.Layer));
+        Assert.All(intervention.Corrections, c => Assert.True(c.Applied, c.Problem));
+        foreach (var layer in watched)
+        {
+            // After the full matrix-sign step every singular value of the layer's weight is equal (SVD reference;
+            // float32 Newton–Schulz, relative spread below 1e-3).
+            var weight = rig.Model.named_parameters().Single(p => p.name == layer + ".weight").parameter;
+            var s = Doubles(Svd(weight.unsqueeze(0)).S[0]);
+            Assert.True(s.Max() / s.Min() - 1 <= 1e-3, $"{layer}: σ from {s.Min()} to {s.Max()}");
+        }
+    }
+
     [Fact]
     public void Step_LayerAlert_SmoothsTheAlertingLayerAndItsAttentionPartner_NotTheOthers()
     {

@@ -33,6 +33,10 @@ public sealed class TrainerTests
         Assert.Equal(summary.ExplosionStep, run.ExplosionStep);
         Assert.All(run.Steps.Where(s => s.Step < summary.ExplosionStep), s => Assert.True(s.MaxAttentionLogit is { } l && double.IsFinite(l), $"step {s.Step}: no attention logit"));
         Assert.NotEmpty(run.Measurements);
+        // ScenarioLinks: the recorded measurements carry UpstreamAlignment for the linked layers only.
+        Assert.InRange(run.Measurements["blocks.0.attn.o"][0].UpstreamAlignment, 0, 1);
+        Assert.InRange(run.Measurements["blocks.0.ffn.down"][0].UpstreamAlignment, 0, 1);
+        Assert.True(double.IsNaN(run.Measurements["blocks.0.attn.q"][0].UpstreamAlignment));
     }
 
     [Fact]

@@ -17,6 +17,17 @@ internal static class Reference
         return (vh[0].data<double>().ToArray(), s.data<double>().ToArray());
     }
 
+    /// <summary>|cos(u1 of <paramref name="upstream"/>, v1 of <paramref name="downstream"/>)| (two (m, n) weights) from
+    /// torch.linalg.svd in float64: the reference of <see cref="LayerMeasurement.UpstreamAlignment"/>.</summary>
+    public static double UpstreamAlignment(Tensor upstream, Tensor downstream)
+    {
+        using var scope = NewDisposeScope();
+        using var noGrad = no_grad();
+        var (u, _, _) = linalg.svd(upstream.detach().to(ScalarType.Float64).cpu(), fullMatrices: false);
+        var (_, _, vh) = linalg.svd(downstream.detach().to(ScalarType.Float64).cpu(), fullMatrices: false);
+        return Math.Abs(u[TensorIndex.Colon, 0].dot(vh[0]).item<double>());
+    }
+
     /// <summary>
     /// Asserts a measurement against the float64 SVD of <paramref name="weight"/>: |cos(v1, Vh[0])| ≥ 0.9999, σ1 to a
     /// relative 1e-4, and the SA statistics of <paramref name="input"/>'s rows (with Vh[0] sign-aligned to the

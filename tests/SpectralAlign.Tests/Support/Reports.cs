@@ -35,6 +35,9 @@ internal static class Reports
         InputMeanAlignment = 0.375,
         MaxAbsInput = 12.5,
         InputRows = 512,
+        MaxInputRowNorm = 7.5 + step * 0.01,
+        UpdateRatio = step == 0 ? double.NaN : 1e-3,
+        UpstreamAlignment = layer == "a" ? double.NaN : 0.625 + step * 1e-3,
         Conditions = conditions,
     };
 

@@ -33,6 +33,9 @@ public sealed class RunLogTests
         Assert.Equal(expected.InputMeanAlignment, actual.InputMeanAlignment);
         Assert.Equal(expected.MaxAbsInput, actual.MaxAbsInput);
         Assert.Equal(expected.InputRows, actual.InputRows);
+        Assert.Equal(expected.MaxInputRowNorm, actual.MaxInputRowNorm);
+        Assert.Equal(expected.UpdateRatio, actual.UpdateRatio);
+        Assert.Equal(expected.UpstreamAlignment, actual.UpstreamAlignment);
         Assert.Equal(expected.Conditions, actual.Conditions);
     }
 
