@@ -43,7 +43,7 @@ public sealed class DetectorStateTests
                 double sigma = Math.Exp(3 * drift * drift);
                 double ratio = step == 0 ? double.NaN : 1e-3 * (1 + 5 * drift + random.NextDouble());
                 measured.Add(M(step, mean: 0.05 + 0.8 * drift + 0.02 * random.NextDouble(), diversity: 0.9 - 0.8 * drift, sigma: sigma, layer: "b.a", updateRatio: ratio, maxRowNorm: 3));
-                measured.Add(M(step, mean: 0.05 + 0.02 * random.NextDouble(), sigma: 2 + step / 100.0, layer: "b.b", updateRatio: ratio, maxRowNorm: 2 + random.NextDouble(), upstream: 0.1 + 0.8 * drift + 0.05 * random.NextDouble()));
+                measured.Add(M(step, mean: 0.05 + 0.02 * random.NextDouble(), sigma: 2 + step / 100.0, layer: "b.b", updateRatio: ratio, maxRowNorm: 2 + random.NextDouble(), upstream: 0.1 + (step >= 200 ? 0.6 : 0) + 0.05 * random.NextDouble()));
             }
 
             var signals = new TrainingSignals(Loss: step == 200 ? 9 : 2 + 0.1 * random.NextDouble(), GradientNorm: step == 250 ? 30 : 1 + 0.2 * random.NextDouble());

@@ -32,8 +32,9 @@ public sealed class JacobianAlignmentRuleTests
         // Step 60: baseline {0.1, 0.2, 0.1}: (0.65 − 0.1) / 0.3.
         Assert.Equal(0.55 / 0.3, scores[6]!.Value, Tolerance);
         // Step 70: baseline {0.2, 0.1, 0.6} (steps 30–50, the rise enters after the lag): median 0.2, MAD 0.1 → spread
-        // 0.14826, 6σ = 0.88956 > 0.3: (0.7 − 0.2) / 0.88956.
-        Assert.Equal(0.5 / (6 * 1.4826 * 0.1), scores[7]!.Value, 1e-9);
+        // 0.14826, 6σ = 0.88956 > 0.3: (0.7 − 0.2) / 0.88956 = 0.562 < the level term 0.7 / 0.9 = 0.778.
+        Assert.Equal(0.7 / 0.9, scores[7]!.Value, Tolerance);
+        Assert.Equal(0.5 / (6 * 1.4826 * 0.1), Scores(Rule(level: double.PositiveInfinity), series)[7]!.Value, 1e-9);
 
         var alerts = Feed(new CollapseDetector(Only(Rule())), series);
         Assert.Equal([50L], alerts.Select(x => x.Step));
