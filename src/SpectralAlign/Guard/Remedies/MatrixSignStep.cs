@@ -1,3 +1,4 @@
+using SpectralAlign.Spectral;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -18,6 +19,12 @@ internal sealed class MatrixSignStep(double mix) : ISpectralRemedy
     /// <summary>Quintic steps before the cubic phase.</summary>
     public const int QuinticSteps = 5;
 
+    // The polynomials' coefficients, kept alive across the native calls (see Scalars).
+    private static readonly Scalar s_quinticA = 3.4445.ToScalar();
+    private static readonly Scalar s_quinticB = (-4.7750).ToScalar();
+    private static readonly Scalar s_quinticC = 2.0315.ToScalar();
+    private static readonly Scalar s_cubicA = 1.5.ToScalar();
+
     public string Name => "MatrixSign";
 
     public RemedyProposal Propose(Tensor w, Tensor? warm, RemedySettings settings)
@@ -37,12 +44,12 @@ internal sealed class MatrixSignStep(double mix) : ISpectralRemedy
             Tensor next;
             if (iteration <= QuinticSteps)
             {
-                var poly = gram * -4.7750 + bmm(gram, gram) * 2.0315;
-                next = x * 3.4445 + (tall ? bmm(x, poly) : bmm(poly, x));
+                var poly = gram * s_quinticB + bmm(gram, gram) * s_quinticC;
+                next = x * s_quinticA + (tall ? bmm(x, poly) : bmm(poly, x));
             }
             else
             {
-                next = x * 1.5 - (tall ? bmm(x, gram) : bmm(gram, x)) * 0.5;
+                next = x * s_cubicA - (tall ? bmm(x, gram) : bmm(gram, x)) * Scalars.Half;
                 var change = linalg.matrix_norm(next - x, "fro", dims: [1, 2]) / linalg.matrix_norm(next, "fro", dims: [1, 2]);
                 converged = change.max().ToDouble() <= tolerance;
             }
@@ -53,7 +60,9 @@ internal sealed class MatrixSignStep(double mix) : ISpectralRemedy
         if (!converged)
             return RemedyProposal.Refuse($"the Newton–Schulz iteration did not converge in {iteration} iterations", iteration);
         var polar = x * (frobenius / linalg.matrix_norm(x, "fro", dims: [1, 2], keepdim: true));
-        var mixed = mix == 1 ? polar : w * (1 - mix) + polar * mix;
+        using var keep = (1 - mix).ToScalar();
+        using var lambda = mix.ToScalar();
+        var mixed = mix == 1 ? polar : w * keep + polar * lambda;
         var result = mixed * (frobenius / linalg.matrix_norm(mixed, "fro", dims: [1, 2], keepdim: true));
         // σ₁ before is not known without more work (the guard reports the monitor's); after a full step (λ = 1) every
         // non-zero singular value is ‖W‖_F/‖P‖_F.

@@ -1,3 +1,4 @@
+using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 
@@ -74,6 +75,7 @@ internal sealed class MomentEdit
         using var noGrad = no_grad();
         using var scope = NewDisposeScope();
         var saved = _regions.Select(r => r.Region.clone()).ToArray();
+        using var factor = scale.ToScalar();
         try
         {
             foreach (var (region, first) in _regions)
@@ -81,7 +83,7 @@ internal sealed class MomentEdit
                 if (policy == MomentPolicy.Reset)
                     region.zero_();
                 else if (first)
-                    region.mul_(scale);
+                    region.mul_(factor);
             }
 
             if (policy == MomentPolicy.Reset)

@@ -1,3 +1,4 @@
+using SpectralAlign.Spectral;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -26,12 +27,12 @@ internal sealed class Rank1Correction(IReadOnlyList<double> targets) : ISpectral
         int p = (int)Math.Min(Math.Min(w.shape[1], w.shape[2]), 2 + settings.Oversampling);
         // The edit's error is about (σ₁ − τ)·‖error of u₁v₁ᵀ‖: the residual of u₁, v₁ weighted by how far σ₁ moves.
         var top = TopSubspace.Solve(w, p, 1, warm, settings.MaxIterations, settings.Tolerance(w.dtype), settings.Seed,
-            (s, norms) => TopSubspace.RelativeResidual(s, norms, 1).squeeze(1) * ((s.select(1, 0) - tau).clamp_min(0) / s.select(1, 0).clamp_min(double.Epsilon)).clamp_min(1e-3));
+            (s, norms) => TopSubspace.RelativeResidual(s, norms, 1).squeeze(1) * ((s.select(1, 0) - tau).clamp_min(Scalars.Zero) / s.select(1, 0).clamp_min(TopSubspace.Epsilon)).clamp_min(TopSubspace.MovementFloor));
         if (!top.Converged)
             return RemedyProposal.Refuse($"the top singular vector did not converge in {top.Iterations} iterations (residual {top.Residual:G3})", top.Iterations);
 
         var sigma1 = top.S.select(1, 0);
-        var shrink = (sigma1 - tau).clamp_min(0);                                   // (G)
+        var shrink = (sigma1 - tau).clamp_min(Scalars.Zero);                                  // (G)
         var u1 = top.U.narrow(2, 0, 1);                                             // (G, m, 1)
         var v1 = top.V.narrow(2, 0, 1);                                             // (G, n, 1)
         var corrected = w - shrink.view(groups, 1, 1) * bmm(u1, v1.transpose(1, 2));

@@ -1,3 +1,4 @@
+using SpectralAlign.Spectral;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -30,8 +31,8 @@ internal sealed class SpectrumSmoothing(int rank, SmoothingTarget target, double
         var top = TopSubspace.Solve(w, p, needed, warm, settings.MaxIterations, settings.Tolerance(w.dtype), settings.Seed,
             (s, norms) =>
             {
-                var relative = norms / s.narrow(1, 0, 1).clamp_min(double.Epsilon);
-                var moved = (Reduction(s, Target(w, s, r)) / s.narrow(1, 0, 1).clamp_min(double.Epsilon)).clamp_min(1e-3);
+                var relative = norms / s.narrow(1, 0, 1).clamp_min(TopSubspace.Epsilon);
+                var moved = (Reduction(s, Target(w, s, r)) / s.narrow(1, 0, 1).clamp_min(TopSubspace.Epsilon)).clamp_min(TopSubspace.MovementFloor);
                 var error = (relative.narrow(1, 0, rank) * moved).max(1).values;
                 return target == SmoothingTarget.NextSingularValue ? maximum(error, relative.select(1, rank).square()) : error;
             });
@@ -50,10 +51,18 @@ internal sealed class SpectrumSmoothing(int rank, SmoothingTarget target, double
     }
 
     /// <summary>The target t per group (G) from the current singular-value estimates S (G, p).</summary>
-    private Tensor Target(Tensor w, Tensor s, long r) => target == SmoothingTarget.NextSingularValue
-        ? s.select(1, rank)
-        : ((w.square().sum([1, 2]) - s.narrow(1, 0, rank).square().sum(1)).clamp_min(0) / (r - rank)).sqrt();
+    private Tensor Target(Tensor w, Tensor s, long r)
+    {
+        if (target == SmoothingTarget.NextSingularValue)
+            return s.select(1, rank);
+        using var remaining = (r - rank).ToScalar();
+        return ((w.square().sum([1, 2]) - s.narrow(1, 0, rank).square().sum(1)).clamp_min(Scalars.Zero) / remaining).sqrt();
+    }
 
     /// <summary>σᵢ − σᵢ′ = α·max(σᵢ − t, 0) for the top k (G, k).</summary>
-    private Tensor Reduction(Tensor s, Tensor t) => (s.narrow(1, 0, rank) - t.unsqueeze(1)).clamp_min(0) * strength;
+    private Tensor Reduction(Tensor s, Tensor t)
+    {
+        using var alpha = strength.ToScalar();
+        return (s.narrow(1, 0, rank) - t.unsqueeze(1)).clamp_min(Scalars.Zero) * alpha;
+    }
 }

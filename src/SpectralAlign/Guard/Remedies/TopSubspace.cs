@@ -1,3 +1,4 @@
+using SpectralAlign.Spectral;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -11,6 +12,12 @@ namespace SpectralAlign.Guard.Remedies;
 /// </summary>
 internal static class TopSubspace
 {
+    /// <summary>The smallest positive double, the floor of σ₁ in relative residuals (kept alive: see <see cref="Scalars"/>).</summary>
+    internal static readonly Scalar Epsilon = double.Epsilon.ToScalar();
+
+    /// <summary>The floor of a remedy's movement weight in its error measure (kept alive: see <see cref="Scalars"/>).</summary>
+    internal static readonly Scalar MovementFloor = 1e-3.ToScalar();
+
     /// <summary>The top triplets, descending: U (G, m, p), S (G, p), V (G, n, p), so that W·V = U·diag(S); the
     /// residual is the error measure at the last step (by default the largest ‖Wᵀuᵢ − σᵢvᵢ‖ / σ₁ over the groups and
     /// the first <c>needed</c> triplets).</summary>
@@ -57,7 +64,7 @@ internal static class TopSubspace
 
     /// <summary>‖Wᵀuᵢ − σᵢvᵢ‖ / σ₁ for the first <paramref name="count"/> triplets, (G, count).</summary>
     public static Tensor RelativeResidual(Tensor s, Tensor norms, int count) =>
-        norms.narrow(1, 0, count) / s.narrow(1, 0, 1).clamp_min(double.Epsilon);
+        norms.narrow(1, 0, count) / s.narrow(1, 0, 1).clamp_min(Epsilon);
 
     private static Tensor Start(long groups, long n, int p, Tensor? warm, ulong seed, Tensor like)
     {
