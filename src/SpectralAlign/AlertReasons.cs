@@ -59,4 +59,8 @@ public static class AlertReasons
 
     /// <summary>An attention block's logit bound grew fast (<see cref="Detection.AttentionLogitGrowthRule"/>).</summary>
     public const string AttentionLogitGrowth = "AttentionLogitGrowth";
+
+    /// <summary>A layer's top input direction lined up with the top output direction of the layer feeding it
+    /// (<see cref="Detection.JacobianAlignmentRule"/>, MSign's Jacobian alignment).</summary>
+    public const string JacobianAlignment = "JacobianAlignment";
 }

@@ -142,6 +142,10 @@ public sealed class DecoderBlock : nn.Module<Tensor, Tensor>
 /// qk-layernorm.</summary>
 public sealed class CausalSelfAttention : nn.Module<Tensor, Tensor>
 {
+    // Kept reachable: a temporary Scalar may be finalized (its native value freed) by a garbage collection on another
+    // thread while libtorch still reads it (see SpectralAlign's Spectral/Scalars.cs).
+    private static readonly Scalar s_minusInfinity = double.NegativeInfinity.ToScalar();
+
 #pragma warning disable IDE1006, SA1307
     private readonly Linear q;
     private readonly Linear k;
@@ -199,7 +203,7 @@ public sealed class CausalSelfAttention : nn.Module<Tensor, Tensor>
 
         var scores = qh.matmul(kh.transpose(-2, -1)) * (1.0 / Math.Sqrt(hd));
         var causal = mask.narrow(0, 0, t).narrow(1, 0, t);
-        scores = scores.masked_fill(causal, double.NegativeInfinity);
+        scores = scores.masked_fill(causal, s_minusInfinity);
         using (no_grad())
             _maxLogit = scores.max().to(ScalarType.Float32).item<float>();
 

@@ -29,7 +29,7 @@ public sealed class DetectionOptions
     /// <see cref="BaselineRelativeRule"/>. Others: <see cref="AbsoluteSignCollapseRule"/> (the paper's thresholds),
     /// <see cref="RollingBaselineRule"/>, <see cref="AlignedGrowthRule"/> and <see cref="AlignedAccelerationRule"/>
     /// (Theorem 1), <see cref="AlignmentTrendRule"/>, <see cref="CenteredSignCollapseRule"/> (centred SA),
-    /// <see cref="UpdateRatioRule"/>, the cross-layer <see cref="AttentionLogitBoundRule"/> and
+    /// <see cref="UpdateRatioRule"/>, <see cref="JacobianAlignmentRule"/>, the cross-layer <see cref="AttentionLogitBoundRule"/> and
     /// <see cref="AttentionLogitGrowthRule"/>, the baselines <see cref="SpectralNormGrowthRule"/>,
     /// <see cref="StableRankDropRule"/>, <see cref="MaxActivationGrowthRule"/>, and the run rules
     /// <see cref="LossSpikeRule"/>, <see cref="GradientNormSpikeRule"/> and <see cref="GradientNormEmaRule"/>.</summary>

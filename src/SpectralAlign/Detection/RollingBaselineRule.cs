@@ -44,25 +44,18 @@ public sealed class RollingBaselineRule : SignBaselineRule
     {
         foreach (var problem in base.Validate())
             yield return problem;
-        if (LagSteps < 1)
-            yield return $"LagSteps must be >= 1 (was {LagSteps}).";
-        if (WindowSteps < 1)
-            yield return $"WindowSteps must be >= 1 (was {WindowSteps}).";
-        if (MinBaselineMeasurements < 2)
-            yield return $"MinBaselineMeasurements must be >= 2 (was {MinBaselineMeasurements}).";
+        foreach (var problem in LaggedWindow<double>.Validate(LagSteps, WindowSteps, MinBaselineMeasurements))
+            yield return problem;
     }
 
     private sealed class Scorer(RollingBaselineRule rule) : RuleScorer<LayerMeasurement>
     {
-        private readonly List<(long Step, double AbsMean, double Diversity)> _history = [];
+        private readonly LaggedWindow<(double AbsMean, double Diversity)> _window = new(rule.LagSteps, rule.WindowSteps);
         private SignBaseline? _baseline;
 
         public override double? Score(long step, LayerMeasurement input)
         {
-            long end = step - rule.LagSteps, start = end - rule.WindowSteps;
-            _history.RemoveAll(h => h.Step <= start);
-            var window = _history.Where(h => h.Step <= end).ToList();
-            _history.Add((step, input.Stats.AbsMean, input.Stats.SignDiversity));
+            var window = _window.Advance(step, (input.Stats.AbsMean, input.Stats.SignDiversity));
             if (window.Count < rule.MinBaselineMeasurements)
                 return null;
             _baseline = new SignBaseline(window.Select(h => h.AbsMean), window.Select(h => h.Diversity), rule.Settings);
@@ -71,18 +64,16 @@ public sealed class RollingBaselineRule : SignBaselineRule
 
         public override string Describe(long step, LayerMeasurement input, double score, double threshold) =>
             _baseline!.Describe(input.Stats, score, threshold)
-            + string.Create(CultureInfo.InvariantCulture, $" against steps {step - rule.LagSteps - rule.WindowSteps + 1}–{step - rule.LagSteps}");
+            + string.Create(CultureInfo.InvariantCulture, $" against steps {_window.First(step)}–{_window.Last(step)}");
 
         /// <summary>(step, |mean SA|, sign diversity) triples.</summary>
-        public override IReadOnlyList<double> SaveState() => [.. _history.SelectMany(h => new[] { h.Step, h.AbsMean, h.Diversity })];
+        public override IReadOnlyList<double> SaveState() => [.. _window.Entries.SelectMany(h => new[] { h.Step, h.Value.AbsMean, h.Value.Diversity })];
 
         public override void LoadState(IReadOnlyList<double> state)
         {
             if (state.Count % 3 != 0)
                 throw new InvalidDataException($"The history needs (step, |mean SA|, diversity) triples (got {state.Count} numbers).");
-            _history.Clear();
-            for (int i = 0; i < state.Count; i += 3)
-                _history.Add(((long)state[i], state[i + 1], state[i + 2]));
+            _window.Load(Enumerable.Range(0, state.Count / 3).Select(i => ((long)state[3 * i], (state[3 * i + 1], state[3 * i + 2]))));
         }
     }
 }

@@ -74,7 +74,7 @@ internal sealed class Bucket
         {
             var absMax = stacked.amax([1, 2]).maximum(stacked.amin([1, 2]).neg());   // two reads, no |W| written
             unitFinite = absMax.isfinite();
-            var scale = absMax.masked_fill(unitFinite.logical_not().logical_or(absMax.eq(0)), 1);
+            var scale = absMax.masked_fill(unitFinite.logical_not().logical_or(absMax.eq(Scalars.Zero)), Scalars.One);
             _weights = stacked.div(scale.view(-1, 1, 1));                           // out of place: a copy
             _scale = scale.to(ScalarType.Float64);
             var unitFrobenius = linalg.vector_norm(_weights, 2, [1, 2], false).to(ScalarType.Float64) * _scale;
@@ -105,8 +105,8 @@ internal sealed class Bucket
         // Which units have a previous v1, built without a host-to-device copy (a synchronisation on a GPU).
         _hasReference = _cold.All(c => !c) ? ones(units, dtype: ScalarType.Bool, device: Device)
             : _cold.All(c => c) ? zeros(units, dtype: ScalarType.Bool, device: Device)
-            : cat(_cold.Select(c => full([_groups], !c, dtype: ScalarType.Bool, device: Device)).ToList(), 0);
-        _reference = _basis.select(2, 0).clone().masked_fill_(_hasReference.logical_not().unsqueeze(1), 0);
+            : cat(_cold.Select(c => full([_groups], c ? Scalars.False : Scalars.True, dtype: ScalarType.Bool, device: Device)).ToList(), 0);
+        _reference = _basis.select(2, 0).clone().masked_fill_(_hasReference.logical_not().unsqueeze(1), Scalars.Zero);
 
         InitialIterations = Math.Max(options.PowerIterations, members.Max(i => layers[i].State.IterationHint));
 

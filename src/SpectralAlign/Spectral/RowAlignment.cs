@@ -1,3 +1,4 @@
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace SpectralAlign.Spectral;
@@ -19,6 +20,8 @@ internal sealed class RowAlignment
     /// the centred norm comes from ‖hᵢ‖² − 2hᵢ·h̄ + ‖h̄‖², exact in float64 to about 1e-8 of ‖hᵢ‖.</summary>
     public const double CenteredFloor = 1e-6;
 
+    private static readonly Scalar s_floorSquared = (CenteredFloor * CenteredFloor).ToScalar();
+
     private readonly Tensor _rows;          // (units, M, n) float64, non-finite entries zeroed
     private readonly Tensor _mean;          // (units, n) h̄
     private readonly Tensor _norm;          // (units, M) ‖hᵢ‖
@@ -37,15 +40,15 @@ internal sealed class RowAlignment
         _groups = groups;
         _layers = rows.shape[0] / groups;
         _rowMax = rows.amax([2]).maximum(rows.amin([2]).neg());     // NaN propagates; two reads, no |h| written
-        var valid = _rowMax.isfinite().logical_and(_rowMax.gt(0));
+        var valid = _rowMax.isfinite().logical_and(_rowMax.gt(Scalars.Zero));
         var validF = valid.to(ScalarType.Float64);
         _rows = rows.nan_to_num_(0, 0, 0);                            // a non-finite row must not reach the sums below
         _norm = linalg.vector_norm(_rows, 2, [2], false);
         _normSquared = _norm.square();
         var count = validF.sum([1], keepdim: true);
-        _mean = bmm((validF / count.clamp_min(1)).unsqueeze(1), _rows).squeeze(1);
+        _mean = bmm((validF / count.clamp_min(Scalars.One)).unsqueeze(1), _rows).squeeze(1);
         _meanNormSquared = _mean.square().sum([1], keepdim: true);
-        MaxRowNorm = _norm.masked_fill(valid.logical_not(), 0).view(_layers, -1).amax([1]);
+        MaxRowNorm = _norm.masked_fill(valid.logical_not(), Scalars.Zero).view(_layers, -1).amax([1]);
     }
 
     /// <summary>(L) largest ‖hᵢ‖ among each layer's valid rows.</summary>
@@ -58,17 +61,18 @@ internal sealed class RowAlignment
     public void Compute(Tensor v, Dictionary<ResultField, Tensor> columns)
     {
         var v64 = v.to(ScalarType.Float64);
-        var dots = bmm(_rows, stack([v64, _mean], 2));               // (units, M, 2): hᵢ·v and hᵢ·h̄ in one product
-        var dotV = dots.select(2, 0);
-        var dotMean = dots.select(2, 1);
+        // (units, 2, M): hᵢ·v and hᵢ·h̄ in one product, the narrow factor on the left (see SubspaceIteration.Times).
+        var dots = bmm(stack([v64, _mean], 1), _rows.transpose(1, 2));
+        var dotV = dots.select(1, 0);
+        var dotMean = dots.select(1, 1);
         var meanV = (_mean * v64).sum([1], keepdim: true);           // h̄·v
-        var cosine = (dotV / _norm).clamp(-1, 1);
-        var centeredSquared = (_normSquared - (2 * dotMean) + _meanNormSquared).clamp_min(0);
-        var centered = ((dotV - meanV) / centeredSquared.sqrt()).clamp(-1, 1)
-            .masked_fill(centeredSquared.le(_normSquared * (CenteredFloor * CenteredFloor)), double.NaN);
+        var cosine = (dotV / _norm).clamp(Scalars.MinusOne, Scalars.One);
+        var centeredSquared = (_normSquared - (Scalars.Two * dotMean) + _meanNormSquared).clamp_min(Scalars.Zero);
+        var centered = ((dotV - meanV) / centeredSquared.sqrt()).clamp(Scalars.MinusOne, Scalars.One)
+            .masked_fill(centeredSquared.le(_normSquared * s_floorSquared), Scalars.NaN);
 
         var meanNorm = _meanNormSquared.sqrt().squeeze(1);
-        var unitMeanAlignment = (meanV.squeeze(1) / meanNorm.masked_fill(meanNorm.eq(0), 1)).clamp(-1, 1);
+        var unitMeanAlignment = (meanV.squeeze(1) / meanNorm.masked_fill(meanNorm.eq(Scalars.Zero), Scalars.One)).clamp(Scalars.MinusOne, Scalars.One);
         columns[ResultField.InputMeanAlignment] = unitMeanAlignment.view(_layers, _groups).mean([1]);
         columns[ResultField.MaxRowNorm] = MaxRowNorm;
         columns[ResultField.RowMaxAbs] = _rowMax.view(_layers, -1);

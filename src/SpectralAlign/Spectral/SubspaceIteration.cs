@@ -28,16 +28,24 @@ internal static class SubspaceIteration
     {
         var q = basis;
         for (int i = 0; i < iterations; i++)
-            q = linalg.qr(TransposeTimes(w, bmm(w, q)), linalg.QRMode.Reduced).Item1;
+            q = linalg.qr(TransposeTimes(w, Times(w, q)), linalg.QRMode.Reduced).Item1;
         return q;
     }
 
-    /// <summary>Wᵀ·Y computed as (Yᵀ·W)ᵀ: the CPU BLAS measured here multiplies a row-major W from the left about
-    /// twice as fast as its transpose (the power-iteration section of the benchmark shows the effect).</summary>
+    /// <summary>W·Q returned transposed, (L, k, m) = (W Q)ᵀ = Qᵀ Wᵀ: the CPU BLAS measured here is several times
+    /// slower on a batched product with a narrow right factor (k columns) than on the same product with the
+    /// narrow factor on the left (the operation-cost table of the benchmark shows the effect).</summary>
     /// <param name="w">(L, m, n).</param>
-    /// <param name="y">(L, m, k).</param>
+    /// <param name="q">(L, n, k).</param>
+    /// <returns>(L, k, m), contiguous.</returns>
+    public static Tensor Times(Tensor w, Tensor q) => bmm(q.transpose(1, 2).contiguous(), w.transpose(1, 2));
+
+    /// <summary>Wᵀ·Y computed as (Yᵀ·W)ᵀ from Yᵀ: the CPU BLAS measured here multiplies a row-major W from the left
+    /// about twice as fast as its transpose (the power-iteration section of the benchmark shows the effect).</summary>
+    /// <param name="w">(L, m, n).</param>
+    /// <param name="yTransposed">(L, k, m) = Yᵀ, e.g. from <see cref="Times"/>.</param>
     /// <returns>(L, n, k), a transposed view.</returns>
-    public static Tensor TransposeTimes(Tensor w, Tensor y) => bmm(y.transpose(1, 2).contiguous(), w).transpose(1, 2);
+    public static Tensor TransposeTimes(Tensor w, Tensor yTransposed) => bmm(yTransposed, w).transpose(1, 2);
 
     /// <summary>
     /// Extracts the Ritz pairs of WᵀW from the span of <paramref name="basis"/>, fixes v1's sign (aligned with
@@ -47,8 +55,8 @@ internal static class SubspaceIteration
     public static Ritz RayleighRitz(Tensor w, Tensor basis, Tensor reference, Tensor hasReference)
     {
         long k = basis.shape[2];
-        var b = bmm(w, basis);                                        // (L, m, k) = W Q
-        var gram = bmm(b.transpose(1, 2), b);                         // (L, k, k) = Qᵀ WᵀW Q
+        var bT = Times(w, basis);                                     // (L, k, m) = (W Q)ᵀ
+        var gram = bmm(bT, bT.transpose(1, 2));                       // (L, k, k) = Qᵀ WᵀW Q
         // The k × k eigenproblem in float64, symmetrised and finite: LAPACK's eigh fails outright ("failed to
         // converge") on float32 Gram matrices of extreme weights, and one failure would lose every layer's step.
         // On CUDA, libtorch's eigh reads its solver status back (a synchronisation) once per call, i.e. once per
@@ -56,10 +64,10 @@ internal static class SubspaceIteration
         // statistics, a stall on top of the step's one result transfer. Not measured here (no GPU); avoiding it would
         // need a device-side k × k solver.
         var gram64 = gram.to(ScalarType.Float64).nan_to_num_(0, 0, 0);
-        var (values64, vectors64) = linalg.eigh((gram64 + gram64.transpose(1, 2)) * 0.5);   // ascending
+        var (values64, vectors64) = linalg.eigh((gram64 + gram64.transpose(1, 2)) * Scalars.Half);   // ascending
         var values = values64.to(ScalarType.Float32);
         var vectors = vectors64.to(ScalarType.Float32);
-        values = values.flip(-1).clamp_min(0);
+        values = values.flip(-1).clamp_min(Scalars.Zero);
         vectors = vectors.flip(-1);
         var ritz = bmm(basis, vectors);                               // (L, n, k), descending
         var v = ritz.select(2, 0);                                    // (L, n)
@@ -67,21 +75,21 @@ internal static class SubspaceIteration
         var sigma2 = k > 1 ? values.select(1, 1).sqrt() : zeros_like(lambda1);
 
         // Residual of the top Ritz pair: ‖WᵀW v − λ1 v‖ / λ1.
-        var wv = bmm(b, vectors.narrow(2, 0, 1));                    // (L, m, 1) = W v
-        var wtwv = TransposeTimes(w, wv).squeeze(2);                  // (L, n)
-        var safeLambda = lambda1.masked_fill(lambda1.eq(0), 1);
+        var wvT = bmm(vectors.narrow(2, 0, 1).transpose(1, 2), bT);  // (L, 1, m) = (W v)ᵀ
+        var wtwv = TransposeTimes(w, wvT).squeeze(2);                 // (L, n)
+        var safeLambda = lambda1.masked_fill(lambda1.eq(Scalars.Zero), Scalars.One);
         var residual = (linalg.vector_norm(wtwv - lambda1.unsqueeze(1) * v, 2, [1], false) / safeLambda)
-            .masked_fill(lambda1.eq(0), 0);
+            .masked_fill(lambda1.eq(Scalars.Zero), Scalars.Zero);
 
         // Sign: consistent with the previous v1 where there is one, deterministic otherwise.
         var agreement = (v * reference).sum(1);
-        var warmSign = ones_like(agreement).masked_fill(agreement.lt(0), -1);
+        var warmSign = ones_like(agreement).masked_fill(agreement.lt(Scalars.Zero), Scalars.MinusOne);
         var largest = v.gather(1, v.abs().argmax(1, keepdim: true)).squeeze(1);
-        var coldSign = ones_like(largest).masked_fill(largest.lt(0), -1);
+        var coldSign = ones_like(largest).masked_fill(largest.lt(Scalars.Zero), Scalars.MinusOne);
         var sign = where(hasReference, warmSign, coldSign);
         ritz.select(2, 0).mul_(sign.unsqueeze(1));
         var sigma1 = lambda1.sqrt();
-        var u = wv.squeeze(2) * (sign / sigma1.masked_fill(sigma1.eq(0), 1)).masked_fill(sigma1.eq(0), 0).unsqueeze(1);
+        var u = wvT.squeeze(1) * (sign / sigma1.masked_fill(sigma1.eq(Scalars.Zero), Scalars.One)).masked_fill(sigma1.eq(Scalars.Zero), Scalars.Zero).unsqueeze(1);
 
         return new Ritz(ritz, ritz.select(2, 0), sigma1, sigma2, residual, u);
     }

@@ -25,7 +25,7 @@ internal static class UpdateSketch
     {
         using var scope = NewDisposeScope();
         using var generator = new Generator(StableHash.Mix(Seed, (ulong)n, 0), CPU);
-        var signs = randint(0, 2, [n, Columns], dtype: ScalarType.Float32, generator: generator) * 2 - 1;
+        var signs = randint(0, 2, [n, Columns], dtype: ScalarType.Float32, generator: generator) * Scalars.Two - Scalars.One;
         return signs.to(device).DetachFromDisposeScope();
     }
 }

@@ -72,7 +72,7 @@ internal sealed class UpstreamLinks
             var v = down.TopVectors(downMember).V.to(ScalarType.Float64);
             var norms = linalg.vector_norm(u, 2, [1], false) * linalg.vector_norm(v, 2, [1], false);
             // 0/0 (a zero vector) is NaN, and amax propagates NaN: a degenerate group makes the value NaN.
-            values.Add((u * v).sum([1]).abs().div(norms).clamp_max(1).amax([0]));
+            values.Add((u * v).sum([1]).abs().div(norms).clamp_max(Scalars.One).amax([0]));
         }
 
         return stack(values, 0);

@@ -24,6 +24,7 @@ public sealed class DetectorStateTests
             new GradientNormEmaRule { WarmupSamples = 10 },
             new UpdateRatioRule { WindowSteps = 60, MinMeasurements = 3 },
             new AttentionLogitGrowthRule { QuerySuffix = ".a", KeySuffix = ".b", WindowSteps = 40 },
+            new JacobianAlignmentRule { LagSteps = 30, WindowSteps = 60, MinBaselineMeasurements = 4 },
         ],
     };
 
@@ -42,7 +43,7 @@ public sealed class DetectorStateTests
                 double sigma = Math.Exp(3 * drift * drift);
                 double ratio = step == 0 ? double.NaN : 1e-3 * (1 + 5 * drift + random.NextDouble());
                 measured.Add(M(step, mean: 0.05 + 0.8 * drift + 0.02 * random.NextDouble(), diversity: 0.9 - 0.8 * drift, sigma: sigma, layer: "b.a", updateRatio: ratio, maxRowNorm: 3));
-                measured.Add(M(step, mean: 0.05 + 0.02 * random.NextDouble(), sigma: 2 + step / 100.0, layer: "b.b", updateRatio: ratio, maxRowNorm: 2 + random.NextDouble()));
+                measured.Add(M(step, mean: 0.05 + 0.02 * random.NextDouble(), sigma: 2 + step / 100.0, layer: "b.b", updateRatio: ratio, maxRowNorm: 2 + random.NextDouble(), upstream: 0.1 + (step >= 200 ? 0.6 : 0) + 0.05 * random.NextDouble()));
             }
 
             var signals = new TrainingSignals(Loss: step == 200 ? 9 : 2 + 0.1 * random.NextDouble(), GradientNorm: step == 250 ? 30 : 1 + 0.2 * random.NextDouble());
@@ -60,6 +61,7 @@ public sealed class DetectorStateTests
         var expected = run.Select(s => (Alerts: uninterrupted.ObserveStep(s.Step, s.Measurements, s.Signals).Select(a => (a.Layer, a.Step, a.Reason, a.EpisodeStartStep)).ToList(), Scores: uninterrupted.LastScores.ToList())).ToList();
         Assert.Contains(expected.SelectMany(e => e.Alerts), a => a.Reason == AlertReasons.AlignedAcceleration);
         Assert.Contains(expected.SelectMany(e => e.Scores), s => s.Reason == AlertReasons.UpdateRatioJump);
+        Assert.Contains(expected.SelectMany(e => e.Alerts), a => a.Reason == AlertReasons.JacobianAlignment && a.Layer == "b.b");
         Assert.Contains(expected.SelectMany(e => e.Scores), s => s.Reason == AlertReasons.AttentionLogitGrowth && s.Subject == "b");
 
         foreach (int cut in new[] { 25, 155, 215 })

@@ -19,7 +19,7 @@ public sealed class ReplayScoresTests
     ];
 
     /// <summary>A recorded run of 600 steps: an attention block's q/k/v and an FFN layer measured every 5 steps (noisy
-    /// statistics, σ1 accelerating and SA drifting one-sided after step 350, a few layers linked), loss and gradient
+    /// statistics, σ1 accelerating, SA drifting one-sided and the upstream alignment rising after step 350), loss and gradient
     /// norm at every step.</summary>
     private static List<(long Step, List<LayerMeasurement> Measurements, TrainingSignals Signals)> Recorded()
     {
@@ -43,7 +43,8 @@ public sealed class ReplayScoresTests
                         layer: layer,
                         centered: Distribution(0.02 + 0.3 * drift + Noise(0.02), 0.95 - 0.5 * drift + Noise(0.02)),
                         maxRowNorm: 3 + Noise(0.1),
-                        updateRatio: step == 0 ? double.NaN : 1e-3 * (1 + 3 * drift + Noise(0.1))));
+                        updateRatio: step == 0 ? double.NaN : 1e-3 * (1 + 3 * drift + Noise(0.1)),
+                        upstream: 0.1 + 0.6 * drift + Noise(0.04)));
                 }
             }
 
@@ -70,6 +71,7 @@ public sealed class ReplayScoresTests
         var rules = BuiltInRules();
         Assert.Contains(rules, r => r is AttentionLogitGrowthRule);
         Assert.Contains(rules, r => r is GradientNormSpikeRule);
+        Assert.Contains(rules, r => r is JacobianAlignmentRule);
         var scores = Replay(rules).SelectMany(s => s).ToList();
         foreach (var rule in rules)
         {

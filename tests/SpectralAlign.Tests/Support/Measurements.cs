@@ -18,7 +18,8 @@ internal static class Measurements
         MeasurementConditions conditions = MeasurementConditions.None,
         SpectralAlignmentStats? centered = null,
         double maxRowNorm = 1,
-        double updateRatio = double.NaN) => new()
+        double updateRatio = double.NaN,
+        double upstream = double.NaN) => new()
         {
             Layer = layer,
             Step = step,
@@ -30,6 +31,7 @@ internal static class Measurements
             CenteredStats = centered ?? SpectralAlignmentStats.Empty,
             MaxInputRowNorm = maxRowNorm,
             UpdateRatio = updateRatio,
+            UpstreamAlignment = upstream,
         };
 
     /// <summary>An SA distribution of <paramref name="count"/> rows with the given mean and sign diversity.</summary>
