@@ -201,7 +201,7 @@ internal static class Program
             shard = parts.Length == 2 ? (int.Parse(parts[0], CultureInfo.InvariantCulture), int.Parse(parts[1], CultureInfo.InvariantCulture)) : throw new ArgumentException("--shard takes I/N.");
         }
 
-        string command = "dotnet run --project samples/Scenarios -c Release -- " + string.Join(" ", args.Where((a, i) => a != "--shard" && (i == 0 || args[i - 1] != "--shard")));
+        string command = "dotnet run --project samples/Scenarios -c Release -- " + string.Join(" ", args.Where((a, i) => a != "--shard" && (i == 0 || args[i - 1] != "--shard")).Select(a => a.Contains(' ', StringComparison.Ordinal) ? $"\"{a}\"" : a));
         var arms = o.ContainsKey("arms")
             ? List(o, "arms", "").Select(name => Rescue.RescueArms.All.FirstOrDefault(a => Rescue.RescueArms.Name(a) == name, (Rescue.RescueArmKind)(-1)) is var a && a >= 0 ? a : throw new ArgumentException($"Unknown arm '{name}' (known: {string.Join(", ", Rescue.RescueArms.All.Select(Rescue.RescueArms.Name))}).")).ToHashSet()
             : null;
