@@ -19,4 +19,8 @@ public sealed record HorizonEvaluation(HorizonEvaluationSettings Settings, IRead
     /// shipped default of that detector would be. Its numbers are on the families it was chosen on, so they are not an
     /// evaluation; the cells are.</summary>
     public IReadOnlyList<HorizonChoice> Choices { get; init; } = [];
+
+    /// <summary>Every candidate setting of every detector on every family at once, chosen or not (the evidence behind
+    /// <see cref="Choices"/>).</summary>
+    public IReadOnlyList<HorizonChoice> Candidates { get; init; } = [];
 }

@@ -7,6 +7,8 @@ namespace SpectralAlign.Scenarios.Evaluation;
 /// recording them cost.</summary>
 public static class HorizonRecords
 {
+    private const string NotRecorded = "not recorded";
+
     /// <summary>One markdown paragraph: the distinct monitor versions (from each header's <c>monitor.version</c>; the
     /// commit follows the '+'), flagged when there is more than one, and the summed processor and wall time of the
     /// runs (from their end lines; runs without one are counted).</summary>
@@ -16,12 +18,14 @@ public static class HorizonRecords
     {
         ArgumentNullException.ThrowIfNull(runs);
         var versions = runs
-            .GroupBy(r => r.Header.Monitor.TryGetValue("version", out var v) ? v : "not recorded", StringComparer.Ordinal)
+            .GroupBy(r => r.Header.Monitor.TryGetValue("version", out var v) ? v : NotRecorded, StringComparer.Ordinal)
             .OrderByDescending(g => g.Count())
             .Select(g => Inv($"`{g.Key}` ({g.Count()} runs)"))
             .ToArray();
         var summaries = runs.Select(r => r.Summary).OfType<Recording.RunSummary>().ToArray();
-        string one = versions.Length == 1 ? "one monitor version for all records" : "**more than one monitor version: the records are not comparable**";
+        string one = versions.Length > 1 ? "**more than one monitor version: the records are not comparable**"
+            : runs.Any(r => !r.Header.Monitor.ContainsKey("version")) ? "the records do not name their monitor version (made before the header carried it; the commit must be stated with them)"
+            : "one monitor version for all records";
         return Inv($"Records: {runs.Count} runs, {one}: {string.Join(", ", versions)}. Recording cost, summed over the runs: {summaries.Sum(s => s.CpuSeconds) / 60:F1} min of processor time, {summaries.Sum(s => s.WallSeconds) / 60:F1} min of wall time (one torch thread per run){(summaries.Length < runs.Count ? Inv($"; {runs.Count - summaries.Length} runs without an end line are not counted") : "")}.");
     }
 

@@ -164,6 +164,18 @@ public static class HorizonReport
                 sb.AppendLine(Inv($"- {c.Detector}: **{Cell(c.Setting)}** — FA/1k {Num(c.FalseAlarmsPer1k, "F2")}, warned within H {Num(c.WarnedShare, "F2")}, mean AUROC {Num(c.MeanAuroc, "F2")}."));
         }
 
+        var candidates = evaluation.Candidates.Where(c => c.Horizon == h && c.Detector == DefaultRuleSet).ToArray();
+        if (candidates.Length > 0)
+        {
+            sb.AppendLine();
+            sb.AppendLine(Inv($"Every candidate default on every family at once (H = {h}; sorted by false alarms, then warned ahead): which would stay silent on every healthy step, and what each would warn."));
+            sb.AppendLine();
+            sb.AppendLine(Inv($"| candidate | false alarms (all healthy steps) | FA/1k | warned within H | warned ≥ {s.MinimumLead} ahead | mean AUROC |"));
+            sb.AppendLine("|---|---|---|---|---|---|");
+            foreach (var c in candidates.OrderBy(c => c.FalseAlarms).ThenByDescending(c => Sortable(c.WarnedAheadShare)).ThenByDescending(c => Sortable(c.WarnedShare)))
+                sb.AppendLine(Inv($"| {Cell(c.Setting)}{(c.Chosen ? " (chosen)" : "")} | {c.FalseAlarms} | {Num(c.FalseAlarmsPer1k, "F2")} | {Num(c.WarnedShare, "F2")} | {Num(c.WarnedAheadShare, "F2")} | {Num(c.MeanAuroc, "F2")} |"));
+        }
+
         sb.AppendLine();
     }
 
@@ -175,6 +187,8 @@ public static class HorizonReport
 
     /// <summary>The families whose stable and exploding runs share the configuration (issue 11 item 4).</summary>
     private static readonly string[] TargetFamilies = ["gpt-lottery", "gpt-fork"];
+
+    private static double Sortable(double value) => double.IsNaN(value) ? -1 : value;
 
     private static bool IsDefault(string detector) => detector is ShippedDefaults or DefaultRuleSet;
 

@@ -60,7 +60,7 @@ public static class LeaveOneFamilyOut
         var labels = settings.Horizons.ToDictionary(h => h, h => facts.Select(f => f.Labels(h)).ToArray());
 
         var cells = new List<HorizonCell>();
-        var choices = new List<HorizonChoice>();
+        var candidateChoices = new List<HorizonChoice>();
         foreach (var detector in detectors)
         {
             var candidates = detector.Settings.Select(s => Candidate.Create(detector, s, runs.Select((run, r) => Score(detector, s, run, facts[r])).ToArray())).ToArray();
@@ -88,7 +88,18 @@ public static class LeaveOneFamilyOut
                     var chosen = candidates[best];
                     if (left is null)
                     {
-                        choices.Add(new HorizonChoice(detector.Name, h, chosen.Setting.Name, chosen.OwnAlarms, thresholds[best]?.Threshold ?? double.NaN, ranked[best].FalseAlarmsPer1k, ranked[best].WarnedShare, ranked[best].Auroc));
+                        for (int i = 0; i < candidates.Length; i++)
+                        {
+                            var alarmsOn = active[i];
+                            int onsets = alarmsOn is null ? 0 : tuning.Sum(r => Alarms.Onsets(alarmsOn[r], facts[r].HealthySteps));
+                            candidateChoices.Add(new HorizonChoice(detector.Name, h, candidates[i].Setting.Name, candidates[i].OwnAlarms, thresholds[i]?.Threshold ?? double.NaN, ranked[i].FalseAlarmsPer1k, ranked[i].WarnedShare, ranked[i].Auroc)
+                            {
+                                Chosen = i == best,
+                                FalseAlarms = onsets,
+                                WarnedAheadShare = ranked[i].WarnedAheadShare,
+                            });
+                        }
+
                         continue;
                     }
 
@@ -130,7 +141,7 @@ public static class LeaveOneFamilyOut
                 own.Sum(r => (long)r.HealthySteps),
                 settings.Horizons.ToDictionary(h => h, h => members[f].Sum(r => labels[h][r].LongCount(l => l == StepLabel.Positive))));
         }).ToArray();
-        return new HorizonEvaluation(settings, summaries, detectors, cells) { Choices = choices };
+        return new HorizonEvaluation(settings, summaries, detectors, cells) { Choices = [.. candidateChoices.Where(c => c.Chosen)], Candidates = candidateChoices };
     }
 
     private static ScoreSeries Score(HorizonDetector detector, DetectorSetting setting, RunData run, EvaluationRun facts)

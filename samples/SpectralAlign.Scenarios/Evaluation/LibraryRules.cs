@@ -45,6 +45,7 @@ public static class LibraryRules
         new("update/weight ratio jump", "spectral", t => new UpdateRatioRule { Threshold = t }, new UpdateRatioRule().Threshold),
         new("attention-logit bound", "spectral", t => new AttentionLogitBoundRule { Threshold = t }, new AttentionLogitBoundRule().Threshold),
         new("attention-logit bound growth", "spectral", t => new AttentionLogitGrowthRule { Threshold = t }, new AttentionLogitGrowthRule().Threshold),
+        new("Jacobian alignment (MSign)", "spectral", t => new JacobianAlignmentRule { Threshold = t }, new JacobianAlignmentRule().Threshold),
         new("σ1 growth", "spectral", t => new SpectralNormGrowthRule { Threshold = t }, new SpectralNormGrowthRule().Threshold),
         new("stable-rank drop", "spectral", t => new StableRankDropRule { Threshold = t }, new StableRankDropRule().Threshold),
         new("max-activation growth", "baseline", t => new MaxActivationGrowthRule { Threshold = t }, new MaxActivationGrowthRule().Threshold),

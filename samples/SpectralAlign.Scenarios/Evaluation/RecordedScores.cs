@@ -18,6 +18,7 @@ public static class RecordedScores
         new("loss / running min", "baseline", Persistences(run => LossRatio(run))),
         new("grad-norm z (128 steps)", "baseline", Persistences(run => GradientNormZ(run, GradientWindow))),
         new("max |mean SA| over layers", "SA", Persistences(MaxAbsMeanAlignment)),
+        new("max Jacobian alignment over layers", "spectral", Persistences(MaxUpstreamAlignment)),
         new("largest attention logit (recorded)", "reference", Persistences(MaxAttentionLogit)),
     ];
 
@@ -116,15 +117,30 @@ public static class RecordedScores
     /// NaN before the first measurement (non-finite layer values are skipped).</summary>
     /// <param name="run">The run.</param>
     /// <returns>One score per recorded step.</returns>
-    public static double[] MaxAbsMeanAlignment(RunData run)
+    public static double[] MaxAbsMeanAlignment(RunData run) => MaxOverLayers(run, m => m.Stats.AbsMean);
+
+    /// <summary>The largest Jacobian alignment between adjacent layers (<see cref="LayerMeasurement.UpstreamAlignment"/>,
+    /// MSign's second precursor) over the linked layers at each measured step, held until the next measurement; NaN
+    /// where no layer is linked.</summary>
+    /// <param name="run">The run.</param>
+    /// <returns>One score per recorded step.</returns>
+    public static double[] MaxUpstreamAlignment(RunData run) => MaxOverLayers(run, m => m.UpstreamAlignment);
+
+    /// <summary>The largest finite value of a layer statistic over the watched layers at each measured step, held until
+    /// the next measurement; NaN before the first finite one.</summary>
+    /// <param name="run">The run.</param>
+    /// <param name="statistic">The statistic.</param>
+    /// <returns>One score per recorded step.</returns>
+    public static double[] MaxOverLayers(RunData run, Func<LayerMeasurement, double> statistic)
     {
         ArgumentNullException.ThrowIfNull(run);
+        ArgumentNullException.ThrowIfNull(statistic);
         var byStep = new Dictionary<long, double>();
         foreach (var list in run.Measurements.Values)
         {
             foreach (var m in list)
             {
-                double v = m.Stats.AbsMean;
+                double v = statistic(m);
                 if (!double.IsFinite(v))
                     continue;
                 byStep[m.Step] = byStep.TryGetValue(m.Step, out double max) ? Math.Max(max, v) : v;
