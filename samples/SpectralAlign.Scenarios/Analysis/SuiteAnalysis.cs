@@ -220,16 +220,7 @@ public static class SuiteAnalysis
             {
                 foreach (var a in detector.Observe(m).Where(a => a.Reason == AlertReasons.SignCollapse))
                 {
-                    alerts.Add(new AlertRecord
-                    {
-                        Layer = a.Layer,
-                        Reason = a.Reason,
-                        Step = a.Step,
-                        EpisodeStartStep = a.EpisodeStartStep,
-                        AbsMean = a.Stats.AbsMean,
-                        SignDiversity = a.Stats.SignDiversity,
-                        Detail = a.Detail,
-                    });
+                    alerts.Add(AlertRecord.From(a));
                 }
             }
         }

@@ -141,6 +141,20 @@ public sealed record AlertRecord
 
     /// <summary>The rule's explanation.</summary>
     public string Detail { get; init; } = "";
+
+    /// <summary>The record of an alert.</summary>
+    /// <param name="alert">The alert.</param>
+    /// <returns>Its record.</returns>
+    public static AlertRecord From(CollapseAlert alert) => new()
+    {
+        Layer = alert.Layer,
+        Reason = alert.Reason,
+        Step = alert.Step,
+        EpisodeStartStep = alert.EpisodeStartStep,
+        AbsMean = alert.Stats.AbsMean,
+        SignDiversity = alert.Stats.SignDiversity,
+        Detail = alert.Detail,
+    };
 }
 
 /// <summary>Summary of a run: the <c>end</c> line of the record and the content of the summary file.</summary>

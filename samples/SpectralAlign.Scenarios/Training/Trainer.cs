@@ -121,16 +121,7 @@ public static class Trainer
             monitor.Measured += (_, m) => recorder.Write(m);
             monitor.CollapseDetected += (_, a) =>
             {
-                var record = new AlertRecord
-                {
-                    Layer = a.Layer,
-                    Reason = a.Reason,
-                    Step = a.Step,
-                    EpisodeStartStep = a.EpisodeStartStep,
-                    AbsMean = a.Stats.AbsMean,
-                    SignDiversity = a.Stats.SignDiversity,
-                    Detail = a.Detail,
-                };
+                var record = AlertRecord.From(a);
                 alerts.Add(record);
                 recorder.Write(record);
             };
