@@ -1,0 +1,123 @@
+using SpectralAlign.Spectral;
+using SpectralAlign.Tests.Support;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace SpectralAlign.Tests.Spectral;
+
+/// <summary>
+/// The row path (<see cref="RowStack"/>, <see cref="RowAlignment"/>) works in float32 on rows scaled by their own
+/// largest |element|: checked here against float64 references computed from the same input values, on the inputs
+/// where float32 could fail — rows of very different magnitudes in one layer (1e30, 1, denormal), identical rows
+/// (the centred row cancels exactly), rows beyond float32's range (float64 stays float64).
+/// </summary>
+[Collection(TorchCollection.Name)]
+public sealed class RowAlignmentTests
+{
+    /// <summary>Rows of one layer scaled by 1e30, 1 and 1e-40 (denormal in float32), with a NaN row, an ∞ row and a
+    /// zero row among them: the plain and centred SA statistics, the largest row norm and |element| match the float64
+    /// reference of the same values (statistics to 1e-4, as for uniformly scaled rows; norms to 1e-6 relative).</summary>
+    [Theory]
+    [InlineData(ScalarType.Float32)]
+    [InlineData(ScalarType.Float64)]
+    public void Measure_RowsOfMixedMagnitudes_MatchFloat64Reference(ScalarType dtype)
+    {
+        using var scope = NewDisposeScope();
+        var weight = EngineHarness.GappedWeight(1, 16, 16, ScalarType.Float32, seed: 61);
+        var rows = EngineHarness.OffsetRows(1, 96, 16, ScalarType.Float32, seed: 62);
+        double[] scales = [1e30, 1, 1e-40];
+        var factor = tensor(Enumerable.Range(0, 96).Select(i => (float)scales[i % 3]).ToArray()).view(1, 96, 1);
+        rows = (rows * factor).to(dtype);   // float32 products: the 1e-40 rows are denormal
+        rows[0, 5] = full(16, float.NaN, dtype: dtype);
+        rows[0, 7, 3] = tensor(float.PositiveInfinity, dtype: dtype);
+        rows[0, 11] = zeros(16, dtype: dtype);
+
+        var (m, v1) = EngineHarness.MeasureOnce(weight, rows);
+
+        EngineHarness.AssertMatchesSvd(weight, rows, m, v1, tolerance: 1e-4);
+        Assert.Equal(93, m.Stats.Count);
+        Assert.Equal(2, m.Stats.NonFiniteRows);
+        Assert.Equal(1, m.Stats.ZeroRows);
+        Assert.Equal(MeasurementConditions.ColdStart | MeasurementConditions.NonFiniteInput, m.Conditions);
+    }
+
+    /// <summary>Identical rows equal their mean: every centred row is below <see cref="RowAlignment.CenteredFloor"/>
+    /// and counted as zero (no centred SA from rounding noise), for row counts whose mean is not exact in binary;
+    /// the plain SA is the one cosine of that row.</summary>
+    [Theory]
+    [InlineData(3)]
+    [InlineData(7)]
+    [InlineData(100)]
+    [InlineData(256)]
+    public void Measure_IdenticalRows_NoCenteredValues(int count)
+    {
+        using var scope = NewDisposeScope();
+        var weight = EngineHarness.GappedWeight(1, 20, 24, ScalarType.Float32, seed: 71);
+        var row = EngineHarness.OffsetRows(1, 1, 24, ScalarType.Float32, seed: 72) * 1234.567f;
+        var rows = row.expand(1, count, 24).contiguous();
+
+        var (m, v1) = EngineHarness.MeasureOnce(weight, rows);
+
+        Assert.Equal(0, m.CenteredStats.Count);
+        Assert.Equal(count, m.CenteredStats.ZeroRows);
+        Assert.Equal(count, m.Stats.Count);
+        double expected = Reference.Cosine(Reference.Rows(row)[0], v1[0]);
+        Assert.Equal(expected, m.Stats.Min, 1e-6);
+        Assert.Equal(expected, m.Stats.Max, 1e-6);
+    }
+
+    /// <summary>float64 rows beyond float32's range (1e100, 1e-100) keep float64 and match the reference.</summary>
+    [Fact]
+    public void Measure_Float64RowsBeyondFloat32Range_MatchFloat64Reference()
+    {
+        using var scope = NewDisposeScope();
+        var weight = EngineHarness.GappedWeight(1, 12, 10, ScalarType.Float64, seed: 81);
+        var rows = EngineHarness.OffsetRows(1, 60, 10, ScalarType.Float64, seed: 82);
+        var factor = tensor(Enumerable.Range(0, 60).Select(i => i % 2 == 0 ? 1e100 : 1e-100).ToArray()).view(1, 60, 1);
+        rows = rows * factor;
+
+        var (m, v1) = EngineHarness.MeasureOnce(weight, rows);
+
+        EngineHarness.AssertMatchesSvd(weight, rows, m, v1, tolerance: 1e-4);
+        Assert.Equal(60, m.Stats.Count);
+    }
+
+    /// <summary>The stack: a layer without rows and layers with fewer rows are zero-padded; the rows keep their
+    /// values (float16 widened exactly), in layer order, in float32 unless a layer's rows are float64.</summary>
+    [Theory]
+    [InlineData(ScalarType.Float32, ScalarType.Float32)]
+    [InlineData(ScalarType.Float16, ScalarType.Float32)]
+    [InlineData(ScalarType.Float64, ScalarType.Float64)]
+    public void RowStack_MixedCounts_PadsWithZeroRows(ScalarType dtype, ScalarType expected)
+    {
+        using var scope = NewDisposeScope();
+        var a = (arange(2 * 3 * 4, dtype: ScalarType.Float32).view(2, 3, 4) + 1).to(dtype);
+        var b = (arange(2 * 5 * 4, dtype: ScalarType.Float32).view(2, 5, 4) - 7).to(dtype);
+        var stack = new RowStack([a, null, b], 2, 4, CPU);
+
+        Assert.Equal(expected, stack.Rows.dtype);
+        Assert.Equal(new long[] { 6, 5, 4 }, stack.Rows.shape);
+        Assert.Equal(new long[] { 3, 0, 5 }, stack.Counts);
+        Assert.Equal(5, stack.Capacity);
+        var rows = stack.Rows.view(3, 2, 5, 4).to(ScalarType.Float64);
+        Assert.Equal(Reference.ToDoubles(a), Reference.ToDoubles(rows[0].narrow(1, 0, 3)));
+        Assert.Equal(0, rows[0].narrow(1, 3, 2).abs().sum().item<double>());
+        Assert.Equal(0, rows[1].abs().sum().item<double>());
+        Assert.Equal(Reference.ToDoubles(b), Reference.ToDoubles(rows[2]));
+    }
+
+    /// <summary>When every layer has all the rows in one dtype the stack is one copy: never the caller's tensor,
+    /// which the row path must not overwrite.</summary>
+    [Fact]
+    public void RowStack_OneLayer_CopiesTheRows()
+    {
+        using var scope = NewDisposeScope();
+        var rows = EngineHarness.OffsetRows(1, 8, 6, ScalarType.Float32, seed: 91);
+        var before = Reference.ToDoubles(rows);
+        var stack = new RowStack([rows], 1, 6, CPU);
+        _ = new RowAlignment(stack);
+
+        Assert.Equal(before, Reference.ToDoubles(rows));
+        Assert.NotEqual(before, Reference.ToDoubles(stack.Rows));   // the stack itself was scaled in place
+    }
+}
