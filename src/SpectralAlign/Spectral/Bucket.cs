@@ -18,12 +18,15 @@ internal sealed class Bucket
     private readonly Tensor _scale;        // (L·G) float64
     private readonly Tensor _frobenius;    // (L) float64
     private readonly Tensor _weightFinite; // (L) bool
-    private readonly Tensor _reference;    // (L·G, n) previous v1 (zeros for cold layers)
-    private readonly Tensor _hasReference; // (L·G) bool
+    private readonly Tensor? _reference;    // (L·G, n) previous v1 (zeros for cold layers), null when all are cold
+    private readonly Tensor? _hasReference; // (L·G) bool, null when all are warm or all cold
     private readonly Tensor _rows;         // (L·G, M, n) float64, zero beyond each layer's rows
     private readonly long[] _rowCounts;
     private readonly int _capacity;        // M
     private readonly bool[] _cold;
+    private readonly int[] _planned;       // per member: the warm iteration count it started with (its hint)
+    private readonly int[] _done;          // per member: iterations so far
+    private int[] _next;                   // per member: iterations of the next Compute
     private readonly bool[] _hasSketch;    // whether the layer's state holds the previous measurement's sketch
     private readonly Tensor _projection;   // (n, r) Ω of the update sketch
     private readonly Tensor _previousSketch; // (L·G, m, r) float64 (zeros where there is none)
@@ -102,13 +105,23 @@ internal sealed class Bucket
         }
 
         _basis = StackPadded(bases, _ => (n, k), n, k, Device).reshape(units, n, k);
-        // Which units have a previous v1, built without a host-to-device copy (a synchronisation on a GPU).
-        _hasReference = _cold.All(c => !c) ? ones(units, dtype: ScalarType.Bool, device: Device)
-            : _cold.All(c => c) ? zeros(units, dtype: ScalarType.Bool, device: Device)
-            : cat(_cold.Select(c => full([_groups], c ? Scalars.False : Scalars.True, dtype: ScalarType.Bool, device: Device)).ToList(), 0);
-        _reference = _basis.select(2, 0).clone().masked_fill_(_hasReference.logical_not().unsqueeze(1), Scalars.Zero);
+        // The previous v1 of each unit (null when all are cold) and which units have one (null unless some are
+        // cold and some warm), built without a host-to-device copy (a synchronisation on a GPU).
+        if (_cold.All(c => !c))
+        {
+            _reference = _basis.select(2, 0);
+        }
+        else if (_cold.Any(c => !c))
+        {
+            _hasReference = cat(_cold.Select(c => full([_groups], c ? Scalars.False : Scalars.True, dtype: ScalarType.Bool, device: Device)).ToList(), 0);
+            _reference = _basis.select(2, 0).clone().masked_fill_(_hasReference.logical_not().unsqueeze(1), Scalars.Zero);
+        }
 
-        InitialIterations = Math.Max(options.PowerIterations, members.Max(i => layers[i].State.IterationHint));
+        // Each member iterates as often as its own hint says (SubspaceIteration.Iterate gives the extra steps of
+        // slow members to them alone).
+        _planned = members.Select(i => Math.Max(options.PowerIterations, layers[i].State.IterationHint)).ToArray();
+        _done = new int[members.Length];
+        _next = _planned;
 
         // Input rows, (G, N, n) per layer, copied into one float64 stack padded with zero rows to the longest capture.
         _rowCounts = members.Select(i => layers[i].RowCount).ToArray();
@@ -168,9 +181,8 @@ internal sealed class Bucket
     /// <summary>Whether the weights are used without rescaling (see <see cref="IsSafeScale"/>).</summary>
     public bool Unscaled { get; }
 
-    public int InitialIterations { get; }
-
-    public int TotalIterations { get; private set; }
+    /// <summary>The most iterations any member has had so far.</summary>
+    public int TotalIterations => _done.Max();
 
     /// <summary>The device results of the last <see cref="Compute"/>, (L, <see cref="ResultLayout.Width"/>) of this
     /// bucket's <see cref="ResultLayout"/>.</summary>
@@ -263,11 +275,19 @@ internal sealed class Bucket
         return false;
     }
 
-    public void Compute(int iterations, CostProfile? profile)
+    /// <summary>Iterates each member as planned (its warm hint on the first call, then what
+    /// <see cref="NeedsMoreIterations"/> decided) and extracts the Ritz pairs and the device results.</summary>
+    public void Compute(CostProfile? profile)
     {
         long start = profile is null ? 0 : CostProfile.Now;
-        var q = SubspaceIteration.Iterate(_weights, _basis, iterations);
-        TotalIterations += iterations;
+        var perUnit = new int[_next.Length * _groups];
+        for (int j = 0; j < _next.Length; j++)
+        {
+            Array.Fill(perUnit, _next[j], j * _groups, _groups);
+            _done[j] += _next[j];
+        }
+
+        var q = SubspaceIteration.Iterate(_weights, _basis, perUnit);
         var ritz = SubspaceIteration.RayleighRitz(_weights, q, _reference, _hasReference);
         _basis = ritz.Basis;
         _leftVectors = ritz.U;
@@ -314,20 +334,28 @@ internal sealed class Bucket
         return row[ResultField.WeightFinite] > 0 && row[ResultField.VectorFinite] > 0 && row[ResultField.Sigma1] != 0;
     }
 
+    /// <summary>After a read-back: whether a member needs more iterations within this step (a cold start above the
+    /// tolerance, or a lost warm start); plans them (as many again as it had, at least 4, up to
+    /// <see cref="SpectralMonitorOptions.MaxPowerIterations"/>) for the next <see cref="Compute"/>, 0 for the
+    /// others.</summary>
     public bool NeedsMoreIterations(SpectralMonitorOptions options)
     {
-        if (TotalIterations >= options.MaxPowerIterations)
-            return false;
+        var next = new int[Size];
+        bool any = false;
         for (int j = 0; j < Size; j++)
         {
             var row = Row(j);
             double residual = row[ResultField.Residual];
-            if (row[ResultField.WeightFinite] > 0 && row[ResultField.Sigma1] > 0
+            if (_done[j] < options.MaxPowerIterations && row[ResultField.WeightFinite] > 0 && row[ResultField.Sigma1] > 0
                 && ((_cold[j] && residual > options.ResidualTolerance) || residual > options.RestartResidual))
-                return true;
+            {
+                next[j] = Math.Min(Math.Max(_done[j], 4), options.MaxPowerIterations - _done[j]);
+                any = true;
+            }
         }
 
-        return false;
+        _next = next;
+        return any;
     }
 
     /// <summary>Builds the members' measurements into <paramref name="output"/> and updates their states.</summary>
@@ -374,7 +402,7 @@ internal sealed class Bucket
                 SecondSingularValue = weightFinite ? row[ResultField.Sigma2] : 0,
                 FrobeniusNorm = weightFinite ? frobenius : double.PositiveInfinity,
                 Residual = vectorDefined ? row[ResultField.Residual] : 0,
-                Iterations = TotalIterations,
+                Iterations = _done[j],
                 InputMeanAlignment = vectorDefined ? row[ResultField.InputMeanAlignment] : 0,
                 MaxAbsInput = AlignmentSummary.MaxFinite(rowMax, _groups, _capacity, rows),
                 MaxInputRowNorm = row[ResultField.MaxRowNorm],
@@ -401,10 +429,10 @@ internal sealed class Bucket
                 // stays above the tolerance; relax by one when comfortably below.
                 int hint = Math.Max(state.IterationHint, options.PowerIterations);
                 double residual = row[ResultField.Residual];
-                if (TotalIterations > InitialIterations)
+                if (_done[j] > _planned[j])
                     state.IterationHint = Math.Min(Math.Max(hint, 4 * options.PowerIterations), options.MaxWarmIterations);
                 else if (residual > options.ResidualTolerance)
-                    state.IterationHint = Math.Min(2 * InitialIterations, options.MaxWarmIterations);
+                    state.IterationHint = Math.Min(2 * _planned[j], options.MaxWarmIterations);
                 else if (residual < options.ResidualTolerance / 4)
                     state.IterationHint = Math.Max(options.PowerIterations, hint - 1);
             }
