@@ -86,12 +86,18 @@ internal sealed class Bucket
 
         // Warm start from each layer's previous basis; cold layers start from a random basis drawn from a private
         // generator seeded by (seed, layer name), never from torch's global one.
+        // When every member's basis is its slice of one shared tensor of the previous step's bucket (the usual case:
+        // the same layers measured together again), that tensor is the stack.
+        var states = members.Select(i => layers[i].State).ToArray();
         _cold = new bool[members.Length];
         var bases = new List<Tensor>(members.Length);
-        for (int j = 0; j < members.Length; j++)
+        var previous = SharedOf(states, s => s.BasisSlice);
+        if (previous?.Value.shape is [var stackedUnits, var stackedWidth, var stackedColumns] && stackedUnits == units && stackedWidth == n && stackedColumns == k)
+            _basis = previous.Value;
+        for (int j = 0; j < members.Length && _basis is null; j++)
         {
             var layer = layers[members[j]];
-            if (layer.State.Basis is { } b && b.shape is [var g, var width, var columns] && g == _groups && width == n && columns == k)
+            if (layer.State.BasisSlice?.View() is { } b && b.shape is [var g, var width, var columns] && g == _groups && width == n && columns == k)
             {
                 bases.Add(b);
                 continue;
@@ -102,7 +108,7 @@ internal sealed class Bucket
             bases.Add(randn([_groups, n, k], dtype: ScalarType.Float32, generator: generator));
         }
 
-        _basis = StackPadded(bases, _ => (n, k), n, k, Device).reshape(units, n, k);
+        _basis ??= StackPadded(bases, _ => (n, k), n, k, Device).reshape(units, n, k);
         // The previous v1 of each unit (null when all are cold) and which units have one (null unless some are
         // cold and some warm), built without a host-to-device copy (a synchronisation on a GPU).
         if (_cold.All(c => !c))
@@ -126,7 +132,6 @@ internal sealed class Bucket
         _layout = new ResultLayout(_groups * _rows.Capacity);
 
         // The update sketch: one Ω per input width (the same matrix in every layer's state), the previous WΩ.
-        var states = members.Select(i => layers[i].State).ToArray();
         bool Usable(Tensor? p) => p is not null && p.shape[0] == n && p.device_type == Device.type && p.device_index == Device.index;
         var shared = states.Select(st => st.Projection).FirstOrDefault(Usable);
         bool owned = shared is not null;
@@ -138,10 +143,36 @@ internal sealed class Bucket
             owned = true;
         }
 
-        _hasSketch = members.Select((i, j) => states[j].Sketch is { } sk && sk.shape is [var g, var rows, UpdateSketch.Columns] && g == _groups && rows == _outFeatures[j]).ToArray();
-        _previousSketch = _hasSketch.Any(h => h)
-            ? RowStack.Stack(members.Select((_, j) => _hasSketch[j] ? states[j].Sketch : null).ToArray(), _groups, m, UpdateSketch.Columns, Device)
-            : zeros([units, m, UpdateSketch.Columns], dtype: ScalarType.Float64, device: Device);
+        var previousSketch = SharedOf(states, s => s.SketchSlice);
+        if (previousSketch?.Value.shape is [var sketchUnits, var sketchRows, UpdateSketch.Columns] && sketchUnits == units && sketchRows == m)
+        {
+            _hasSketch = [.. members.Select(_ => true)];
+            _previousSketch = previousSketch.Value;
+        }
+        else
+        {
+            var sketches = states.Select(st => st.SketchSlice?.View()).ToArray();
+            _hasSketch = sketches.Select((sk, j) => sk?.shape is [var g, var rows, UpdateSketch.Columns] && g == _groups && rows == _outFeatures[j]).ToArray();
+            _previousSketch = _hasSketch.Any(h => h)
+                ? RowStack.Stack(sketches.Select((sk, j) => _hasSketch[j] ? sk : null).ToArray(), _groups, m, UpdateSketch.Columns, Device)
+                : zeros([units, m, UpdateSketch.Columns], dtype: ScalarType.Float64, device: Device);
+        }
+    }
+
+    /// <summary>The shared tensor of which every member's slice (by <paramref name="slice"/>) is its own units, in
+    /// member order; <c>null</c> when there is none.</summary>
+    private SharedTensor? SharedOf(SpectralState[] states, Func<SpectralState, StateSlice?> slice)
+    {
+        var source = slice(states[0])?.Source;
+        if (source is null)
+            return null;
+        for (int j = 0; j < states.Length; j++)
+        {
+            if (slice(states[j]) is not { } own || !own.IsSliceOf(source, j * _groups, _groups))
+                return null;
+        }
+
+        return source;
     }
 
     public Device Device { get; }
@@ -338,6 +369,24 @@ internal sealed class Bucket
     /// <param name="upstreamAlignment">Per layer of the call, its <see cref="LayerMeasurement.UpstreamAlignment"/>.</param>
     public void Complete(long step, IReadOnlyList<LayerInput> layers, SpectralMonitorOptions options, LayerMeasurement[] output, double[] upstreamAlignment)
     {
+        // The states keep slices of the bucket's tensors; the bucket's own references end with this call.
+        var basis = new SharedTensor(_basis);
+        var left = new SharedTensor(_leftVectors!);
+        var sketch = new SharedTensor(_sketch!);
+        try
+        {
+            Complete(step, layers, options, output, upstreamAlignment, basis, left, sketch);
+        }
+        finally
+        {
+            basis.Release();
+            left.Release();
+            sketch.Release();
+        }
+    }
+
+    private void Complete(long step, IReadOnlyList<LayerInput> layers, SpectralMonitorOptions options, LayerMeasurement[] output, double[] upstreamAlignment, SharedTensor basis, SharedTensor left, SharedTensor sketch)
+    {
         for (int j = 0; j < Size; j++)
         {
             int index = _members[j];
@@ -386,16 +435,13 @@ internal sealed class Bucket
 
             var state = layer.State;
             state.LastFrobenius = weightFinite ? row[ResultField.Frobenius] : double.NaN;
-            state.ReplaceSketch(weightFinite ? _sketch!.narrow(0, j * _groups, _groups).narrow(1, 0, _outFeatures[j]).DetachFromDisposeScope() : null);
+            state.ReplaceSketch(weightFinite ? new StateSlice(sketch, j * _groups, _groups, _outFeatures[j]) : null);
 
             // Keep the new basis only when it is meaningful; a non-finite or zero weight keeps the old one.
             if (vectorDefined)
             {
-                // Views of the bucket's tensors (no copies): the storage lives as long as any layer's view.
-                state.Replace(
-                    _basis.narrow(0, j * _groups, _groups).DetachFromDisposeScope(),
-                    row[ResultField.Sigma1],
-                    _leftVectors!.narrow(0, j * _groups, _groups).narrow(1, 0, _outFeatures[j]).DetachFromDisposeScope());
+                // Slices of the bucket's tensors (no copies, no view until someone reads them).
+                state.Replace(new StateSlice(basis, j * _groups, _groups), row[ResultField.Sigma1], new StateSlice(left, j * _groups, _groups, _outFeatures[j]));
                 // Adapt the warm iteration count without extra synchronisation: after a cold start or restart the
                 // weights are often moving fast (early training), so start generously; double while the residual
                 // stays above the tolerance; relax by one when comfortably below.
