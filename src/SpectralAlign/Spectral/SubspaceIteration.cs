@@ -64,7 +64,7 @@ internal static class SubspaceIteration
         // statistics, a stall on top of the step's one result transfer. Not measured here (no GPU); avoiding it would
         // need a device-side k × k solver.
         var gram64 = gram.to(ScalarType.Float64).nan_to_num_(0, 0, 0);
-        var (values64, vectors64) = linalg.eigh((gram64 + gram64.transpose(1, 2)) * Scalars.Half);   // ascending
+        var (values64, vectors64) = linalg.eigh(gram64.add(gram64.transpose(1, 2), Scalars.One) * Scalars.Half);   // ascending
         var values = values64.to(ScalarType.Float32);
         var vectors = vectors64.to(ScalarType.Float32);
         values = values.flip(-1).clamp_min(Scalars.Zero);
@@ -78,7 +78,7 @@ internal static class SubspaceIteration
         var wvT = bmm(vectors.narrow(2, 0, 1).transpose(1, 2), bT);  // (L, 1, m) = (W v)ᵀ
         var wtwv = TransposeTimes(w, wvT).squeeze(2);                 // (L, n)
         var safeLambda = lambda1.masked_fill(lambda1.eq(Scalars.Zero), Scalars.One);
-        var residual = (linalg.vector_norm(wtwv - lambda1.unsqueeze(1) * v, 2, [1], false) / safeLambda)
+        var residual = (linalg.norm(wtwv - lambda1.unsqueeze(1) * v, [1], false) / safeLambda)
             .masked_fill(lambda1.eq(Scalars.Zero), Scalars.Zero);
 
         // Sign: consistent with the previous v1 where there is one, deterministic otherwise.
