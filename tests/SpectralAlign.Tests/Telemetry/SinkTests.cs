@@ -78,7 +78,7 @@ public sealed class SinkTests
     }
 
     [Fact]
-    public void AddCaptureSink_ReceivesTheRowsAndWeightThatAreMeasured()
+    public void AddCaptureSink_MeasuredStep_ReceivesTheRowsAndWeightThatAreMeasured()
     {
         using var layer = Layers.Gapped(6, 8, ScalarType.Float32, seed: 1);
         using var input = Layers.Randn([40, 8], ScalarType.Float32, seed: 3);
