@@ -23,7 +23,8 @@ internal static class OperationCosts
         v = v / linalg.vector_norm(v, 2, [1], true);
         var w = randn(layers, m, n);
         var q = linalg.qr(randn(layers, n, 4)).Q;
-        var h64 = h.to(ScalarType.Float64);
+        var perLayer = Enumerable.Range(0, layers).Select(l => (Tensor?)h[l].unsqueeze(0)).ToList();
+        var rowStack = new RowStack(perLayer, 1, n, h.device);
         var hostCosines = (rand(layers * rows, dtype: ScalarType.Float64) * 2 - 1).data<double>().ToArray();
         var hostMax = Enumerable.Repeat(1.0, layers * rows).ToArray();
         var summary = new AlignmentSummary(20);
@@ -37,7 +38,8 @@ internal static class OperationCosts
             ($"elementwise division of ({layers}, {rows}, {n}) rows", () => _ = h / 3),
             ($"masked_fill of ({layers}, {rows}, {n}) with a broadcast row mask", () => _ = h.masked_fill(sa.gt(0).unsqueeze(2), 0)),
             ($"bmm ({layers}, {rows}, {n}) × ({layers}, {n}, 1)", () => _ = bmm(h, v.unsqueeze(2))),
-            ($"SA cosines of the bucket, plain and centred, on the device", () => new RowAlignment(h64.clone(), 1).Compute(v, [])),
+            ($"stacking the bucket's captured rows", () => _ = new RowStack(perLayer, 1, n, h.device)),
+            ($"SA cosines of the bucket, plain and centred, on the device", () => new RowAlignment(rowStack).Compute(v, [])),
             ($"SA statistics of the bucket's 2 × {layers} distributions on the host", () =>
             {
                 for (int l = 0; l < 2 * layers; l++)

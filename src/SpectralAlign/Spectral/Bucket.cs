@@ -20,9 +20,7 @@ internal sealed class Bucket
     private readonly Tensor _weightFinite; // (L) bool
     private readonly Tensor _reference;    // (L·G, n) previous v1 (zeros for cold layers)
     private readonly Tensor _hasReference; // (L·G) bool
-    private readonly Tensor _rows;         // (L·G, M, n) float64, zero beyond each layer's rows
-    private readonly long[] _rowCounts;
-    private readonly int _capacity;        // M
+    private readonly RowStack _rows;
     private readonly bool[] _cold;
     private readonly bool[] _hasSketch;    // whether the layer's state holds the previous measurement's sketch
     private readonly Tensor _projection;   // (n, r) Ω of the update sketch
@@ -110,11 +108,9 @@ internal sealed class Bucket
 
         InitialIterations = Math.Max(options.PowerIterations, members.Max(i => layers[i].State.IterationHint));
 
-        // Input rows, (G, N, n) per layer, copied into one float64 stack padded with zero rows to the longest capture.
-        _rowCounts = members.Select(i => layers[i].RowCount).ToArray();
-        _capacity = (int)Math.Max(1, _rowCounts.Max());
-        _rows = StackRows(members.Select(i => layers[i].Rows).ToArray(), _groups, _capacity, n, Device);
-        _layout = new ResultLayout(_groups * _capacity);
+        // Input rows, (G, N, n) per layer, copied into one stack padded with zero rows to the longest capture.
+        _rows = new RowStack(members.Select(i => layers[i].Rows).ToArray(), _groups, n, Device);
+        _layout = new ResultLayout(_groups * _rows.Capacity);
 
         // The update sketch: one Ω per input width (the same matrix in every layer's state), the previous WΩ.
         var states = members.Select(i => layers[i].State).ToArray();
@@ -131,32 +127,8 @@ internal sealed class Bucket
 
         _hasSketch = members.Select((i, j) => states[j].Sketch is { } sk && sk.shape is [var g, var rows, UpdateSketch.Columns] && g == _groups && rows == _outFeatures[j]).ToArray();
         _previousSketch = _hasSketch.Any(h => h)
-            ? StackRows(members.Select((_, j) => _hasSketch[j] ? states[j].Sketch : null).ToArray(), _groups, m, UpdateSketch.Columns, Device)
+            ? RowStack.Stack(members.Select((_, j) => _hasSketch[j] ? states[j].Sketch : null).ToArray(), _groups, m, UpdateSketch.Columns, Device)
             : zeros([units, m, UpdateSketch.Columns], dtype: ScalarType.Float64, device: Device);
-    }
-
-    /// <summary>Copies one (G, r_j, c) tensor (or nothing) per member into a zero-padded (L·G, rows, c) float64
-    /// stack on <paramref name="device"/>: consecutive members of the same size and dtype are copied (and converted)
-    /// together, and zeros are written only into the padding.</summary>
-    private static Tensor StackRows(Tensor?[] items, int groups, long rows, long columns, Device device)
-    {
-        var stacked = empty([items.Length, groups, rows, columns], dtype: ScalarType.Float64, device: device);
-        for (int start = 0; start < items.Length;)
-        {
-            var first = items[start];
-            long count = first?.shape[1] ?? 0;
-            int end = start + 1;
-            while (end < items.Length && (items[end]?.shape[1] ?? 0) == count && (count == 0 || items[end]!.dtype == first!.dtype))
-                end++;
-            var slots = stacked.narrow(0, start, end - start);
-            if (count > 0)
-                slots.narrow(2, 0, count).copy_(end - start == 1 ? first!.unsqueeze(0) : stack(items[start..end].Select(t => t!).ToList(), 0));
-            if (count < rows)
-                slots.narrow(2, count, rows - count).zero_();
-            start = end;
-        }
-
-        return stacked.view(items.Length * groups, rows, columns);
     }
 
     public Device Device { get; }
@@ -283,7 +255,7 @@ internal sealed class Bucket
         columns[ResultField.UpdateSquared] = _updateSquared!;
         profile?.Add(CostProfile.Phase.Iteration, start);
         start = profile is null ? 0 : CostProfile.Now;
-        _alignment ??= new RowAlignment(_rows, _groups);
+        _alignment ??= new RowAlignment(_rows);
         _alignment.Compute(ritz.V, columns);
 
         // Per layer: the block-diagonal operator's σ1 is the largest group σ1, its σ2 the second largest of all
@@ -350,19 +322,19 @@ internal sealed class Bucket
 
             var flags = MeasurementConditions.None;
             if (!hasInput) flags |= MeasurementConditions.NoInput;
-            var counts = AlignmentSummary.CountsOnly(row.Span(ResultField.RowMaxAbs), _groups, _capacity, _rowCounts[j]);
+            var counts = AlignmentSummary.CountsOnly(row.Span(ResultField.RowMaxAbs), _groups, _rows.Capacity, _rows.Counts[j]);
             if (counts.NonFiniteRows > 0) flags |= MeasurementConditions.NonFiniteInput;
             if (!weightFinite) flags |= MeasurementConditions.NonFiniteWeight;
             if (zeroWeight) flags |= MeasurementConditions.ZeroWeight;
-            if (hasInput && counts.ZeroRows == _rowCounts[j] * _groups) flags |= MeasurementConditions.NoValidRows;
+            if (hasInput && counts.ZeroRows == _rows.Counts[j] * _groups) flags |= MeasurementConditions.NoValidRows;
             if (!converged) flags |= MeasurementConditions.NotConverged;
             if (_cold[j]) flags |= MeasurementConditions.ColdStart;
 
             bool vectorDefined = weightFinite && !zeroWeight;
             var rowMax = row.Span(ResultField.RowMaxAbs);
-            long rows = _rowCounts[j];
-            var plain = vectorDefined ? _summary.Summarize(row.Span(ResultField.Cosines), rowMax, _groups, _capacity, rows) : counts;
-            var centered = vectorDefined ? _summary.Summarize(row.Span(ResultField.CenteredCosines), rowMax, _groups, _capacity, rows) : counts;
+            long rows = _rows.Counts[j];
+            var plain = vectorDefined ? _summary.Summarize(row.Span(ResultField.Cosines), rowMax, _groups, _rows.Capacity, rows) : counts;
+            var centered = vectorDefined ? _summary.Summarize(row.Span(ResultField.CenteredCosines), rowMax, _groups, _rows.Capacity, rows) : counts;
             double frobenius = row[ResultField.Frobenius];
             output[index] = new LayerMeasurement
             {
@@ -376,7 +348,7 @@ internal sealed class Bucket
                 Residual = vectorDefined ? row[ResultField.Residual] : 0,
                 Iterations = TotalIterations,
                 InputMeanAlignment = vectorDefined ? row[ResultField.InputMeanAlignment] : 0,
-                MaxAbsInput = AlignmentSummary.MaxFinite(rowMax, _groups, _capacity, rows),
+                MaxAbsInput = AlignmentSummary.MaxFinite(rowMax, _groups, _rows.Capacity, rows),
                 MaxInputRowNorm = row[ResultField.MaxRowNorm],
                 UpstreamAlignment = upstreamAlignment[index],
                 UpdateRatio = _hasSketch[j] && weightFinite && frobenius > 0 ? Math.Sqrt(Math.Max(0, row[ResultField.UpdateSquared])) / frobenius : double.NaN,

@@ -32,12 +32,12 @@ internal sealed class RowAlignment
     private readonly int _groups;
 
     /// <summary>The parts that do not depend on v1, computed once per measurement.</summary>
-    /// <param name="rows">(L·G, M, n) float64 rows, zero beyond each layer's rows; owned by the caller and
-    /// overwritten (non-finite entries are zeroed).</param>
-    /// <param name="groups">G.</param>
-    public RowAlignment(Tensor rows, int groups)
+    /// <param name="stack">The bucket's rows; its (L·G, M, n) float64 <see cref="RowStack.Rows"/> are overwritten
+    /// (non-finite entries are zeroed).</param>
+    public RowAlignment(RowStack stack)
     {
-        _groups = groups;
+        var rows = stack.Rows;
+        int groups = _groups = stack.Groups;
         _layers = rows.shape[0] / groups;
         _rowMax = rows.amax([2]).maximum(rows.amin([2]).neg());     // NaN propagates; two reads, no |h| written
         var valid = _rowMax.isfinite().logical_and(_rowMax.gt(Scalars.Zero));

@@ -1,0 +1,59 @@
+using static TorchSharp.torch;
+
+namespace SpectralAlign.Spectral;
+
+/// <summary>
+/// The input rows of a bucket's layers, copied into one (L·G, M, n) float64 stack on the bucket's device and padded
+/// with zero rows to the longest capture (M, at least 1), with each layer's row count. <see cref="RowAlignment"/>
+/// reads it; the bucket reads <see cref="Capacity"/> and <see cref="Counts"/> to find each layer's rows in the results.
+/// </summary>
+internal sealed class RowStack
+{
+    /// <param name="rows">Per layer, its (G, N_j, n) rows (any floating dtype) or <c>null</c>; only read.</param>
+    /// <param name="groups">G.</param>
+    /// <param name="width">n.</param>
+    /// <param name="device">The bucket's device.</param>
+    public RowStack(IReadOnlyList<Tensor?> rows, int groups, int width, Device device)
+    {
+        Groups = groups;
+        Counts = rows.Select(r => r?.shape[1] ?? 0).ToArray();
+        Capacity = (int)Math.Max(1, Counts.Max());
+        Rows = Stack(rows, groups, Capacity, width, device);
+    }
+
+    /// <summary>(L·G, M, n) float64, zero beyond each layer's rows.</summary>
+    public Tensor Rows { get; }
+
+    /// <summary>G.</summary>
+    public int Groups { get; }
+
+    /// <summary>Per layer, its rows per group (N_j; 0 without rows).</summary>
+    public long[] Counts { get; }
+
+    /// <summary>M: row slots per unit.</summary>
+    public int Capacity { get; }
+
+    /// <summary>Copies one (G, r_j, c) tensor (or nothing) per member into a zero-padded (L·G, rows, c) float64
+    /// stack on <paramref name="device"/>: consecutive members of the same size and dtype are copied (and converted)
+    /// together, and zeros are written only into the padding.</summary>
+    public static Tensor Stack(IReadOnlyList<Tensor?> items, int groups, long rows, long columns, Device device)
+    {
+        var stacked = empty([items.Count, groups, rows, columns], dtype: ScalarType.Float64, device: device);
+        for (int start = 0; start < items.Count;)
+        {
+            var first = items[start];
+            long count = first?.shape[1] ?? 0;
+            int end = start + 1;
+            while (end < items.Count && (items[end]?.shape[1] ?? 0) == count && (count == 0 || items[end]!.dtype == first!.dtype))
+                end++;
+            var slots = stacked.narrow(0, start, end - start);
+            if (count > 0)
+                slots.narrow(2, 0, count).copy_(end - start == 1 ? first!.unsqueeze(0) : stack(Enumerable.Range(start, end - start).Select(i => items[i]!).ToList(), 0));
+            if (count < rows)
+                slots.narrow(2, count, rows - count).zero_();
+            start = end;
+        }
+
+        return stacked.view(items.Count * groups, rows, columns);
+    }
+}
