@@ -67,7 +67,7 @@ internal sealed class Bucket
         {
             _weights = stacked;
             _scale = ones(units, dtype: ScalarType.Float64, device: Device);
-            var unitFrobenius = linalg.vector_norm(_weights, 2, [1, 2], false).to(ScalarType.Float64);
+            var unitFrobenius = linalg.norm(_weights, [1, 2], false).to(ScalarType.Float64);
             unitFinite = unitFrobenius.isfinite();
             _frobenius = unitFrobenius;
         }
@@ -78,8 +78,8 @@ internal sealed class Bucket
             var scale = absMax.masked_fill(unitFinite.logical_not().logical_or(absMax.eq(Scalars.Zero)), Scalars.One);
             _weights = stacked.div(scale.view(-1, 1, 1));                           // out of place: a copy
             _scale = scale.to(ScalarType.Float64);
-            var unitFrobenius = linalg.vector_norm(_weights, 2, [1, 2], false).to(ScalarType.Float64) * _scale;
-            _frobenius = unitFrobenius.square().view(-1, _groups).sum(1).sqrt();
+            var unitFrobenius = linalg.norm(_weights, [1, 2], false).to(ScalarType.Float64) * _scale;
+            _frobenius = unitFrobenius.pow(Scalars.Two).view(-1, _groups).sum(1).sqrt();
         }
 
         _weightFinite = unitFinite.view(-1, _groups).all(1);
@@ -300,7 +300,7 @@ internal sealed class Bucket
         {
             // WΩ of the true weight, and ‖(W_t − W_prev)Ω‖²_F / r per layer.
             _sketch = _weights.matmul(_projection).to(ScalarType.Float64).mul_(_scale.view(-1, 1, 1));
-            _updateSquared = (_sketch - _previousSketch).square().sum([1, 2]).view(-1, _groups).sum([1]) / UpdateSketch.Columns;
+            _updateSquared = (_sketch - _previousSketch).pow(Scalars.Two).sum([1, 2]).view(-1, _groups).sum([1]).div(UpdateSketch.ColumnCount);
         }
 
         columns[ResultField.UpdateSquared] = _updateSquared!;

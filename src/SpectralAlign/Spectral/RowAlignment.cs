@@ -43,11 +43,11 @@ internal sealed class RowAlignment
         var valid = _rowMax.isfinite().logical_and(_rowMax.gt(Scalars.Zero));
         var validF = valid.to(ScalarType.Float64);
         _rows = rows.nan_to_num_(0, 0, 0);                            // a non-finite row must not reach the sums below
-        _norm = linalg.vector_norm(_rows, 2, [2], false);
-        _normSquared = _norm.square();
+        _norm = linalg.norm(_rows, [2], false);
+        _normSquared = _norm.pow(Scalars.Two);
         var count = validF.sum([1], keepdim: true);
         _mean = bmm((validF / count.clamp_min(Scalars.One)).unsqueeze(1), _rows).squeeze(1);
-        _meanNormSquared = _mean.square().sum([1], keepdim: true);
+        _meanNormSquared = _mean.pow(Scalars.Two).sum([1], keepdim: true);
         MaxRowNorm = _norm.masked_fill(valid.logical_not(), Scalars.Zero).view(_layers, -1).amax([1]);
     }
 
@@ -67,7 +67,7 @@ internal sealed class RowAlignment
         var dotMean = dots.select(1, 1);
         var meanV = (_mean * v64).sum([1], keepdim: true);           // h̄·v
         var cosine = (dotV / _norm).clamp(Scalars.MinusOne, Scalars.One);
-        var centeredSquared = (_normSquared - (Scalars.Two * dotMean) + _meanNormSquared).clamp_min(Scalars.Zero);
+        var centeredSquared = (_normSquared - (Scalars.Two * dotMean)).add(_meanNormSquared, Scalars.One).clamp_min(Scalars.Zero);
         var centered = ((dotV - meanV) / centeredSquared.sqrt()).clamp(Scalars.MinusOne, Scalars.One)
             .masked_fill(centeredSquared.le(_normSquared * s_floorSquared), Scalars.NaN);
 

@@ -122,7 +122,7 @@ internal static class SubspaceIteration
         // Residual of the top Ritz pair: ‖WᵀW v − λ1 v‖ / λ1.
         var wvT = bmm(vectors.narrow(2, 0, 1).transpose(1, 2), bT);  // (L, 1, m) = (W v)ᵀ
         var wtwv = TransposeTimes(w, wvT).squeeze(2);                 // (L, n)
-        var residual = (linalg.vector_norm(wtwv - (lambda1.unsqueeze(1) * v), 2, [1], false) / lambda1.masked_fill(zero, Scalars.One))
+        var residual = (linalg.norm(wtwv - (lambda1.unsqueeze(1) * v), [1], false) / lambda1.masked_fill(zero, Scalars.One))
             .masked_fill_(zero, Scalars.Zero);
 
         // Sign: consistent with the previous v1 where there is one, deterministic otherwise.
