@@ -22,6 +22,7 @@ public sealed class DeadlockTests
             var monitor = harness.Monitor;
             monitor.Watch(layer, "l");
             var seen = new List<string>();
+            // Tests the event itself (a handler that blocks on another thread), so a hand-written handler.
             monitor.Measured += (_, m) =>
             {
                 // Another thread uses every locked entry point, then disposes the monitor; this handler waits for it.
@@ -56,6 +57,7 @@ public sealed class DeadlockTests
             using var harness = new MonitorHarness(new SpectralMonitorOptions { Interval = 1 });
             harness.Monitor.WatchAll(model);
             harness.Monitor.CollapseDetected += (_, _) => { };
+            // Tests the event itself (a handler that disposes the monitor from another thread), so a hand-written handler.
             harness.Monitor.Measured += (_, m) =>
             {
                 if (m.Step == 20 && m.Layer == "fc1")

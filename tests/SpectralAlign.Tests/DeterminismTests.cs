@@ -47,7 +47,7 @@ public sealed class DeterminismTests
             {
                 monitor.Dispose();
                 Assert.All(m.modules().OfType<Linear>(), l => Assert.Equal(0, PreHookCount(l)));
-                monitor.Measured += (_, _) => measurementsAfterDispose++;
+                monitor.Measured += (_, _) => measurementsAfterDispose++;   // tests the event: a disposed monitor raises nothing
             }
         });
 

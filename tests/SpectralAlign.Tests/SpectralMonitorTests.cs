@@ -146,6 +146,7 @@ public sealed class SpectralMonitorTests
         using var watch = monitor.Watch(layer, "l");
         int calls = 0;
         int handlerThread = -1;
+        // Tests the event itself (isolation and thread of the handlers), so hand-written handlers, not MonitorHarness.
         monitor.Measured += (_, _) => throw new InvalidOperationException("user bug");
         monitor.Measured += (_, _) => { calls++; handlerThread = Environment.CurrentManagedThreadId; };
 
@@ -167,7 +168,7 @@ public sealed class SpectralMonitorTests
         using var input = Layers.Randn([16, 8], ScalarType.Float32, seed: 2);
         var monitor = new SpectralMonitor(new SpectralMonitorOptions { Interval = 1 });
         monitor.Watch(layer, "l");
-        monitor.Measured += (_, _) => monitor.Dispose();
+        monitor.Measured += (_, _) => monitor.Dispose();   // tests the event itself: a handler that disposes the monitor
         using (no_grad())
             layer.call(input).Dispose();
         monitor.Step();
@@ -189,19 +190,11 @@ public sealed class SpectralMonitorTests
             Interval = 1,
             Detection = new DetectionOptions { WarmupSteps = 0, Rules = [new AbsoluteSignCollapseRule()] },
         };
-        using var monitor = new SpectralMonitor(options, logger);
-        using var watch = monitor.Watch(layer, "blocks.3.gate");
-        var alerts = new List<CollapseAlert>();
-        monitor.CollapseDetected += (_, a) => alerts.Add(a);
+        using var harness = new MonitorHarness(options, logger);
+        using var watch = harness.Monitor.Watch(layer, "blocks.3.gate");
+        harness.Step(6, (layer, input));
 
-        for (int i = 0; i < 6; i++)
-        {
-            using (no_grad())
-                layer.call(input).Dispose();
-            monitor.Step();
-        }
-
-        var alert = Assert.Single(alerts);
+        var alert = Assert.Single(harness.Alerts);
         Assert.Equal(AlertReasons.AbsoluteSignCollapse, alert.Reason);
         Assert.Equal("blocks.3.gate", alert.Layer);
         Assert.Equal(4, alert.Step);   // default: 5 consecutive measurements
@@ -220,14 +213,12 @@ public sealed class SpectralMonitorTests
             Interval = 10,
             Detection = new DetectionOptions { WarmupSteps = 5, ConsecutiveMeasurements = 1, Rules = [new GradientNormSpikeRule { WindowSteps = 20, MinSamples = 10 }] },
         };
-        using var monitor = new SpectralMonitor(options);
-        var alerts = new List<CollapseAlert>();
-        monitor.CollapseDetected += (_, a) => alerts.Add(a);
+        using var harness = new MonitorHarness(options);
         var random = new Random(1);
         for (int step = 0; step < 60; step++)
-            monitor.Step(new TrainingSignals(Loss: 1, GradientNorm: step == 43 ? 50 : 1 + 0.1 * random.NextDouble()));
+            harness.Monitor.Step(new TrainingSignals(Loss: 1, GradientNorm: step == 43 ? 50 : 1 + 0.1 * random.NextDouble()));
 
-        var alert = Assert.Single(alerts);
+        var alert = Assert.Single(harness.Alerts);
         Assert.Equal((CollapseAlert.RunLayer, 43L, AlertReasons.GradientNormSpike), (alert.Layer, alert.Step, alert.Reason));
         Assert.Null(alert.Measurement);
     }
@@ -246,9 +237,9 @@ public sealed class SpectralMonitorTests
         }
 
         var logger = new FakeLogger();
-        using var monitor = new SpectralMonitor(new SpectralMonitorOptions { Interval = 1 }, logger);
-        using var watch = monitor.Watch(layer, "l");
-        var (measured, alerts) = RunOnce(monitor, layer, input);
+        using var harness = new MonitorHarness(new SpectralMonitorOptions { Interval = 1 }, logger);
+        using var watch = harness.Monitor.Watch(layer, "l");
+        var (measured, alerts) = RunOnce(harness, layer, input);
 
         Assert.Equal(27, measured.Stats.Count);
         Assert.Equal(3, measured.Stats.NonFiniteRows);
@@ -267,16 +258,16 @@ public sealed class SpectralMonitorTests
         using var layer = Layers.Gapped(8, 8, ScalarType.Float32, seed: 1);
         using var input = Layers.Randn([30, 8], ScalarType.Float32, seed: 2);
         using var good = layer.weight!.detach().clone();
-        using var monitor = new SpectralMonitor(new SpectralMonitorOptions { Interval = 1 });
-        using var watch = monitor.Watch(layer, "l");
+        using var harness = new MonitorHarness(new SpectralMonitorOptions { Interval = 1 });
+        using var watch = harness.Monitor.Watch(layer, "l");
 
-        var (first, _) = RunOnce(monitor, layer, input);
+        var (first, _) = RunOnce(harness, layer, input);
         using (no_grad())
             layer.weight![2, 2] = tensor(float.NaN);
-        var (broken, alerts) = RunOnce(monitor, layer, input);
+        var (broken, alerts) = RunOnce(harness, layer, input);
         using (no_grad())
             layer.weight!.copy_(good);
-        var (recovered, _) = RunOnce(monitor, layer, input);
+        var (recovered, _) = RunOnce(harness, layer, input);
 
         Assert.True(broken.Conditions.HasFlag(MeasurementConditions.NonFiniteWeight));
         Assert.Equal(0, broken.Stats.Count);
@@ -292,11 +283,11 @@ public sealed class SpectralMonitorTests
         using var layer = Layers.Gapped(8, 8, ScalarType.Float32, seed: 1);
         using var half = cat([Layers.Randn([20, 8], ScalarType.Float32, seed: 2), zeros(20, 8)], 0);
         using var allZero = zeros(20, 8);
-        using var monitor = new SpectralMonitor(new SpectralMonitorOptions { Interval = 1 });
-        using var watch = monitor.Watch(layer, "l");
+        using var harness = new MonitorHarness(new SpectralMonitorOptions { Interval = 1 });
+        using var watch = harness.Monitor.Watch(layer, "l");
 
-        var (m1, _) = RunOnce(monitor, layer, half);
-        var (m2, alerts) = RunOnce(monitor, layer, allZero);
+        var (m1, _) = RunOnce(harness, layer, half);
+        var (m2, alerts) = RunOnce(harness, layer, allZero);
 
         Assert.Equal(20, m1.Stats.Count);
         Assert.Equal(20, m1.Stats.ZeroRows);
@@ -312,9 +303,9 @@ public sealed class SpectralMonitorTests
     {
         using var layer = Layers.WithWeight(zeros(6, 8));
         using var input = Layers.Randn([20, 8], ScalarType.Float32, seed: 2);
-        using var monitor = new SpectralMonitor(new SpectralMonitorOptions { Interval = 1 });
-        using var watch = monitor.Watch(layer, "l");
-        var (m, alerts) = RunOnce(monitor, layer, input);
+        using var harness = new MonitorHarness(new SpectralMonitorOptions { Interval = 1 });
+        using var watch = harness.Monitor.Watch(layer, "l");
+        var (m, alerts) = RunOnce(harness, layer, input);
         Assert.True(m.Conditions.HasFlag(MeasurementConditions.ZeroWeight));
         Assert.Equal(0, m.SpectralNorm);
         Assert.Equal(0, m.Stats.Count);
@@ -323,20 +314,11 @@ public sealed class SpectralMonitorTests
         Assert.Null(watch.CopySingularVector());
     }
 
-    private static (LayerMeasurement Measurement, List<CollapseAlert> Alerts) RunOnce(SpectralMonitor monitor, Linear layer, Tensor input)
+    /// <summary>One step of the one watched layer: its single measurement and the step's alerts.</summary>
+    private static (LayerMeasurement Measurement, IReadOnlyList<CollapseAlert> Alerts) RunOnce(MonitorHarness harness, Linear layer, Tensor input)
     {
-        LayerMeasurement? measured = null;
-        var alerts = new List<CollapseAlert>();
-        void OnMeasured(object? _, LayerMeasurement m) => measured = m;
-        void OnAlert(object? _, CollapseAlert a) => alerts.Add(a);
-        monitor.Measured += OnMeasured;
-        monitor.CollapseDetected += OnAlert;
-        using (no_grad())
-            layer.call(input).Dispose();
-        monitor.Step();
-        monitor.Measured -= OnMeasured;
-        monitor.CollapseDetected -= OnAlert;
-        return (measured!, alerts);
+        var (measurements, alerts) = harness.StepOnce((layer, input));
+        return (Assert.Single(measurements), alerts);
     }
 
     private static void AssertNoNaN(LayerMeasurement m)

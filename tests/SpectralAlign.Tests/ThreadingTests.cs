@@ -47,41 +47,49 @@ public sealed class ThreadingTests
             disposed.Set();
         });
 
-        // Thread A (this one): the training loop. It stops calling Step() once the monitor is disposed.
-        using (var optimizer = optim.Adam(model.parameters(), 1e-3))
+        // Thread A (this one): the training loop. It stops calling Step() once the monitor is disposed. Plain SGD
+        // written out with a kept Scalar: TorchSharp's optimizers make temporary Scalars inside step(), which the
+        // collections this test's other threads cause can free during the native call (see Scalars) — a TorchSharp
+        // failure, not the monitor's.
+        using var minusLearningRate = (-0.05).ToScalar();
+        var parameters = model.parameters().ToList();
+        for (int step = 0; step < 300; step++)
         {
-            for (int step = 0; step < 300; step++)
+            if (step == 250)
+                Assert.True(disposed.Wait(TimeSpan.FromMinutes(2)));   // later forward passes must see the disposal
+            try
             {
-                if (step == 250)
-                    Assert.True(disposed.Wait(TimeSpan.FromMinutes(2)));   // later forward passes must see the disposal
-                try
+                using var scope = NewDisposeScope();
+                var (x, y) = task.Batch(64);
+                foreach (var p in parameters)
+                    p.grad?.zero_();
+                nn.functional.cross_entropy(model.call(x), y).backward();
+                using (no_grad())
                 {
-                    using var scope = NewDisposeScope();
-                    var (x, y) = task.Batch(64);
-                    optimizer.zero_grad();
-                    nn.functional.cross_entropy(model.call(x), y).backward();
-                    optimizer.step();
-                    if (!monitor.IsDisposed)
-                    {
-                        try
-                        {
-                            monitor.Step();
-                        }
-                        catch (ObjectDisposedException)
-                        {
-                            // Disposed between the check and the call: the documented race.
-                        }
-                    }
-                }
-#pragma warning disable CA1031
-                catch (Exception ex)
-#pragma warning restore CA1031
-                {
-                    failures.Enqueue(ex);
+                    foreach (var p in parameters)
+                        p.add_(p.grad!, minusLearningRate);
                 }
 
-                Volatile.Write(ref stepsDone, step + 1);
+                if (!monitor.IsDisposed)
+                {
+                    try
+                    {
+                        monitor.Step();
+                    }
+                    catch (ObjectDisposedException)
+                    {
+                        // Disposed between the check and the call: the documented race.
+                    }
+                }
             }
+#pragma warning disable CA1031
+            catch (Exception ex)
+#pragma warning restore CA1031
+            {
+                failures.Enqueue(ex);
+            }
+
+            Volatile.Write(ref stepsDone, step + 1);
         }
 
         stop.Cancel();

@@ -73,7 +73,7 @@ internal sealed class LayerCorrector(ILayerAccess layers, nn.Module model, Optim
         }
 
         var w = region.to(RemedySettings.ComputeType(region.dtype));
-        if (!isfinite(w).all().ToBoolean())
+        if (!DeviceTransfer.Item<bool>(isfinite(w).all()))
         {
             problem = "the snapshot's weight is not finite";
             return null;

@@ -30,6 +30,14 @@ internal static class DeviceTransfer
         return tensor.item<T>();
     }
 
+    /// <summary>The value of a one-element tensor of any real dtype as a double (what <c>ToDouble()</c> gives, without
+    /// the temporary Scalar TorchSharp makes there, see <see cref="Scalars"/>); counts one transfer.</summary>
+    public static double Number(Tensor tensor)
+    {
+        using var value = tensor.to(ScalarType.Float64);
+        return Item<double>(value);
+    }
+
     /// <summary>The elements of <paramref name="tensor"/> in row-major order, as a new array; counts one transfer.</summary>
     public static T[] Values<T>(Tensor tensor)
         where T : unmanaged

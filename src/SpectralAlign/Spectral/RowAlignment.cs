@@ -52,7 +52,7 @@ internal sealed class RowAlignment
         _rowMax = rows.amax([2]).maximum(rows.amin([2]).neg());   // max |hᵢⱼ|, NaN propagates (∞-norm does not); no |h| written
         var valid = _rowMax.isfinite().logical_and(_rowMax.gt(Scalars.Zero));
         _rows = rows.div_(_rowMax.unsqueeze(2)).nan_to_num_(0, 0, 0);             // 0/0, x/∞ and NaN rows become 0
-        _norm = linalg.vector_norm(_rows, 2, [2], false).to(ScalarType.Float64);
+        _norm = linalg.norm(_rows, [2], false).to(ScalarType.Float64);
         _scale = _rowMax.to(ScalarType.Float64).masked_fill(valid.logical_not(), Scalars.Zero);   // not in place: a float64 _rowMax is the same tensor
         MaxRowNorm = (_scale * _norm).view(_layers, -1).amax([1]);
 
@@ -79,10 +79,10 @@ internal sealed class RowAlignment
         var kappa = (meanMax * valid.to(ScalarType.Float64) - (weights64 * _meanRatio)).sum([1], keepdim: true);
         var meanUnit64 = meanUnit.to(ScalarType.Float64);
         var error = (bmm(weights, centered).squeeze(1).to(ScalarType.Float64) - (meanUnit64 * kappa)) / (count * meanDivisor) * hasMean;
-        _mean = meanUnit64 + error;
+        _mean = meanUnit64.add(error, Scalars.One);
         var cross = bmm(error.to(dtype).unsqueeze(1), centered.transpose(1, 2)).squeeze(1).to(ScalarType.Float64);
-        var centeredSquared = linalg.vector_norm(centered, 2, [2], false).to(ScalarType.Float64).square();
-        _centeredNorm = (centeredSquared - (Scalars.Two * _meanRatio * cross) + (_meanRatio.square() * error.square().sum([1], keepdim: true)))
+        var centeredSquared = linalg.norm(centered, [2], false).to(ScalarType.Float64).pow(Scalars.Two);
+        _centeredNorm = (centeredSquared - (Scalars.Two * _meanRatio * cross)).add(_meanRatio.pow(Scalars.Two) * error.pow(Scalars.Two).sum([1], keepdim: true), Scalars.One)
             .clamp_min(Scalars.Zero).sqrt();
     }
 
@@ -104,7 +104,7 @@ internal sealed class RowAlignment
         var centered = ((dotV - (_meanRatio * meanV)) / _centeredNorm).clamp(Scalars.MinusOne, Scalars.One)
             .masked_fill(_centeredNorm.le(_norm * s_floor), Scalars.NaN);
 
-        var meanNorm = linalg.vector_norm(_mean, 2, [1], false);
+        var meanNorm = linalg.norm(_mean, [1], false);
         var unitMeanAlignment = (meanV.squeeze(1) / meanNorm.masked_fill(meanNorm.eq(Scalars.Zero), Scalars.One)).clamp(Scalars.MinusOne, Scalars.One);
         columns[ResultField.InputMeanAlignment] = unitMeanAlignment.view(_layers, _groups).mean([1]);
         columns[ResultField.MaxRowNorm] = MaxRowNorm;

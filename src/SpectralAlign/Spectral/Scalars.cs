@@ -13,6 +13,16 @@ namespace SpectralAlign.Spectral;
 /// libtorch reads it: intermittent "Unknown scalar type" or "Expected false to be true" errors, or a wrong value.
 /// Library code therefore passes these cached instances (or a <see cref="Scalar"/> it keeps alive with
 /// <c>using</c>) and never a number.
+/// <para>
+/// TorchSharp 0.107 also makes such temporaries inside some of its own methods, where no caller can keep them
+/// alive: <c>Tensor + Tensor</c> and <c>add(Tensor)</c> (alpha = 1), <c>Tensor + Scalar</c>, <c>square()</c>
+/// (<c>pow(2)</c>), <c>linalg.vector_norm(t, double ord, …)</c>, <c>ToDouble()</c>/<c>ToBoolean()</c>, every
+/// tensor-number operator, and the optimizers' <c>step()</c>. Library code uses the forms without a temporary:
+/// <c>a.add(b, Scalars.One)</c>, <c>t.pow(Scalars.Two)</c>, <c>linalg.norm(t, dims, keepdim)</c> (order 2, the same
+/// kernel as <c>vector_norm</c>) and <see cref="DeviceTransfer"/>. A test reads the compiled library and TorchSharp's
+/// assembly and fails on any call that makes a temporary (ScalarLifetimeTests). See TorchSharp pull requests #1434
+/// and #1496 (open) on disposing these temporaries.
+/// </para>
 /// </remarks>
 internal static class Scalars
 {

@@ -17,6 +17,9 @@ internal static class UpdateSketch
     /// <summary>Sketch columns r.</summary>
     public const int Columns = 16;
 
+    /// <summary><see cref="Columns"/> as a scalar operand kept alive (see <see cref="Scalars"/>).</summary>
+    public static readonly Scalar ColumnCount = ((double)Columns).ToScalar();
+
     private const ulong Seed = 0x5CE7C4_2026UL;
 
     /// <summary>Ω for input width <paramref name="n"/> on <paramref name="device"/>: the same matrix for every layer

@@ -70,7 +70,7 @@ internal sealed class UpstreamLinks
             var (down, downMember) = _location[i];
             var u = up.TopVectors(upMember).U.to(ScalarType.Float64).to(device);
             var v = down.TopVectors(downMember).V.to(ScalarType.Float64);
-            var norms = linalg.vector_norm(u, 2, [1], false) * linalg.vector_norm(v, 2, [1], false);
+            var norms = linalg.norm(u, [1], false) * linalg.norm(v, [1], false);
             // 0/0 (a zero vector) is NaN, and amax propagates NaN: a degenerate group makes the value NaN.
             values.Add((u * v).sum([1]).abs().div(norms).clamp_max(Scalars.One).amax([0]));
         }

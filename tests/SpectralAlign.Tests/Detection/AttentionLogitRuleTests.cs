@@ -144,13 +144,12 @@ public sealed class AttentionLogitRuleTests
         using var attention = nn.MultiheadAttention(embed, heads);
         using var query = Layers.Randn([length, batch, embed], ScalarType.Float32, seed: 8) * 2;
         using var key = Layers.Randn([length + 2, batch, embed], ScalarType.Float32, seed: 9) + 0.5f;
-        using var monitor = new SpectralMonitor(new SpectralMonitorOptions { Interval = 1, MaxSamplesPerLayer = 1000, ResidualTolerance = 1e-6 });
-        monitor.Watch(attention, "attn");
-        var measured = new List<LayerMeasurement>();
-        monitor.Measured += (_, m) => measured.Add(m);
+        using var harness = new MonitorHarness(new SpectralMonitorOptions { Interval = 1, MaxSamplesPerLayer = 1000, ResidualTolerance = 1e-6 });
+        harness.Monitor.Watch(attention, "attn");
         using (no_grad())
             attention.call(query, key, key).Item1.Dispose();
-        monitor.Step();
+        harness.Monitor.Step();
+        var measured = harness.Measurements;
 
         var detector = new CollapseDetector(new DetectionOptions { WarmupSteps = 0, MinSamples = 1, Rules = [new AttentionLogitBoundRule { HeadDimension = embed / heads }] });
         detector.ObserveStep(measured[0].Step, measured);

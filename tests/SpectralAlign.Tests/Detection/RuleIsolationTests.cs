@@ -30,10 +30,9 @@ public sealed class RuleIsolationTests
                 Rules = [new TestRules.Thrower { FailingLayer = "l", FailFrom = 1 }, new AbsoluteSignCollapseRule(), new TestRules.ThrowingRunRule()],
             },
         };
-        using var monitor = new SpectralMonitor(options, logger);
+        using var harness = new MonitorHarness(options, logger);
+        var monitor = harness.Monitor;
         using var watch = monitor.Watch(layer, "l");
-        var alerts = new List<CollapseAlert>();
-        monitor.CollapseDetected += (_, a) => alerts.Add(a);
 
         for (int i = 0; i < 6; i++)
         {
@@ -42,6 +41,7 @@ public sealed class RuleIsolationTests
             monitor.Step(new TrainingSignals(Loss: 1));
         }
 
+        var alerts = harness.Alerts;
         Assert.Equal(6, monitor.CurrentStep);
         Assert.Equal((AlertReasons.AbsoluteSignCollapse, 2L), (Assert.Single(alerts).Reason, alerts[0].Step));
         var faults = logger.Collector.GetSnapshot().Where(r => r.Id.Id == 30).ToList();

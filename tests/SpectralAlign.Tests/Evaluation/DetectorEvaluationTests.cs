@@ -2,6 +2,7 @@ using SpectralAlign.Detection;
 using SpectralAlign.Scenarios;
 using SpectralAlign.Scenarios.Analysis;
 using SpectralAlign.Scenarios.Recording;
+using SpectralAlign.Tests.Support;
 
 namespace SpectralAlign.Tests.Evaluation;
 
@@ -38,15 +39,13 @@ public sealed class DetectorEvaluationTests
                 double mean = level + 0.04 * (random.NextDouble() - 0.5);
                 if (exploding && name == "mid" && step >= CollapseAt)
                     mean = Math.Min(0.9, mean + (step - CollapseAt) * 0.0065);
-                measurements[name].Add(new LayerMeasurement
-                {
-                    Layer = name,
-                    Step = step,
-                    Stats = new SpectralAlignmentStats { Count = 256, Mean = mean, SignDiversity = Math.Max(0, 1 - 2 * mean), StdDev = 0.1 },
-                    SpectralNorm = 2 + step / 1000.0,
-                    FrobeniusNorm = 6,
-                    MaxAbsInput = 3,
-                });
+                measurements[name].Add(Measurements.Bare(
+                    name,
+                    step,
+                    stats: new SpectralAlignmentStats { Count = 256, Mean = mean, SignDiversity = Math.Max(0, 1 - 2 * mean), StdDev = 0.1 },
+                    sigma: 2 + step / 1000.0,
+                    frobenius: 6,
+                    maxAbs: 3));
             }
         }
 
@@ -104,7 +103,7 @@ public sealed class DetectorEvaluationTests
     }
 
     [Fact]
-    public void Replay_MatchesTheOnlineDetectorOnTheSameMeasurements()
+    public void Replay_SameMeasurementsAsOnline_MatchesTheOnlineDetector()
     {
         var run = PlantedRun("exploding", 7);
         var options = new DetectionOptions { Rules = [new AbsoluteSignCollapseRule(), new LossSpikeRule()] };
@@ -116,7 +115,7 @@ public sealed class DetectorEvaluationTests
         foreach (var step in run.Steps)
         {
             foreach (var name in run.Layers)
-                online.AddRange(detector.Observe(run.Measurements[name].Where(m => m.Step == step.Step).FirstOrDefault() ?? new LayerMeasurement { Layer = name, Step = step.Step, Conditions = MeasurementConditions.NoInput }).Where(a => a.Reason != AlertReasons.NonFinite));
+                online.AddRange(detector.Observe(run.Measurements[name].Where(m => m.Step == step.Step).FirstOrDefault() ?? Measurements.Bare(name, step.Step, MeasurementConditions.NoInput)).Where(a => a.Reason != AlertReasons.NonFinite));
             online.AddRange(detector.ObserveSignals(step.Step, new TrainingSignals(step.Loss, step.GradNorm)));
         }
 

@@ -1,6 +1,7 @@
 using SpectralAlign.Scenarios.Analysis;
 using SpectralAlign.Scenarios.Evaluation;
 using SpectralAlign.Scenarios.Recording;
+using SpectralAlign.Tests.Support;
 
 namespace SpectralAlign.Tests.Evaluation;
 
@@ -34,8 +35,8 @@ internal static class HorizonRuns
             if (t % interval != 0)
                 continue;
             double mean = absMean?.Invoke(t) ?? 0.1;
-            a.Add(new LayerMeasurement { Layer = "a", Step = t, Stats = new SpectralAlignmentStats { Count = 64, Mean = mean } });
-            b.Add(new LayerMeasurement { Layer = "b", Step = t, Stats = new SpectralAlignmentStats { Count = 64, Mean = -mean / 2 } });
+            a.Add(Measurements.Bare("a", t, stats: new SpectralAlignmentStats { Count = 64, Mean = mean }));
+            b.Add(Measurements.Bare("b", t, stats: new SpectralAlignmentStats { Count = 64, Mean = -mean / 2 }));
         }
 
         return new RunData

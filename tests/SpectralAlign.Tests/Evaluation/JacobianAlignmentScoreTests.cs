@@ -1,5 +1,6 @@
 using SpectralAlign.Scenarios.Analysis;
 using SpectralAlign.Scenarios.Evaluation;
+using SpectralAlign.Tests.Support;
 
 namespace SpectralAlign.Tests.Evaluation;
 
@@ -10,7 +11,7 @@ public sealed class JacobianAlignmentScoreTests
     {
         // Layer "a" is not linked (NaN); "b" has 0.3 at step 0 and 0.2 at step 5, "c" 0.1 and 0.7.
         var run = HorizonRuns.Make("f", "c", 1, steps: 8);
-        LayerMeasurement M(string layer, long step, double upstream) => new() { Layer = layer, Step = step, UpstreamAlignment = upstream };
+        static LayerMeasurement M(string layer, long step, double upstream) => Measurements.Bare(layer, step, upstream: upstream);
         var withLinks = new RunData
         {
             Header = run.Header,

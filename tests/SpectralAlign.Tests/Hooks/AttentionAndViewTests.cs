@@ -25,14 +25,12 @@ public sealed class AttentionAndViewTests
         using var key = Layers.Randn([length + 2, batch, kdim], ScalarType.Float32, seed: 3) - 0.2f;
         using var value = Layers.Randn([length + 2, batch, vdim], ScalarType.Float32, seed: 4);
 
-        using var monitor = new SpectralMonitor(new SpectralMonitorOptions { Interval = 1, MaxSamplesPerLayer = 1000, ResidualTolerance = 1e-5 });
-        var watch = monitor.Watch(attention, "attn");
-        var measured = new Dictionary<string, LayerMeasurement>();
-        monitor.Measured += (_, m) => measured[m.Layer] = m;
+        using var harness = new MonitorHarness(new SpectralMonitorOptions { Interval = 1, MaxSamplesPerLayer = 1000, ResidualTolerance = 1e-5 });
+        var watch = harness.Monitor.Watch(attention, "attn");
         Tensor output;
         using (no_grad())
             output = attention.call(query, key, value).Item1;
-        monitor.Step();
+        harness.Monitor.Step();
 
         Assert.Equal(["attn.q", "attn.k", "attn.v", "attn.out"], watch.Layers);
         Assert.Equal("attn", watch.Name);
@@ -48,9 +46,9 @@ public sealed class AttentionAndViewTests
             (Wq, Wk, Wv) = (packed.narrow(0, 0, embed), packed.narrow(0, embed, embed), packed.narrow(0, 2 * embed, embed));
         }
 
-        AssertView(watch, measured["attn.q"], "attn.q", Wq, Reference.Rows(query));
-        AssertView(watch, measured["attn.k"], "attn.k", Wk, Reference.Rows(key));
-        AssertView(watch, measured["attn.v"], "attn.v", Wv, Reference.Rows(value));
+        AssertView(watch, harness.Last("attn.q"), "attn.q", Wq, Reference.Rows(query));
+        AssertView(watch, harness.Last("attn.k"), "attn.k", Wk, Reference.Rows(key));
+        AssertView(watch, harness.Last("attn.v"), "attn.v", Wv, Reference.Rows(value));
 
         // The output projection's input, computed explicitly: per head softmax(QKᵀ/√d)·V, heads concatenated.
         var bias = parameters["in_proj_bias"];
@@ -64,7 +62,7 @@ public sealed class AttentionAndViewTests
         var Wo = parameters["out_proj.weight"];
         using (var reproduced = context.matmul(Wo.t()) + parameters["out_proj.bias"])
             Assert.True(reproduced.allclose(output, rtol: 1e-4, atol: 1e-5), "explicit attention does not reproduce the module's output");
-        AssertView(watch, measured["attn.out"], "attn.out", Wo, Reference.Rows(context), tolerance: 1e-3);
+        AssertView(watch, harness.Last("attn.out"), "attn.out", Wo, Reference.Rows(context), tolerance: 1e-3);
         output.Dispose();
     }
 
@@ -74,18 +72,14 @@ public sealed class AttentionAndViewTests
         const int d = 8;
         using var qkv = Layers.Gapped(3 * d, d, ScalarType.Float32, seed: 5);
         using var input = Layers.Randn([2, 7, d], ScalarType.Float32, seed: 6) + 0.3f;
-        using var monitor = new SpectralMonitor(new SpectralMonitorOptions { Interval = 1, ResidualTolerance = 1e-5 });
-        var watch = monitor.WatchSlices(qkv, "blocks.0.attn", new WeightSlice("q", 0, d), new WeightSlice("k", d, d), new WeightSlice("v", 2 * d, d));
-        var measured = new Dictionary<string, LayerMeasurement>();
-        monitor.Measured += (_, m) => measured[m.Layer] = m;
-        using (no_grad())
-            qkv.call(input).Dispose();
-        monitor.Step();
+        using var harness = new MonitorHarness(new SpectralMonitorOptions { Interval = 1, ResidualTolerance = 1e-5 });
+        var watch = harness.Monitor.WatchSlices(qkv, "blocks.0.attn", new WeightSlice("q", 0, d), new WeightSlice("k", d, d), new WeightSlice("v", 2 * d, d));
+        harness.Step(1, (qkv, input));
 
         Assert.Equal(["blocks.0.attn.q", "blocks.0.attn.k", "blocks.0.attn.v"], watch.Layers);
         var rows = Reference.Rows(input);
         for (int i = 0; i < 3; i++)
-            AssertView(watch, measured[watch.Layers[i]], watch.Layers[i], qkv.weight!.narrow(0, i * d, d), rows);
+            AssertView(watch, harness.Last(watch.Layers[i]), watch.Layers[i], qkv.weight!.narrow(0, i * d, d), rows);
     }
 
     [Fact]
@@ -104,11 +98,10 @@ public sealed class AttentionAndViewTests
     {
         using var model = new TiedLanguageModel(vocabulary: 20, width: 8);
         using var tokens = randint(0, 20, [3, 6], dtype: ScalarType.Int64, generator: new Generator(7));
-        using var monitor = new SpectralMonitor(new SpectralMonitorOptions { Interval = 1, ResidualTolerance = 1e-5 });
+        using var harness = new MonitorHarness(new SpectralMonitorOptions { Interval = 1, ResidualTolerance = 1e-5 });
+        var monitor = harness.Monitor;
         Assert.Throws<ArgumentException>(() => monitor.Watch(model.embedding, "embedding"));   // not x·Wᵀ by itself
         var watch = monitor.Watch(model.head, "lm_head", () => model.embedding.weight!);
-        LayerMeasurement? m = null;
-        monitor.Measured += (_, x) => m = x;
         Tensor hidden;
         using (no_grad())
         {
@@ -117,7 +110,7 @@ public sealed class AttentionAndViewTests
         }
 
         monitor.Step();
-        AssertView(watch, m!, "lm_head", model.embedding.weight!, Reference.Rows(hidden));
+        AssertView(watch, harness.Last("lm_head"), "lm_head", model.embedding.weight!, Reference.Rows(hidden));
         Assert.Equal(20, watch.OutFeatures);
         hidden.Dispose();
     }

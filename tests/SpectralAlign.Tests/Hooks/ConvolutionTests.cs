@@ -86,14 +86,11 @@ public sealed class ConvolutionTests
         manual_seed(15);
         using var conv = nn.Conv2d(2, 4, 3);
         using var input = Layers.Randn([2, 6, 6], ScalarType.Float32, seed: 16);
-        using var monitor = new SpectralMonitor(new SpectralMonitorOptions { Interval = 1, MaxSamplesPerLayer = 1000 });
-        monitor.Watch(conv, "conv");
-        LayerMeasurement? m = null;
-        monitor.Measured += (_, x) => m = x;
-        using (no_grad())
-            conv.call(input).Dispose();
-        monitor.Step();
-        Assert.Equal(16, m!.Stats.Count);
+        using var harness = new MonitorHarness(new SpectralMonitorOptions { Interval = 1, MaxSamplesPerLayer = 1000 });
+        harness.Monitor.Watch(conv, "conv");
+        harness.Step(1, (conv, input));
+        var m = harness.Last("conv");
+        Assert.Equal(16, m.Stats.Count);
         Assert.Equal(16, m.InputRows);
     }
 
@@ -222,13 +219,10 @@ public sealed class ConvolutionTests
 
     private static void AssertMonitorMatches(Convolution conv, Tensor input, double[][][] patches, int groups, double tolerance = 2e-4)
     {
-        using var monitor = new SpectralMonitor(new SpectralMonitorOptions { Interval = 1, MaxSamplesPerLayer = 10_000, ResidualTolerance = 1e-5 });
-        var watch = monitor.Watch(conv, "conv");
-        LayerMeasurement? m = null;
-        monitor.Measured += (_, x) => m = x;
-        using (no_grad())
-            conv.call(input).Dispose();
-        monitor.Step();
+        using var harness = new MonitorHarness(new SpectralMonitorOptions { Interval = 1, MaxSamplesPerLayer = 10_000, ResidualTolerance = 1e-5 });
+        var watch = harness.Monitor.Watch(conv, "conv");
+        harness.Step(1, (conv, input));
+        var m = harness.Last("conv");
 
         // Reference: each group's v1 from the SVD of its (out/G) × (in/G·k) matrix, sign-aligned with the monitor's.
         var weights = GroupWeights(conv);
@@ -250,7 +244,7 @@ public sealed class ConvolutionTests
         }
 
         var expected = Reference.Stats(sa.ToArray(), 20);
-        Assert.Equal(patches[0].Length, m!.InputRows);
+        Assert.Equal(patches[0].Length, m.InputRows);
         Reference.AssertMatches(expected, m.Stats, tolerance);
         Assert.Equal(sigma1, m.SpectralNorm, sigma1 * 1e-3);
         Assert.Equal(groups, watch.Groups);

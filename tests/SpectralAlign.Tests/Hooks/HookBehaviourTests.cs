@@ -17,10 +17,9 @@ public sealed class HookBehaviourTests
         using var layer = Layers.Gapped(8, 8, ScalarType.Float32, seed: 1);
         using var input = Layers.Randn([16, 8], ScalarType.Float32, seed: 2);
         var logger = new FakeLogger();
-        using var monitor = new SpectralMonitor(new SpectralMonitorOptions { Interval = 1, SilentHookSteps = 3 }, logger);
+        using var harness = new MonitorHarness(new SpectralMonitorOptions { Interval = 1, SilentHookSteps = 3 }, logger);
+        var monitor = harness.Monitor;
         using var watch = monitor.Watch(layer, "blocks.0.mlp");
-        var measurements = new List<LayerMeasurement>();
-        monitor.Measured += (_, m) => measurements.Add(m);
 
         for (int step = 0; step < 10; step++)
         {
@@ -36,6 +35,7 @@ public sealed class HookBehaviourTests
         Assert.Contains("call()", warning.Message, StringComparison.Ordinal);
         Assert.Contains("forward(", warning.Message, StringComparison.Ordinal);
         // Spectral quantities are still measured; the SA statistics are empty and flagged.
+        var measurements = harness.Measurements;
         Assert.Equal(10, measurements.Count);
         Assert.All(measurements, m => Assert.True(m.Conditions.HasFlag(MeasurementConditions.NoInput)));
         Assert.All(measurements, m => Assert.Equal(0, m.Stats.Count));
@@ -61,16 +61,15 @@ public sealed class HookBehaviourTests
     }
 
     [Fact]
-    public void Step_EvalModeForwardsAreIgnored()
+    public void Step_EvalModeForwards_AreIgnored()
     {
         var (layer, plus, minus) = RankOneLayerWithInputs();
         using var _ = layer;
         using var __ = plus;
         using var ___ = minus;
-        using var monitor = new SpectralMonitor(new SpectralMonitorOptions { Interval = 1 });
+        using var harness = new MonitorHarness(new SpectralMonitorOptions { Interval = 1 });
+        var monitor = harness.Monitor;
         using var watch = monitor.Watch(layer, "l");
-        var measurements = new List<LayerMeasurement>();
-        monitor.Measured += (_, m) => measurements.Add(m);
 
         using (no_grad())
         {
@@ -87,6 +86,7 @@ public sealed class HookBehaviourTests
             layer.call(minus).Dispose();      // still eval: nothing captured on step 1
         monitor.Step();
 
+        var measurements = harness.Measurements;
         Assert.Equal(32, measurements[0].Stats.Count);
         Assert.Equal(1.0, measurements[0].Stats.AbsMean, 1e-6);
         Assert.Equal(0.0, measurements[0].Stats.SignDiversity);
@@ -102,10 +102,9 @@ public sealed class HookBehaviourTests
         using var _ = layer;
         using var __ = plus;
         using var ___ = minus;
-        using var monitor = new SpectralMonitor(new SpectralMonitorOptions { Interval = 1, MaxSamplesPerLayer = maxSamples });
+        using var harness = new MonitorHarness(new SpectralMonitorOptions { Interval = 1, MaxSamplesPerLayer = maxSamples });
+        var monitor = harness.Monitor;
         using var watch = monitor.Watch(layer, "l");
-        LayerMeasurement? measured = null;
-        monitor.Measured += (_, m) => measured = m;
 
         // Two micro-batches, one optimizer step.
         using var first = plus.narrow(0, 0, firstRows);
@@ -113,29 +112,23 @@ public sealed class HookBehaviourTests
         layer.call(minus).sum().backward();
         monitor.Step();
 
-        Assert.Equal(maxSamples, measured!.Stats.Count);
+        var measured = harness.Last("l");
+        Assert.Equal(maxSamples, measured.Stats.Count);
         Assert.Equal(expectedAbsMean, measured.Stats.AbsMean, 1e-6);
         Assert.Equal(firstRows + 32, measured.InputRows);
     }
 
     [Fact]
-    public void Step_OnlyEveryIntervalStepIsMeasured()
+    public void Step_Interval4_OnlyEveryFourthStepIsMeasured()
     {
         using var layer = Layers.Gapped(8, 8, ScalarType.Float32, seed: 1);
         using var input = Layers.Randn([16, 8], ScalarType.Float32, seed: 2);
-        using var monitor = new SpectralMonitor(new SpectralMonitorOptions { Interval = 4 });
-        using var watch = monitor.Watch(layer, "l");
-        var steps = new List<long>();
-        monitor.Measured += (_, m) => steps.Add(m.Step);
-        for (int step = 0; step < 13; step++)
-        {
-            using (no_grad())
-                layer.call(input).Dispose();
-            monitor.Step();
-        }
+        using var harness = new MonitorHarness(new SpectralMonitorOptions { Interval = 4 });
+        using var watch = harness.Monitor.Watch(layer, "l");
+        harness.Step(13, (layer, input));
 
-        Assert.Equal(new long[] { 0, 4, 8, 12 }, steps);
-        Assert.Equal(13, monitor.CurrentStep);
+        Assert.Equal(new long[] { 0, 4, 8, 12 }, harness.Measurements.Select(m => m.Step));
+        Assert.Equal(13, harness.Monitor.CurrentStep);
     }
 
     [Fact]
@@ -146,14 +139,10 @@ public sealed class HookBehaviourTests
 
         double Mean(int seed)
         {
-            using var monitor = new SpectralMonitor(new SpectralMonitorOptions { Interval = 1, MaxSamplesPerLayer = 64, Seed = seed });
-            using var watch = monitor.Watch(layer, "l");
-            double mean = double.NaN;
-            monitor.Measured += (_, m) => mean = m.Stats.Mean;
-            using (no_grad())
-                layer.call(input).Dispose();
-            monitor.Step();
-            return mean;
+            using var harness = new MonitorHarness(new SpectralMonitorOptions { Interval = 1, MaxSamplesPerLayer = 64, Seed = seed });
+            using var watch = harness.Monitor.Watch(layer, "l");
+            harness.Step(1, (layer, input));
+            return harness.Last("l").Stats.Mean;
         }
 
         Assert.Equal(Mean(5), Mean(5));
@@ -165,10 +154,9 @@ public sealed class HookBehaviourTests
     {
         using var layer = Layers.Gapped(8, 8, ScalarType.Float32, seed: 1);
         using var input = Layers.Randn([16, 8], ScalarType.Float32, seed: 2);
-        using var monitor = new SpectralMonitor(new SpectralMonitorOptions { Interval = 1 });
+        using var harness = new MonitorHarness(new SpectralMonitorOptions { Interval = 1 });
+        var monitor = harness.Monitor;
         var watch = monitor.Watch(layer, "l");
-        var names = new List<string>();
-        monitor.Measured += (_, m) => names.Add(m.Layer);
 
         using (no_grad())
             layer.call(input).Dispose();
@@ -178,13 +166,13 @@ public sealed class HookBehaviourTests
         using (no_grad())
             layer.call(input).Dispose();     // no hook: nothing captured, nothing thrown
         monitor.Step();
-        Assert.Empty(names);
+        Assert.Empty(harness.Measurements);
 
         using var again = monitor.Watch(layer, "l");
         using (no_grad())
             layer.call(input).Dispose();
         monitor.Step();
-        Assert.Equal(["l"], names);
+        Assert.Equal(["l"], harness.Measurements.Select(m => m.Layer));
         Assert.Throws<ObjectDisposedException>(() => watch.CopySingularVector());
     }
 

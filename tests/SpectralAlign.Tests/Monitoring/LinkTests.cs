@@ -181,10 +181,9 @@ public sealed class LinkTests
             var x = randn(128, 10);
             var y = randint(0, 3, [128], dtype: ScalarType.Int64);
             using var optimizer = optim.Adam(model.parameters(), 5e-3);
-            using var monitor = monitored ? new SpectralMonitor(new SpectralMonitorOptions { Interval = 2 }) : null;
+            using var harness = monitored ? new MonitorHarness(new SpectralMonitorOptions { Interval = 2 }) : null;
+            var monitor = harness?.Monitor;
             monitor?.WatchAll(model);
-            if (monitor is not null)
-                monitor.Measured += (_, m) => alignments.Add(m.UpstreamAlignment);
             for (int step = 0; step < 60; step++)
             {
                 using var stepScope = NewDisposeScope();
@@ -195,6 +194,7 @@ public sealed class LinkTests
                 monitor?.Step();
             }
 
+            alignments.AddRange(harness?.Measurements.Select(m => m.UpstreamAlignment) ?? []);
             return model.parameters().SelectMany(p => p.detach().cpu().data<float>().ToArray()).ToArray();
         }
 

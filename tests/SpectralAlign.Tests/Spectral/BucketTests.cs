@@ -23,20 +23,12 @@ public sealed class BucketTests
         using var offset = Layers.Randn([1, 24], ScalarType.Float32, seed: 7);
         var inputs = layers.Select((_, i) => (Layers.Randn([150 + (10 * i), 24], ScalarType.Float32, seed: 200 + i) + 0.5 * offset).to(dtype)).ToArray();
 
-        using var monitor = new SpectralMonitor(new SpectralMonitorOptions { Interval = 1, MaxSamplesPerLayer = 1000, HistogramBins = Bins, ResidualTolerance = 1e-5 });
-        var watches = layers.Select((l, i) => monitor.Watch(l, $"layer{i}")).ToArray();
-        var measured = new Dictionary<string, LayerMeasurement>();
-        monitor.Measured += (_, m) => measured[m.Layer] = m;
-        using (no_grad())
-        {
-            for (int i = 0; i < layers.Length; i++)
-                layers[i].call(inputs[i]).Dispose();
-        }
-
-        monitor.Step();
+        using var harness = new MonitorHarness(new SpectralMonitorOptions { Interval = 1, MaxSamplesPerLayer = 1000, HistogramBins = Bins, ResidualTolerance = 1e-5 });
+        var watches = layers.Select((l, i) => harness.Monitor.Watch(l, $"layer{i}")).ToArray();
+        harness.Step(1, [.. layers.Select((l, i) => ((nn.Module<Tensor, Tensor>)l, inputs[i]))]);
 
         for (int i = 0; i < layers.Length; i++)
-            Reference.AssertMatchesSvd(layers[i].weight!, watches[i], inputs[i], measured[$"layer{i}"], Bins);
+            Reference.AssertMatchesSvd(layers[i].weight!, watches[i], inputs[i], harness.Last($"layer{i}"), Bins);
 
         foreach (var x in inputs) x.Dispose();
         foreach (var l in layers) l.Dispose();
@@ -50,22 +42,14 @@ public sealed class BucketTests
     {
         using var layer = Layers.Gapped(24, 16, ScalarType.Float32, seed: 5);
         using var input = Layers.Randn([120, 16], ScalarType.Float32, seed: 6);
-        using var monitor = new SpectralMonitor(new SpectralMonitorOptions { Interval = 1, MaxSamplesPerLayer = 1000, HistogramBins = Bins, ResidualTolerance = 1e-5 });
-        using var watch = monitor.Watch(layer, "layer");
-        LayerMeasurement? measured = null;
-        monitor.Measured += (_, m) => measured = m;
+        using var harness = new MonitorHarness(new SpectralMonitorOptions { Interval = 1, MaxSamplesPerLayer = 1000, HistogramBins = Bins, ResidualTolerance = 1e-5 });
+        using var watch = harness.Monitor.Watch(layer, "layer");
+        harness.Step(1, (layer, input));
         using (no_grad())
-            layer.call(input).Dispose();
-        monitor.Step();
-        using (no_grad())
-        {
             layer.weight!.mul_(factor);
-            layer.call(input).Dispose();
-        }
+        harness.Step(1, (layer, input));
 
-        monitor.Step();
-
-        var m = measured!;
+        var m = harness.Last("layer");
         Assert.Equal(1, m.Step);
         Assert.False(m.Conditions.HasFlag(MeasurementConditions.NonFiniteWeight), m.Conditions.ToString());
         Reference.AssertMatchesSvd(layer.weight!, watch, input, m, Bins);

@@ -1,4 +1,6 @@
-using System.Text.RegularExpressions;
+using Mono.Cecil;
+using Mono.Cecil.Cil;
+using TorchSharp;
 using SpectralAlign.Spectral;
 using SpectralAlign.Tests.Support;
 using static TorchSharp.torch;
@@ -11,7 +13,7 @@ namespace SpectralAlign.Tests.Spectral;
 /// call, frees the value libtorch is reading (see <see cref="Scalars"/>). The engine passes only scalars it keeps alive.
 /// </summary>
 [Collection(TorchCollection.Name)]
-public sealed partial class ScalarLifetimeTests
+public sealed class ScalarLifetimeTests
 {
     [Fact]
     public void Measure_UnderConcurrentGarbageCollection_NeverFailsAndRepeatsItsResult()
@@ -68,68 +70,202 @@ public sealed partial class ScalarLifetimeTests
     }
 
     [Fact]
-    public void LibrarySource_PassesNoNumberWhereTorchSharpTakesAScalar()
+    public void LibraryAssembly_CreatesNoScalarThatNothingKeepsAlive()
     {
         // The whole library, not only the engine: the guard's remedies call TorchSharp on the training thread while
-        // the monitor's or the user's threads may collect.
-        string root = Path.Combine(SourceTree.Root(), "src", "SpectralAlign");
-        var offences = Directory.GetFiles(root, "*.cs", SearchOption.AllDirectories)
-            .Where(f => !IsBuildOutput(root, f))
-            .SelectMany(FileOffences)
+        // the monitor's or the user's threads may collect. Read from the compiled assembly, so every form counts:
+        // operators, implicit conversions, optional Scalar parameters, lambdas.
+        // Accepted: TensorBoardSink.Write, whose SummaryWriter.add_histogram (TorchSharp's only overload) bins the values
+        // with temporaries inside TorchSharp; a sink's failure is caught and logged, never reaching training.
+        var library = ScalarRule.Read(typeof(SpectralEngine).Assembly.Location);
+        var offences = library.MainModule.GetTypes().SelectMany(t => t.Methods)
+            .Where(m => m.FullName != "System.Void SpectralAlign.Telemetry.TensorBoardSink::Write(SpectralAlign.LayerMeasurement,System.Int32)")
+            .SelectMany(ScalarRule.Offences)
             .ToList();
-        Assert.True(offences.Count == 0, "Numbers passed as TorchSharp scalars (use Scalars or a Scalar kept alive with using):" + Environment.NewLine + string.Join(Environment.NewLine, offences));
+        Assert.True(offences.Count == 0, "Scalars that nothing keeps alive across the native call (use Scalars, a Scalar kept with using, or an overload without a temporary):" + Environment.NewLine + string.Join(Environment.NewLine, offences));
     }
 
     [Theory]
-    [InlineData("var y = x.clamp_min(0);")]
-    [InlineData("var y = x.clamp_min(double.Epsilon);")]
-    [InlineData("var y = m.masked_fill(mask, -1);")]
-    [InlineData("var y = gram * -4.7750 + bmm(gram, gram) * 2.0315;")]
-    [InlineData("next = x * 1.5 - bmm(x, gram);")]
-    [InlineData("var y = 0.5 * (a + b.T);")]
-    public void LibrarySourceRule_NumberPassedAsScalar_IsReported(string line) =>
-        Assert.NotEmpty(Offences("Sample.cs", ["using TorchSharp;", line]));
+    [InlineData(nameof(UnsafeForms.TensorPlusTensor))]
+    [InlineData(nameof(UnsafeForms.TensorPlusCachedScalar))]
+    [InlineData(nameof(UnsafeForms.AddWithoutAlpha))]
+    [InlineData(nameof(UnsafeForms.Square))]
+    [InlineData(nameof(UnsafeForms.VectorNorm))]
+    [InlineData(nameof(UnsafeForms.TimesFloatLiteral))]
+    [InlineData(nameof(UnsafeForms.DividedByIntConstant))]
+    [InlineData(nameof(UnsafeForms.MaskedFillLiteral))]
+    [InlineData(nameof(UnsafeForms.ClampMinVariable))]
+    [InlineData(nameof(UnsafeForms.ToScalarPassedOn))]
+    [InlineData(nameof(UnsafeForms.TensorToDouble))]
+    [InlineData(nameof(UnsafeForms.InLambda))]
+    public void ScalarRule_TemporaryScalar_IsReported(string method) =>
+        Assert.NotEmpty(Sample(typeof(UnsafeForms), method).SelectMany(ScalarRule.Offences));
 
     [Theory]
-    [InlineData("var y = x.clamp_min(Scalars.Zero);")]
-    [InlineData("var y = gram * s_quinticB + bmm(gram, gram) * s_quinticC;")]
-    [InlineData("// x * 0.5 in a comment")]
-    [InlineData("|| sigma1 < 0.5 * frobenius / Math.Sqrt(n)")]
-    public void LibrarySourceRule_ScalarKeptAliveOrHostArithmetic_IsNotReported(string line) =>
-        Assert.Empty(Offences("Sample.cs", ["using TorchSharp;", line]));
+    [InlineData(nameof(SafeForms.AddWithCachedAlpha))]
+    [InlineData(nameof(SafeForms.PowCachedTwo))]
+    [InlineData(nameof(SafeForms.LinalgNormWithoutOrder))]
+    [InlineData(nameof(SafeForms.MaskedFillCached))]
+    [InlineData(nameof(SafeForms.ScalarKeptWithUsing))]
+    [InlineData(nameof(SafeForms.TensorMinusTensor))]
+    [InlineData(nameof(SafeForms.HostArithmetic))]
+    public void ScalarRule_ScalarKeptAliveOrNoScalar_IsNotReported(string method) =>
+        Assert.Empty(Sample(typeof(SafeForms), method).SelectMany(ScalarRule.Offences));
 
-    private static bool IsBuildOutput(string root, string file)
+    /// <summary>The compiled sample method and the lambdas the compiler generated for it.</summary>
+    private static List<MethodDefinition> Sample(Type type, string method)
     {
-        string first = Path.GetRelativePath(root, file).Split(Path.DirectorySeparatorChar)[0];
-        return first is "bin" or "obj";
+        var tests = ScalarRule.Read(typeof(ScalarLifetimeTests).Assembly.Location);
+        var sample = tests.MainModule.GetType(typeof(ScalarLifetimeTests).FullName).NestedTypes.Single(t => t.Name == type.Name);
+        var found = sample.NestedTypes.Prepend(sample).SelectMany(t => t.Methods)
+            .Where(m => m.Name == method || m.Name.StartsWith($"<{method}>", StringComparison.Ordinal))
+            .ToList();
+        Assert.NotEmpty(found);
+        return found;
     }
 
-    private static IEnumerable<string> FileOffences(string file) => Offences(file, File.ReadAllLines(file));
-
-    /// <summary>A Scalar-taking call with a number anywhere in the file; in a file that uses TorchSharp also a tensor
-    /// expression multiplied or divided by a floating-point literal (a line calling <c>Math.</c> is host arithmetic and
-    /// skipped). Integer literals next to <c>*</c> and <c>/</c> and double variables are not caught by this lexical
-    /// rule (shape arithmetic looks the same); review those by hand.</summary>
-    private static IEnumerable<string> Offences(string file, IReadOnlyList<string> lines)
+    /// <summary>Forms that create a <see cref="Scalar"/> nothing keeps alive (each failed under concurrent collection
+    /// in the TorchSharp 0.107 experiment described on <see cref="Scalars"/>, or is the same pattern).</summary>
+    private static class UnsafeForms
     {
-        bool torch = lines.Any(l => l.Contains("TorchSharp", StringComparison.Ordinal));
-        for (int i = 0; i < lines.Count; i++)
+        private const int Columns = 16;
+
+        public static Tensor TensorPlusTensor(Tensor a, Tensor b) => a + b;
+
+        public static Tensor TensorPlusCachedScalar(Tensor a) => a + Scalars.One;
+
+        public static Tensor AddWithoutAlpha(Tensor a, Tensor b) => a.add(b);
+
+        public static Tensor Square(Tensor a) => a.square();
+
+        public static Tensor VectorNorm(Tensor a) => linalg.vector_norm(a, 2, [1], false);
+
+        public static Tensor TimesFloatLiteral(Tensor a) => a * 0.5;
+
+        public static Tensor DividedByIntConstant(Tensor a) => a / Columns;
+
+        public static Tensor MaskedFillLiteral(Tensor a, Tensor mask) => a.masked_fill(mask, 0);
+
+        public static Tensor ClampMinVariable(Tensor a, double floor) => a.clamp_min(floor);
+
+        public static Tensor ToScalarPassedOn(Tensor a, double factor) => a.mul(factor.ToScalar());
+
+        public static double TensorToDouble(Tensor a) => a.ToDouble();
+
+        public static Func<Tensor, Tensor> InLambda() => t => t.clamp(-1, 1);
+    }
+
+    /// <summary>Forms that pass only scalars something keeps alive, or none.</summary>
+    private static class SafeForms
+    {
+        public static Tensor AddWithCachedAlpha(Tensor a, Tensor b) => a.add(b, Scalars.One);
+
+        public static Tensor PowCachedTwo(Tensor a) => a.pow(Scalars.Two);
+
+        public static Tensor LinalgNormWithoutOrder(Tensor a) => linalg.norm(a, [1], false);
+
+        public static Tensor MaskedFillCached(Tensor a, Tensor mask) => a.masked_fill(mask, Scalars.Zero);
+
+        public static Tensor ScalarKeptWithUsing(Tensor a, double factor)
         {
-            string text = lines[i];
-            if (text.TrimStart().StartsWith("//", StringComparison.Ordinal))
-                continue;
-            if (NumberAsScalar().IsMatch(text)
-                || (torch && FloatLiteralOperand().IsMatch(text) && !text.Contains("Math.", StringComparison.Ordinal)))
-                yield return $"{Path.GetFileName(file)}:{i + 1}: {text.Trim()}";
+            using var s = factor.ToScalar();
+            return a.mul(s);
+        }
+
+        public static Tensor TensorMinusTensor(Tensor a, Tensor b) => a - b;
+
+        public static double HostArithmetic(double sigma1, double frobenius, int n) => sigma1 < 0.5 * frobenius / Math.Sqrt(n) ? frobenius / 16 : sigma1 * 2;
+    }
+
+    /// <summary>
+    /// The rule, on compiled code (Mono.Cecil): a method offends when it converts a number to a <see cref="Scalar"/>
+    /// implicitly, calls <c>ToScalar()</c> without storing the result at once (in a local kept with <c>using</c>, or a
+    /// field), or calls a TorchSharp method that makes such a temporary inside itself. The last set is computed from
+    /// TorchSharp's own assembly: every method that calls a number-to-Scalar conversion, and every method that calls
+    /// one of those (in TorchSharp 0.107: <c>Tensor + Tensor</c> and <c>add(Tensor)</c> via alpha = 1,
+    /// <c>square()</c> via <c>pow(2)</c>, <c>linalg.vector_norm(double)</c>, <c>ToDouble()</c>, every
+    /// number operator …), so a TorchSharp upgrade updates it.
+    /// </summary>
+    private static class ScalarRule
+    {
+        private const string ScalarTypeName = "TorchSharp.Scalar";
+        private static readonly Lazy<HashSet<string>> s_makesTemporaries = new(MakesTemporaries);
+
+        public static AssemblyDefinition Read(string path)
+        {
+            var resolver = new DefaultAssemblyResolver();
+            resolver.AddSearchDirectory(Path.GetDirectoryName(typeof(torch).Assembly.Location)!);
+            return AssemblyDefinition.ReadAssembly(path, new ReaderParameters { AssemblyResolver = resolver });
+        }
+
+        public static IEnumerable<string> Offences(MethodDefinition method)
+        {
+            if (!method.HasBody)
+                yield break;
+            var body = method.Body.Instructions;
+            for (int i = 0; i < body.Count; i++)
+            {
+                if (Callee(body[i]) is not { } callee)
+                    continue;
+                string where = $"{method.DeclaringType.FullName}::{method.Name} (IL_{body[i].Offset:x4})";
+                if (IsConversion(callee))
+                {
+                    bool stored = i + 1 < body.Count && IsStore(body[i + 1].OpCode);
+                    if (callee.Name == "op_Implicit" || !stored)
+                        yield return $"{where}: {callee.Name}({callee.Parameters[0].ParameterType.Name}) → Scalar, not kept";
+                }
+                else if (IsTorchSharp(callee) && callee.Resolve() is { } target && s_makesTemporaries.Value.Contains(target.FullName))
+                {
+                    yield return $"{where}: {target.DeclaringType.Name}.{target.Name}({string.Join(", ", target.Parameters.Select(p => p.ParameterType.Name))}) makes a temporary Scalar inside TorchSharp";
+                }
+            }
+        }
+
+        private static MethodReference? Callee(Instruction instruction) =>
+            (instruction.OpCode == OpCodes.Call || instruction.OpCode == OpCodes.Callvirt || instruction.OpCode == OpCodes.Newobj || instruction.OpCode == OpCodes.Ldftn)
+                ? instruction.Operand as MethodReference
+                : null;
+
+        private static bool IsConversion(MethodReference method) =>
+            method.ReturnType.FullName == ScalarTypeName && method.Name is "op_Implicit" or "ToScalar";
+
+        private static bool IsTorchSharp(MethodReference method) =>
+            method.DeclaringType.Scope.Name is "TorchSharp" or "TorchSharp.dll";
+
+        private static bool IsStore(OpCode code) =>
+            code.Code is Code.Stloc or Code.Stloc_S or Code.Stloc_0 or Code.Stloc_1 or Code.Stloc_2 or Code.Stloc_3 or Code.Stsfld or Code.Stfld;
+
+        /// <summary>The full names of TorchSharp's methods that convert a number to a Scalar inside (not the
+        /// conversions themselves), closed over their callers within TorchSharp.</summary>
+        private static HashSet<string> MakesTemporaries()
+        {
+            var torchSharp = Read(typeof(torch).Assembly.Location).MainModule;
+            var callers = new Dictionary<string, List<string>>();
+            var result = new HashSet<string>();
+            foreach (var method in torchSharp.GetTypes().SelectMany(t => t.Methods).Where(m => m.HasBody && !IsConversion(m)))
+            {
+                foreach (var instruction in method.Body.Instructions)
+                {
+                    if (Callee(instruction) is not { } callee)
+                        continue;
+                    if (IsConversion(callee))
+                        result.Add(method.FullName);
+                    else if (IsTorchSharp(callee) && callee.Resolve() is { } target)
+                        (callers.TryGetValue(target.FullName, out var list) ? list : callers[target.FullName] = []).Add(method.FullName);
+                }
+            }
+
+            var pending = new Queue<string>(result);
+            while (pending.TryDequeue(out var method))
+            {
+                foreach (var caller in callers.GetValueOrDefault(method, []))
+                {
+                    if (result.Add(caller))
+                        pending.Enqueue(caller);
+                }
+            }
+
+            return result;
         }
     }
-
-    /// <summary>A Scalar-taking tensor method called with a literal (or a negated one, a bool, a double/float
-    /// constant).</summary>
-    [GeneratedRegex(@"\.(masked_fill_?|clamp(_min|_max)?_?|eq|ne|gt|lt|ge|le|fill_|add_?|sub_?|mul_?|div_?|pow_?)\((\s*[^()]*,\s*)?(-?\d|!|true\b|false\b|double\.|float\.)|\bfull\(\[[^\]]*\],\s*(-?\d|!|true\b|false\b|double\.)")]
-    private static partial Regex NumberAsScalar();
-
-    /// <summary>An operand multiplied or divided by a floating-point literal (<c>x * 0.5</c>, <c>0.5 * x</c>).</summary>
-    [GeneratedRegex(@"[\w)\]]\s*[*/]\s*-?\d+\.\d+|\b\d+\.\d+\s*\*\s*[\w(]")]
-    private static partial Regex FloatLiteralOperand();
 }

@@ -32,17 +32,12 @@ public sealed class SpectralMeasurementTests
         using var offset = Layers.Randn([1, inFeatures], ScalarType.Float32, seed: 12);
         using var input = (Layers.Randn([200, inFeatures], ScalarType.Float32, seed: 13) + 0.7 * offset).to(dtype);
 
-        using var monitor = new SpectralMonitor(new SpectralMonitorOptions { Interval = 1, MaxSamplesPerLayer = 1000, HistogramBins = Bins, ResidualTolerance = 1e-5 });
-        using var watch = monitor.Watch(layer, "layer");
-        LayerMeasurement? measured = null;
-        monitor.Measured += (_, m) => measured = m;
+        using var harness = new MonitorHarness(new SpectralMonitorOptions { Interval = 1, MaxSamplesPerLayer = 1000, HistogramBins = Bins, ResidualTolerance = 1e-5 });
+        using var watch = harness.Monitor.Watch(layer, "layer");
+        harness.Step(1, (layer, input));
 
-        using (no_grad())
-            layer.call(input).Dispose();
-        monitor.Step();
-
-        Assert.NotNull(measured);
-        var (singular, v1) = Reference.AssertMatchesSvd(layer.weight!, watch, input, measured!, Bins);
+        var measured = harness.Last("layer");
+        var (singular, v1) = Reference.AssertMatchesSvd(layer.weight!, watch, input, measured, Bins);
         Assert.Equal(1.0, Reference.Norm(v1), 1e-5);
         // σ2 is a Ritz value: a lower bound of the true σ2, close to it (the bulk below σ1 is nearly tied here).
         double sigma2 = singular.Length > 1 ? singular[1] : 0;
@@ -197,11 +192,8 @@ public sealed class SpectralMeasurementTests
         using var input = noise * 0.2f + direction;
         using var generator = new Generator(53);
 
-        using var monitor = new SpectralMonitor(new SpectralMonitorOptions { Interval = 1 });
-        using var watch = monitor.Watch(layer, "layer");
-        var means = new List<double>();
-        var conditions = new List<MeasurementConditions>();
-        monitor.Measured += (_, m) => { means.Add(m.Stats.Mean); conditions.Add(m.Conditions); };
+        using var harness = new MonitorHarness(new SpectralMonitorOptions { Interval = 1 });
+        using var watch = harness.Monitor.Watch(layer, "layer");
         for (int step = 0; step < 50; step++)
         {
             using (no_grad())
@@ -211,9 +203,11 @@ public sealed class SpectralMeasurementTests
                 layer.weight!.add_(drift);
             }
 
-            monitor.Step();
+            harness.Monitor.Step();
         }
 
+        var means = harness.Measurements.Select(m => m.Stats.Mean).ToList();
+        var conditions = harness.Measurements.Select(m => m.Conditions).ToList();
         Assert.Equal(50, means.Count);
         Assert.All(means, mean => Assert.Equal(Math.Sign(means[0]), Math.Sign(mean)));
         Assert.True(Math.Abs(means[0]) > 0.5);
@@ -223,15 +217,10 @@ public sealed class SpectralMeasurementTests
 
     private static LayerMeasurement MeasureOnce(TorchSharp.Modules.Linear layer, Tensor input)
     {
-        using var monitor = new SpectralMonitor(new SpectralMonitorOptions { Interval = 1, MaxSamplesPerLayer = 4096, HistogramBins = Bins, ResidualTolerance = 1e-5 });
-        using var watch = monitor.Watch(layer, "layer");
-        LayerMeasurement? measured = null;
-        monitor.Measured += (_, m) => measured = m;
-        using (no_grad())
-            layer.call(input).Dispose();
-        monitor.Step();
-        Assert.NotNull(measured);
-        return measured!;
+        using var harness = new MonitorHarness(new SpectralMonitorOptions { Interval = 1, MaxSamplesPerLayer = 4096, HistogramBins = Bins, ResidualTolerance = 1e-5 });
+        using var watch = harness.Monitor.Watch(layer, "layer");
+        harness.Step(1, (layer, input));
+        return harness.Last("layer");
     }
 
     private static Tensor MonitorVector(TorchSharp.Modules.Linear layer, Tensor input)

@@ -139,17 +139,16 @@ public sealed class MonitorStateTests
     {
         using var model = Training.Mlp(seed: 5);
         using var task = new TeacherTask(32, 10, seed: 105);
-        var alerts = new List<string>();
-        var measurements = new List<LayerMeasurement>();
-        SpectralMonitor Attach(SpectralMonitor monitor)
+        var harnesses = new List<MonitorHarness>();
+        MonitorHarness Attach()
         {
-            monitor.WatchAll(model);
-            monitor.CollapseDetected += (_, a) => alerts.Add($"{a.Layer}@{a.Step}:{a.Reason}");
-            monitor.Measured += (_, m) => measurements.Add(m);
-            return monitor;
+            var attached = new MonitorHarness(Options());
+            attached.Monitor.WatchAll(model);
+            harnesses.Add(attached);
+            return attached;
         }
 
-        var monitor = Attach(new SpectralMonitor(Options()));
+        var harness = Attach();
         try
         {
             Training.Run(model, task, monitor: null, TotalSteps, beforeStep: step =>
@@ -159,20 +158,21 @@ public sealed class MonitorStateTests
                 {
                     // Checkpoint and resume: the old monitor is gone, a new one restores its state.
                     using var checkpoint = new MemoryStream();
-                    monitor.SaveState(checkpoint);
-                    monitor.Dispose();
-                    monitor = Attach(new SpectralMonitor(Options()));
+                    harness.Monitor.SaveState(checkpoint);
+                    harness.Dispose();
+                    harness = Attach();
                     checkpoint.Position = 0;
                     if (restore)
-                        Assert.Empty(monitor.LoadState(checkpoint));
+                        Assert.Empty(harness.Monitor.LoadState(checkpoint));
                 }
-            }, afterStep: (_, _) => monitor.Step());
+            }, afterStep: (_, _) => harness.Monitor.Step());
         }
         finally
         {
-            monitor.Dispose();
+            harness.Dispose();
         }
 
-        return (alerts, measurements);
+        // Both monitors' publications, in order (the first one's end where the second one's begin).
+        return ([.. harnesses.SelectMany(h => h.Alerts).Select(a => $"{a.Layer}@{a.Step}:{a.Reason}")], [.. harnesses.SelectMany(h => h.Measurements)]);
     }
 }

@@ -2,10 +2,15 @@ using SpectralAlign.Detection;
 
 namespace SpectralAlign.Tests.Support;
 
-/// <summary>Hand-constructed measurements and replays for the detection tests (no torch).</summary>
+/// <summary>
+/// The one place tests build <see cref="LayerMeasurement"/> values by hand (no torch): usable measurements for the
+/// detection tests, complete ones for sinks and reports, bare ones for recorded runs; and replays through a detector.
+/// </summary>
 internal static class Measurements
 {
-    /// <summary>A usable measurement of one layer with the given statistics.</summary>
+    /// <summary>A usable measurement of one layer with the given statistics (<paramref name="stats"/>, when given,
+    /// replaces the distribution built from <paramref name="mean"/>, <paramref name="diversity"/> and
+    /// <paramref name="count"/>).</summary>
     public static LayerMeasurement M(
         long step,
         double mean = 0.05,
@@ -19,20 +24,81 @@ internal static class Measurements
         SpectralAlignmentStats? centered = null,
         double maxRowNorm = 1,
         double updateRatio = double.NaN,
-        double upstream = double.NaN) => new()
+        double upstream = double.NaN,
+        SpectralAlignmentStats? stats = null,
+        double sigma2 = 0,
+        double residual = 0,
+        int iterations = 0,
+        double meanAlignment = 0,
+        long inputRows = 0) => new()
         {
             Layer = layer,
             Step = step,
-            Stats = Distribution(mean, diversity, count),
+            Stats = stats ?? Distribution(mean, diversity, count),
             SpectralNorm = sigma,
+            SecondSingularValue = sigma2,
             FrobeniusNorm = frobenius,
+            Residual = residual,
+            Iterations = iterations,
+            InputMeanAlignment = meanAlignment,
             MaxAbsInput = maxAbs,
+            InputRows = inputRows,
             Conditions = conditions,
             CenteredStats = centered ?? SpectralAlignmentStats.Empty,
             MaxInputRowNorm = maxRowNorm,
             UpdateRatio = updateRatio,
             UpstreamAlignment = upstream,
         };
+
+    /// <summary>Only a layer, a step and conditions (plus what is given): empty statistics and every number zero
+    /// (the ratios NaN), as a recorded run or an unmeasurable layer has them.</summary>
+    public static LayerMeasurement Bare(
+        string layer,
+        long step,
+        MeasurementConditions conditions = MeasurementConditions.None,
+        SpectralAlignmentStats? stats = null,
+        double sigma = 0,
+        double frobenius = 0,
+        double maxAbs = 0,
+        double upstream = double.NaN) =>
+        M(step, layer: layer, conditions: conditions, stats: stats ?? SpectralAlignmentStats.Empty, sigma: sigma, frobenius: frobenius, maxAbs: maxAbs, maxRowNorm: 0, upstream: upstream);
+
+    /// <summary>Every field set to a known value that differs between fields (what sinks write and reports show);
+    /// σ1, the largest row norm and the upstream alignment drift with the step, layer "a" has no upstream layer.</summary>
+    public static LayerMeasurement Complete(string layer, long step, double mean, double diversity, int[]? histogram = null, MeasurementConditions conditions = MeasurementConditions.None) =>
+        M(
+            step,
+            layer: layer,
+            conditions: conditions,
+            stats: new SpectralAlignmentStats
+            {
+                Count = histogram?.Sum() ?? 64,
+                ZeroRows = 1,
+                NonFiniteRows = 2,
+                Mean = mean,
+                StdDev = 0.125 + step * 1e-4,
+                PositiveFraction = 1 - diversity / 2,
+                SignDiversity = diversity,
+                Min = -0.75,
+                P05 = -0.5,
+                P25 = -0.25,
+                Median = mean,
+                P75 = 0.25,
+                P95 = 0.5,
+                Max = 0.875,
+                Histogram = histogram ?? [0, 4, 8, 16, 16, 12, 6, 2],
+            },
+            sigma: 3.5 + step * 0.01,
+            sigma2: 1.75,
+            frobenius: 5.25,
+            residual: 1e-5,
+            iterations: 2,
+            meanAlignment: 0.375,
+            maxAbs: 12.5,
+            inputRows: 512,
+            maxRowNorm: 7.5 + step * 0.01,
+            updateRatio: step == 0 ? double.NaN : 1e-3,
+            upstream: layer == "a" ? double.NaN : 0.625 + step * 1e-3);
 
     /// <summary>An SA distribution of <paramref name="count"/> rows with the given mean and sign diversity.</summary>
     public static SpectralAlignmentStats Distribution(double mean, double diversity, int count = 256) =>

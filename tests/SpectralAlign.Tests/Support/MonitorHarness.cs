@@ -32,6 +32,10 @@ internal sealed class MonitorHarness : IDisposable
     /// <summary>The measurements of one layer, in order.</summary>
     public IReadOnlyList<LayerMeasurement> Of(string layer) => [.. _measurements.Where(m => m.Layer == layer)];
 
+    /// <summary>The latest measurement of one layer; fails the test if the layer was never measured.</summary>
+    public LayerMeasurement Last(string layer) =>
+        _measurements.LastOrDefault(m => m.Layer == layer) ?? throw new Xunit.Sdk.XunitException($"layer '{layer}' was never measured");
+
     /// <summary>Calls each layer on its input (training mode, no_grad, in a dispose scope), then
     /// <see cref="SpectralMonitor.Step()"/>; <paramref name="steps"/> times.</summary>
     public void Step(int steps, params (nn.Module<Tensor, Tensor> Layer, Tensor Input)[] calls)
@@ -41,6 +45,14 @@ internal sealed class MonitorHarness : IDisposable
             Forward(calls);
             Monitor.Step();
         }
+    }
+
+    /// <summary>Calls each layer on its input, steps the monitor once, and returns what that step published.</summary>
+    public (IReadOnlyList<LayerMeasurement> Measurements, IReadOnlyList<CollapseAlert> Alerts) StepOnce(params (nn.Module<Tensor, Tensor> Layer, Tensor Input)[] calls)
+    {
+        int measurements = _measurements.Count, alerts = _alerts.Count;
+        Step(1, calls);
+        return ([.. _measurements.Skip(measurements)], [.. _alerts.Skip(alerts)]);
     }
 
     /// <summary>Calls each layer on its input without stepping the monitor.</summary>
@@ -54,11 +66,11 @@ internal sealed class MonitorHarness : IDisposable
 
     /// <summary>Trains <paramref name="model"/> on <paramref name="task"/> for <paramref name="steps"/> Adam steps
     /// with the monitor watching every Linear (<see cref="Training.Run"/>).</summary>
-    public void Train(SmallMlp model, TeacherTask task, int steps, int batch = 64, double lr = 1e-3, Action<int>? beforeStep = null)
+    public void Train(SmallMlp model, TeacherTask task, int steps, int batch = 64, double lr = 1e-3, Action<int>? beforeStep = null, Action<int, double>? afterStep = null)
     {
         if (Monitor.Watches.Count == 0)
             Monitor.WatchAll(model);
-        Training.Run(model, task, Monitor, steps, batch, lr, beforeStep);
+        Training.Run(model, task, Monitor, steps, batch, lr, beforeStep, afterStep);
     }
 
     public void Dispose() => Monitor.Dispose();

@@ -289,16 +289,13 @@ public sealed class RunLogMonitorTests
     {
         using var dir = new TempDirectory();
         using var layer = Layers.Gapped(8, 16, ScalarType.Float32, seed: 1);
-        using var monitor = new SpectralMonitor(new SpectralMonitorOptions
+        using var harness = new MonitorHarness(new SpectralMonitorOptions
         {
             Interval = 2,
             Detection = { WarmupSteps = 0, ConsecutiveMeasurements = 1, Rules = [new SpectralAlign.Detection.AbsoluteSignCollapseRule()] },
         });
+        var monitor = harness.Monitor;
         monitor.Watch(layer, "l");
-        var online = new List<LayerMeasurement>();
-        var onlineAlerts = new List<CollapseAlert>();
-        monitor.Measured += (_, m) => online.Add(m);
-        monitor.CollapseDetected += (_, a) => onlineAlerts.Add(a);
         using (var writer = new RunLogWriter(new RunLogOptions { Path = dir.File("run.jsonl") }))
         using (monitor.AddSink(writer))
         {
@@ -315,6 +312,7 @@ public sealed class RunLogMonitorTests
         }
 
         var log = RunLogReader.Read(dir.File("run.jsonl"));
+        var (online, onlineAlerts) = (harness.Measurements, harness.Alerts);
         Assert.Equal(online.Count, log.Measurements.Count);
         Assert.Equal(online.Select(m => (m.Step, m.Stats.Mean, m.Stats.SignDiversity, m.SpectralNorm, m.Conditions)),
             log.Measurements.Select(m => (m.Step, m.Stats.Mean, m.Stats.SignDiversity, m.SpectralNorm, m.Conditions)));

@@ -59,21 +59,18 @@ public sealed class SinkTests
         using var layer = Layers.Gapped(8, 8, ScalarType.Float32, seed: 1);
         using var input = Layers.Randn([16, 8], ScalarType.Float32, seed: 3);
         var logger = new FakeLogger();
-        using var monitor = new SpectralMonitor(new SpectralMonitorOptions { Interval = 1 }, logger);
+        using var harness = new MonitorHarness(new SpectralMonitorOptions { Interval = 1 }, logger);
+        var monitor = harness.Monitor;
         monitor.Watch(layer, "l");
         var thrower = new ThrowingSink();
         var recorder = new RecordingSink();
         monitor.AddSink(thrower);
         monitor.AddSink(recorder);
         monitor.AddCaptureSink(thrower);
-        int measured = 0;
-        monitor.Measured += (_, _) => measured++;
 
-        using (no_grad())
-            layer.call(input).Dispose();
-        monitor.Step();
+        harness.Step(1, (layer, input));
 
-        Assert.Equal(1, measured);
+        Assert.Single(harness.Measurements);
         Assert.Single(recorder.Reports);
         var records = logger.Collector.GetSnapshot();
         Assert.Single(records, r => r.Id.Id == 12 && r.Exception is IOException);
@@ -81,21 +78,19 @@ public sealed class SinkTests
     }
 
     [Fact]
-    public void AddCaptureSink_ReceivesTheRowsAndWeightThatAreMeasured()
+    public void AddCaptureSink_MeasuredStep_ReceivesTheRowsAndWeightThatAreMeasured()
     {
         using var layer = Layers.Gapped(6, 8, ScalarType.Float32, seed: 1);
         using var input = Layers.Randn([40, 8], ScalarType.Float32, seed: 3);
-        using var monitor = new SpectralMonitor(new SpectralMonitorOptions { Interval = 1, MaxSamplesPerLayer = 10 });
+        using var harness = new MonitorHarness(new SpectralMonitorOptions { Interval = 1, MaxSamplesPerLayer = 10 });
+        var monitor = harness.Monitor;
         monitor.Watch(layer, "l");
         var sink = new CopyingCaptureSink();
         monitor.AddCaptureSink(sink);
-        LayerMeasurement? measured = null;
-        monitor.Measured += (_, m) => measured ??= m;
 
-        using (no_grad())
-            layer.call(input).Dispose();
-        monitor.Step();
+        harness.Step(1, (layer, input));
         monitor.Step(); // no forward on step 1: the record says so
+        var measured = harness.Measurements[0];
 
         Assert.Equal(2, sink.Records.Count);
         var (step, name, rows, inputRows, weight) = sink.Records[0];
@@ -107,7 +102,7 @@ public sealed class SinkTests
         var captured = Enumerable.Range(0, 10).Select(i => rows.AsSpan(i * 8, 8).ToArray()).ToArray();
         Assert.All(captured, r => Assert.Contains(string.Join(",", r), inputRowsSet));
         var (v1, _) = Reference.Svd(layer.weight!);
-        Assert.Equal(Math.Abs(Reference.Alignments(captured, v1).Average()), measured!.Stats.AbsMean, 1e-3);
+        Assert.Equal(Math.Abs(Reference.Alignments(captured, v1).Average()), measured.Stats.AbsMean, 1e-3);
         Assert.Null(sink.Records[1].Rows);
     }
 }

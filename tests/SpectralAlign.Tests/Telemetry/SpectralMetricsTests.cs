@@ -119,7 +119,7 @@ public sealed class SpectralMetricsTests
         using var mean = new MetricCollector<double>(meter, SpectralMetrics.SaMeanName);
         using var norm = new MetricCollector<double>(meter, SpectralMetrics.SpectralNormName);
         using var count = new MetricCollector<long>(meter, SpectralMetrics.MeasurementsName);
-        var empty = new LayerMeasurement { Layer = "x", Step = 0, SpectralNorm = double.PositiveInfinity, FrobeniusNorm = double.PositiveInfinity, Conditions = MeasurementConditions.NonFiniteWeight };
+        var empty = Measurements.Bare("x", 0, MeasurementConditions.NonFiniteWeight, sigma: double.PositiveInfinity, frobenius: double.PositiveInfinity);
 
         instruments.Record(0, [empty], [], []);
 

@@ -44,14 +44,14 @@ internal sealed class MatrixSignStep(double mix) : ISpectralRemedy
             Tensor next;
             if (iteration <= QuinticSteps)
             {
-                var poly = gram * s_quinticB + bmm(gram, gram) * s_quinticC;
-                next = x * s_quinticA + (tall ? bmm(x, poly) : bmm(poly, x));
+                var poly = (gram * s_quinticB).add(bmm(gram, gram) * s_quinticC, Scalars.One);
+                next = (x * s_quinticA).add(tall ? bmm(x, poly) : bmm(poly, x), Scalars.One);
             }
             else
             {
                 next = x * s_cubicA - (tall ? bmm(x, gram) : bmm(gram, x)) * Scalars.Half;
                 var change = linalg.matrix_norm(next - x, "fro", dims: [1, 2]) / linalg.matrix_norm(next, "fro", dims: [1, 2]);
-                converged = change.max().ToDouble() <= tolerance;
+                converged = DeviceTransfer.Number(change.max()) <= tolerance;
             }
 
             x = next;
@@ -62,11 +62,11 @@ internal sealed class MatrixSignStep(double mix) : ISpectralRemedy
         var polar = x * (frobenius / linalg.matrix_norm(x, "fro", dims: [1, 2], keepdim: true));
         using var keep = (1 - mix).ToScalar();
         using var lambda = mix.ToScalar();
-        var mixed = mix == 1 ? polar : w * keep + polar * lambda;
+        var mixed = mix == 1 ? polar : (w * keep).add(polar * lambda, Scalars.One);
         var result = mixed * (frobenius / linalg.matrix_norm(mixed, "fro", dims: [1, 2], keepdim: true));
         // σ₁ before is not known without more work (the guard reports the monitor's); after a full step (λ = 1) every
         // non-zero singular value is ‖W‖_F/‖P‖_F.
-        double after = mix == 1 ? (frobenius.flatten() / linalg.matrix_norm(x, "fro", dims: [1, 2])).max().ToDouble() : double.NaN;
+        double after = mix == 1 ? DeviceTransfer.Number((frobenius.flatten() / linalg.matrix_norm(x, "fro", dims: [1, 2])).max()) : double.NaN;
         return new RemedyProposal(result, null, double.NaN, after, iteration);
     }
 }

@@ -37,6 +37,6 @@ internal sealed class Rank1Correction(IReadOnlyList<double> targets) : ISpectral
         var v1 = top.V.narrow(2, 0, 1);                                             // (G, n, 1)
         var corrected = w - shrink.view(groups, 1, 1) * bmm(u1, v1.transpose(1, 2));
         var after = p > 1 ? maximum(sigma1 - shrink, top.S.select(1, 1)) : sigma1 - shrink;
-        return new RemedyProposal(corrected, null, sigma1.max().ToDouble(), after.max().ToDouble(), top.Iterations);
+        return new RemedyProposal(corrected, null, DeviceTransfer.Number(sigma1.max()), DeviceTransfer.Number(after.max()), top.Iterations);
     }
 }

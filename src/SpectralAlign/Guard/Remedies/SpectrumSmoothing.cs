@@ -34,7 +34,7 @@ internal sealed class SpectrumSmoothing(int rank, SmoothingTarget target, double
                 var relative = norms / s.narrow(1, 0, 1).clamp_min(TopSubspace.Epsilon);
                 var moved = (Reduction(s, Target(w, s, r)) / s.narrow(1, 0, 1).clamp_min(TopSubspace.Epsilon)).clamp_min(TopSubspace.MovementFloor);
                 var error = (relative.narrow(1, 0, rank) * moved).max(1).values;
-                return target == SmoothingTarget.NextSingularValue ? maximum(error, relative.select(1, rank).square()) : error;
+                return target == SmoothingTarget.NextSingularValue ? maximum(error, relative.select(1, rank).pow(Scalars.Two)) : error;
             });
         if (!top.Converged)
             return RemedyProposal.Refuse($"the top {needed} singular triplets did not converge in {top.Iterations} iterations (residual {top.Residual:G3})", top.Iterations);
@@ -47,7 +47,7 @@ internal sealed class SpectrumSmoothing(int rank, SmoothingTarget target, double
         var after = (sigma - reduction).select(1, 0);
         if (p > rank)
             after = maximum(after, top.S.select(1, rank));
-        return new RemedyProposal(smoothed, null, sigma.select(1, 0).max().ToDouble(), after.max().ToDouble(), top.Iterations);
+        return new RemedyProposal(smoothed, null, DeviceTransfer.Number(sigma.select(1, 0).max()), DeviceTransfer.Number(after.max()), top.Iterations);
     }
 
     /// <summary>The target t per group (G) from the current singular-value estimates S (G, p).</summary>
@@ -56,7 +56,7 @@ internal sealed class SpectrumSmoothing(int rank, SmoothingTarget target, double
         if (target == SmoothingTarget.NextSingularValue)
             return s.select(1, rank);
         using var remaining = (r - rank).ToScalar();
-        return ((w.square().sum([1, 2]) - s.narrow(1, 0, rank).square().sum(1)).clamp_min(Scalars.Zero) / remaining).sqrt();
+        return ((w.pow(Scalars.Two).sum([1, 2]) - s.narrow(1, 0, rank).pow(Scalars.Two).sum(1)).clamp_min(Scalars.Zero) / remaining).sqrt();
     }
 
     /// <summary>σᵢ − σᵢ′ = α·max(σᵢ − t, 0) for the top k (G, k).</summary>

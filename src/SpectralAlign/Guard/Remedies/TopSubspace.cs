@@ -52,8 +52,8 @@ internal static class TopSubspace
             v = bmm(q, zt.transpose(1, 2));                                     // right Ritz vectors Q·Z
             var wtu = bmm(u.transpose(1, 2), w).transpose(1, 2);                // Wᵀ·U, (G, n, p)
             var r = wtu - v * s.unsqueeze(1);
-            var norms = linalg.vector_norm(r, 2, [1], false);                   // (G, p)
-            residual = (error is null ? RelativeResidual(s, norms, needed) : error(s, norms)).max().ToDouble();
+            var norms = linalg.norm(r, [1], false);                            // (G, p)
+            residual = DeviceTransfer.Number((error is null ? RelativeResidual(s, norms, needed) : error(s, norms)).max());
             if (residual <= tolerance)
                 return new Triplets(u, s, v, residual, iteration, true);
             q = linalg.qr(wtu, linalg.QRMode.Reduced).Item1;

@@ -1,3 +1,4 @@
+using SpectralAlign.Spectral;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -36,16 +37,16 @@ internal static class WeightEditor
             return RemedyResult.Refused("the weight is not a non-empty (groups, m, n) stack");
         var computeType = RemedySettings.ComputeType(weight.dtype);
         var w = weight.detach().to(computeType);
-        if (!isfinite(w).all().ToBoolean())
+        if (!DeviceTransfer.Item<bool>(isfinite(w).all()))
             return RemedyResult.Refused("the weight has non-finite values");
-        if (w.abs().max().ToDouble() == 0)
+        if (DeviceTransfer.Number(w.abs().max()) == 0)
             return RemedyResult.Refused("the weight is zero");
 
         var proposal = remedy.Propose(w, warm, settings);
         if (proposal.Weight is null)
             return RemedyResult.Refused(proposal.Problem ?? "refused", proposal.Iterations);
         var replacement = proposal.Weight.to(weight.dtype);
-        if (!isfinite(replacement).all().ToBoolean())
+        if (!DeviceTransfer.Item<bool>(isfinite(replacement).all()))
             return RemedyResult.Refused($"the corrected weight is not finite in {weight.dtype}", proposal.Iterations);
 
         MomentEdit? edit = null;
