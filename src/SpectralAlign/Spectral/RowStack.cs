@@ -6,9 +6,9 @@ namespace SpectralAlign.Spectral;
 /// The input rows of a bucket's layers, copied into one (L·G, M, n) stack on the bucket's device and padded with zero
 /// rows to the longest capture (M, at least 1), with each layer's row count. <see cref="RowAlignment"/> reads it (and
 /// overwrites it); the bucket reads <see cref="Capacity"/> and <see cref="Counts"/> to find each layer's rows in the
-/// results. The stack is float32 (bfloat16 and float16 rows are widened exactly) unless a layer's rows are float64:
-/// <see cref="RowAlignment"/> scales every row by its own largest |element| before squaring anything, so float32 has
-/// the range for any float32 input and the precision for cosines.
+/// results. The stack keeps the capture's precision — float32 (bfloat16 and float16 rows are widened exactly) unless a
+/// layer's rows are float64 — so that the one copy is cheap; <see cref="RowAlignment"/> widens it to float64 after
+/// the passes that are exact in any dtype.
 /// </summary>
 internal sealed class RowStack
 {
