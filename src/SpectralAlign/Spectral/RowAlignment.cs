@@ -61,7 +61,7 @@ internal sealed class RowAlignment
     public void Compute(Tensor v, Dictionary<ResultField, Tensor> columns)
     {
         var v64 = v.to(ScalarType.Float64);
-        // (units, 2, M): hᵢ·v and hᵢ·h̄ in one product, the narrow factor on the left (see SubspaceIteration.Times).
+        // (units, 2, M): hᵢ·v and hᵢ·h̄ in one product, the narrow factor on the left (see WeightRuns.Times).
         var dots = bmm(stack([v64, _mean], 1), _rows.transpose(1, 2));
         var dotV = dots.select(1, 0);
         var dotMean = dots.select(1, 1);
