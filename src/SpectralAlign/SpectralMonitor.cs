@@ -451,10 +451,10 @@ public sealed class SpectralMonitor : IDisposable
     {
         lock (_gate)
         {
-            if (layer.Spectral.Basis is not { } basis)
-                return null;
             using var noGrad = no_grad();
             using var scope = NewDisposeScope();
+            if (layer.Spectral.BasisView() is not { } basis)
+                return null;
             var v = basis.select(2, 0);
             return (layer.View.Groups == 1 ? v.squeeze(0) : v).clone().MoveToOuterDisposeScope();
         }

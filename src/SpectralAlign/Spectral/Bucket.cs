@@ -18,10 +18,13 @@ internal sealed class Bucket
     private readonly Tensor _scale;        // (L·G) float64
     private readonly Tensor _frobenius;    // (L) float64
     private readonly Tensor _weightFinite; // (L) bool
-    private readonly Tensor _reference;    // (L·G, n) previous v1 (zeros for cold layers)
-    private readonly Tensor _hasReference; // (L·G) bool
+    private readonly Tensor? _reference;    // (L·G, n) previous v1 (zeros for cold layers), null when all are cold
+    private readonly Tensor? _hasReference; // (L·G) bool, null when all are warm or all cold
     private readonly RowStack _rows;
     private readonly bool[] _cold;
+    private readonly int[] _planned;       // per member: the warm iteration count it started with (its hint)
+    private readonly int[] _done;          // per member: iterations so far
+    private int[] _next;                   // per member: iterations of the next Compute
     private readonly bool[] _hasSketch;    // whether the layer's state holds the previous measurement's sketch
     private readonly Tensor _projection;   // (n, r) Ω of the update sketch
     private readonly Tensor _previousSketch; // (L·G, m, r) float64 (zeros where there is none)
@@ -83,12 +86,18 @@ internal sealed class Bucket
 
         // Warm start from each layer's previous basis; cold layers start from a random basis drawn from a private
         // generator seeded by (seed, layer name), never from torch's global one.
+        // When every member's basis is its slice of one shared tensor of the previous step's bucket (the usual case:
+        // the same layers measured together again), that tensor is the stack.
+        var states = members.Select(i => layers[i].State).ToArray();
         _cold = new bool[members.Length];
         var bases = new List<Tensor>(members.Length);
-        for (int j = 0; j < members.Length; j++)
+        var previous = SharedOf(states, s => s.BasisSlice);
+        if (previous?.Value.shape is [var stackedUnits, var stackedWidth, var stackedColumns] && stackedUnits == units && stackedWidth == n && stackedColumns == k)
+            _basis = previous.Value;
+        for (int j = 0; j < members.Length && _basis is null; j++)
         {
             var layer = layers[members[j]];
-            if (layer.State.Basis is { } b && b.shape is [var g, var width, var columns] && g == _groups && width == n && columns == k)
+            if (layer.State.BasisSlice?.View() is { } b && b.shape is [var g, var width, var columns] && g == _groups && width == n && columns == k)
             {
                 bases.Add(b);
                 continue;
@@ -99,21 +108,30 @@ internal sealed class Bucket
             bases.Add(randn([_groups, n, k], dtype: ScalarType.Float32, generator: generator));
         }
 
-        _basis = StackPadded(bases, _ => (n, k), n, k, Device).reshape(units, n, k);
-        // Which units have a previous v1, built without a host-to-device copy (a synchronisation on a GPU).
-        _hasReference = _cold.All(c => !c) ? ones(units, dtype: ScalarType.Bool, device: Device)
-            : _cold.All(c => c) ? zeros(units, dtype: ScalarType.Bool, device: Device)
-            : cat(_cold.Select(c => full([_groups], c ? Scalars.False : Scalars.True, dtype: ScalarType.Bool, device: Device)).ToList(), 0);
-        _reference = _basis.select(2, 0).clone().masked_fill_(_hasReference.logical_not().unsqueeze(1), Scalars.Zero);
+        _basis ??= StackPadded(bases, _ => (n, k), n, k, Device).reshape(units, n, k);
+        // The previous v1 of each unit (null when all are cold) and which units have one (null unless some are
+        // cold and some warm), built without a host-to-device copy (a synchronisation on a GPU).
+        if (_cold.All(c => !c))
+        {
+            _reference = _basis.select(2, 0);
+        }
+        else if (_cold.Any(c => !c))
+        {
+            _hasReference = cat(_cold.Select(c => full([_groups], c ? Scalars.False : Scalars.True, dtype: ScalarType.Bool, device: Device)).ToList(), 0);
+            _reference = _basis.select(2, 0).clone().masked_fill_(_hasReference.logical_not().unsqueeze(1), Scalars.Zero);
+        }
 
-        InitialIterations = Math.Max(options.PowerIterations, members.Max(i => layers[i].State.IterationHint));
+        // Each member iterates as often as its own hint says (SubspaceIteration.Iterate gives the extra steps of
+        // slow members to them alone).
+        _planned = members.Select(i => Math.Max(options.PowerIterations, layers[i].State.IterationHint)).ToArray();
+        _done = new int[members.Length];
+        _next = _planned;
 
         // Input rows, (G, N, n) per layer, copied into one stack padded with zero rows to the longest capture.
         _rows = new RowStack(members.Select(i => layers[i].Rows).ToArray(), _groups, n, Device);
         _layout = new ResultLayout(_groups * _rows.Capacity);
 
         // The update sketch: one Ω per input width (the same matrix in every layer's state), the previous WΩ.
-        var states = members.Select(i => layers[i].State).ToArray();
         bool Usable(Tensor? p) => p is not null && p.shape[0] == n && p.device_type == Device.type && p.device_index == Device.index;
         var shared = states.Select(st => st.Projection).FirstOrDefault(Usable);
         bool owned = shared is not null;
@@ -125,10 +143,36 @@ internal sealed class Bucket
             owned = true;
         }
 
-        _hasSketch = members.Select((i, j) => states[j].Sketch is { } sk && sk.shape is [var g, var rows, UpdateSketch.Columns] && g == _groups && rows == _outFeatures[j]).ToArray();
-        _previousSketch = _hasSketch.Any(h => h)
-            ? RowStack.Stack(members.Select((_, j) => _hasSketch[j] ? states[j].Sketch : null).ToArray(), _groups, m, UpdateSketch.Columns, Device)
-            : zeros([units, m, UpdateSketch.Columns], dtype: ScalarType.Float64, device: Device);
+        var previousSketch = SharedOf(states, s => s.SketchSlice);
+        if (previousSketch?.Value.shape is [var sketchUnits, var sketchRows, UpdateSketch.Columns] && sketchUnits == units && sketchRows == m)
+        {
+            _hasSketch = [.. members.Select(_ => true)];
+            _previousSketch = previousSketch.Value;
+        }
+        else
+        {
+            var sketches = states.Select(st => st.SketchSlice?.View()).ToArray();
+            _hasSketch = sketches.Select((sk, j) => sk?.shape is [var g, var rows, UpdateSketch.Columns] && g == _groups && rows == _outFeatures[j]).ToArray();
+            _previousSketch = _hasSketch.Any(h => h)
+                ? RowStack.Stack(sketches.Select((sk, j) => _hasSketch[j] ? sk : null).ToArray(), _groups, m, UpdateSketch.Columns, Device)
+                : zeros([units, m, UpdateSketch.Columns], dtype: ScalarType.Float64, device: Device);
+        }
+    }
+
+    /// <summary>The shared tensor of which every member's slice (by <paramref name="slice"/>) is its own units, in
+    /// member order; <c>null</c> when there is none.</summary>
+    private SharedTensor? SharedOf(SpectralState[] states, Func<SpectralState, StateSlice?> slice)
+    {
+        var source = slice(states[0])?.Source;
+        if (source is null)
+            return null;
+        for (int j = 0; j < states.Length; j++)
+        {
+            if (slice(states[j]) is not { } own || !own.IsSliceOf(source, j * _groups, _groups))
+                return null;
+        }
+
+        return source;
     }
 
     public Device Device { get; }
@@ -140,9 +184,8 @@ internal sealed class Bucket
     /// <summary>Whether the weights are used without rescaling (see <see cref="IsSafeScale"/>).</summary>
     public bool Unscaled { get; }
 
-    public int InitialIterations { get; }
-
-    public int TotalIterations { get; private set; }
+    /// <summary>The most iterations any member has had so far.</summary>
+    public int TotalIterations => _done.Max();
 
     /// <summary>The device results of the last <see cref="Compute"/>, (L, <see cref="ResultLayout.Width"/>) of this
     /// bucket's <see cref="ResultLayout"/>.</summary>
@@ -235,11 +278,19 @@ internal sealed class Bucket
         return false;
     }
 
-    public void Compute(int iterations, CostProfile? profile)
+    /// <summary>Iterates each member as planned (its warm hint on the first call, then what
+    /// <see cref="NeedsMoreIterations"/> decided) and extracts the Ritz pairs and the device results.</summary>
+    public void Compute(CostProfile? profile)
     {
         long start = profile is null ? 0 : CostProfile.Now;
-        var q = SubspaceIteration.Iterate(_weights, _basis, iterations);
-        TotalIterations += iterations;
+        var perUnit = new int[_next.Length * _groups];
+        for (int j = 0; j < _next.Length; j++)
+        {
+            Array.Fill(perUnit, _next[j], j * _groups, _groups);
+            _done[j] += _next[j];
+        }
+
+        var q = SubspaceIteration.Iterate(_weights, _basis, perUnit);
         var ritz = SubspaceIteration.RayleighRitz(_weights, q, _reference, _hasReference);
         _basis = ritz.Basis;
         _leftVectors = ritz.U;
@@ -286,20 +337,28 @@ internal sealed class Bucket
         return row[ResultField.WeightFinite] > 0 && row[ResultField.VectorFinite] > 0 && row[ResultField.Sigma1] != 0;
     }
 
+    /// <summary>After a read-back: whether a member needs more iterations within this step (a cold start above the
+    /// tolerance, or a lost warm start); plans them (as many again as it had, at least 4, up to
+    /// <see cref="SpectralMonitorOptions.MaxPowerIterations"/>) for the next <see cref="Compute"/>, 0 for the
+    /// others.</summary>
     public bool NeedsMoreIterations(SpectralMonitorOptions options)
     {
-        if (TotalIterations >= options.MaxPowerIterations)
-            return false;
+        var next = new int[Size];
+        bool any = false;
         for (int j = 0; j < Size; j++)
         {
             var row = Row(j);
             double residual = row[ResultField.Residual];
-            if (row[ResultField.WeightFinite] > 0 && row[ResultField.Sigma1] > 0
+            if (_done[j] < options.MaxPowerIterations && row[ResultField.WeightFinite] > 0 && row[ResultField.Sigma1] > 0
                 && ((_cold[j] && residual > options.ResidualTolerance) || residual > options.RestartResidual))
-                return true;
+            {
+                next[j] = Math.Min(Math.Max(_done[j], 4), options.MaxPowerIterations - _done[j]);
+                any = true;
+            }
         }
 
-        return false;
+        _next = next;
+        return any;
     }
 
     /// <summary>Builds the members' measurements into <paramref name="output"/> and updates their states.</summary>
@@ -309,6 +368,24 @@ internal sealed class Bucket
     /// <param name="output">One slot per layer of the call.</param>
     /// <param name="upstreamAlignment">Per layer of the call, its <see cref="LayerMeasurement.UpstreamAlignment"/>.</param>
     public void Complete(long step, IReadOnlyList<LayerInput> layers, SpectralMonitorOptions options, LayerMeasurement[] output, double[] upstreamAlignment)
+    {
+        // The states keep slices of the bucket's tensors; the bucket's own references end with this call.
+        var basis = new SharedTensor(_basis);
+        var left = new SharedTensor(_leftVectors!);
+        var sketch = new SharedTensor(_sketch!);
+        try
+        {
+            Complete(step, layers, options, output, upstreamAlignment, basis, left, sketch);
+        }
+        finally
+        {
+            basis.Release();
+            left.Release();
+            sketch.Release();
+        }
+    }
+
+    private void Complete(long step, IReadOnlyList<LayerInput> layers, SpectralMonitorOptions options, LayerMeasurement[] output, double[] upstreamAlignment, SharedTensor basis, SharedTensor left, SharedTensor sketch)
     {
         for (int j = 0; j < Size; j++)
         {
@@ -346,7 +423,7 @@ internal sealed class Bucket
                 SecondSingularValue = weightFinite ? row[ResultField.Sigma2] : 0,
                 FrobeniusNorm = weightFinite ? frobenius : double.PositiveInfinity,
                 Residual = vectorDefined ? row[ResultField.Residual] : 0,
-                Iterations = TotalIterations,
+                Iterations = _done[j],
                 InputMeanAlignment = vectorDefined ? row[ResultField.InputMeanAlignment] : 0,
                 MaxAbsInput = AlignmentSummary.MaxFinite(rowMax, _groups, _rows.Capacity, rows),
                 MaxInputRowNorm = row[ResultField.MaxRowNorm],
@@ -358,25 +435,22 @@ internal sealed class Bucket
 
             var state = layer.State;
             state.LastFrobenius = weightFinite ? row[ResultField.Frobenius] : double.NaN;
-            state.ReplaceSketch(weightFinite ? _sketch!.narrow(0, j * _groups, _groups).narrow(1, 0, _outFeatures[j]).DetachFromDisposeScope() : null);
+            state.ReplaceSketch(weightFinite ? new StateSlice(sketch, j * _groups, _groups, _outFeatures[j]) : null);
 
             // Keep the new basis only when it is meaningful; a non-finite or zero weight keeps the old one.
             if (vectorDefined)
             {
-                // Views of the bucket's tensors (no copies): the storage lives as long as any layer's view.
-                state.Replace(
-                    _basis.narrow(0, j * _groups, _groups).DetachFromDisposeScope(),
-                    row[ResultField.Sigma1],
-                    _leftVectors!.narrow(0, j * _groups, _groups).narrow(1, 0, _outFeatures[j]).DetachFromDisposeScope());
+                // Slices of the bucket's tensors (no copies, no view until someone reads them).
+                state.Replace(new StateSlice(basis, j * _groups, _groups), row[ResultField.Sigma1], new StateSlice(left, j * _groups, _groups, _outFeatures[j]));
                 // Adapt the warm iteration count without extra synchronisation: after a cold start or restart the
                 // weights are often moving fast (early training), so start generously; double while the residual
                 // stays above the tolerance; relax by one when comfortably below.
                 int hint = Math.Max(state.IterationHint, options.PowerIterations);
                 double residual = row[ResultField.Residual];
-                if (TotalIterations > InitialIterations)
+                if (_done[j] > _planned[j])
                     state.IterationHint = Math.Min(Math.Max(hint, 4 * options.PowerIterations), options.MaxWarmIterations);
                 else if (residual > options.ResidualTolerance)
-                    state.IterationHint = Math.Min(2 * InitialIterations, options.MaxWarmIterations);
+                    state.IterationHint = Math.Min(2 * _planned[j], options.MaxWarmIterations);
                 else if (residual < options.ResidualTolerance / 4)
                     state.IterationHint = Math.Max(options.PowerIterations, hint - 1);
             }

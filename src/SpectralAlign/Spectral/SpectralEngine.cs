@@ -36,7 +36,7 @@ internal sealed class SpectralEngine(SpectralMonitorOptions options)
             .ToList();
         profile?.Add(CostProfile.Phase.Assembly, start);
         foreach (var bucket in buckets)
-            bucket.Compute(bucket.InitialIterations, profile);
+            bucket.Compute(profile);
         ReadBack(buckets, buckets, links);
 
         // A weight that grew by many orders of magnitude since its last measurement can overflow the unscaled
@@ -47,7 +47,7 @@ internal sealed class SpectralEngine(SpectralMonitorOptions options)
             if (!buckets[b].Overflowed())
                 continue;
             buckets[b] = new Bucket(buckets[b].Members, layers, options, _summary, allowUnscaled: false);
-            buckets[b].Compute(buckets[b].InitialIterations, profile);
+            buckets[b].Compute(profile);
             rescaled.Add(buckets[b]);
         }
 
@@ -62,7 +62,7 @@ internal sealed class SpectralEngine(SpectralMonitorOptions options)
             if (pending.Count == 0)
                 break;
             foreach (var bucket in pending)
-                bucket.Compute(Math.Min(Math.Max(bucket.TotalIterations, 4), options.MaxPowerIterations - bucket.TotalIterations), profile);
+                bucket.Compute(profile);
             ReadBack(pending, buckets, links);
         }
 

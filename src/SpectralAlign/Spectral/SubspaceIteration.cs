@@ -32,6 +32,48 @@ internal static class SubspaceIteration
         return q;
     }
 
+    /// <summary>Runs <paramref name="iterations"/>[u] steps of Q ← orth(WᵀW Q) on unit u: every unit gets the
+    /// smallest count in one batched call, then each maximal run of consecutive units that need more is iterated on
+    /// its own (narrow views, no copy of the weights), so a few slow units do not make the whole stack iterate.</summary>
+    /// <param name="w">(L, m, n) float32 weights.</param>
+    /// <param name="basis">(L, n, k) start basis (not written to).</param>
+    /// <param name="iterations">Steps per unit (L values, each ≥ 0).</param>
+    /// <returns>The new orthonormal basis, (L, n, k).</returns>
+    public static Tensor Iterate(Tensor w, Tensor basis, int[] iterations)
+    {
+        int common = iterations.Min();
+        var q = Iterate(w, basis, common);
+        if (iterations.Max() == common)
+            return q;
+        if (common == 0)
+            q = q.clone();   // written to below; the caller's basis must stay as it is
+        IterateRuns(w, q, iterations, 0, iterations.Length, common);
+        return q;
+    }
+
+    /// <summary>Within units [<paramref name="from"/>, <paramref name="to"/>), all iterated <paramref name="done"/>
+    /// times, gives each maximal run of units that need more its common extra steps (written into
+    /// <paramref name="q"/>), then recurses into the run.</summary>
+    private static void IterateRuns(Tensor w, Tensor q, int[] iterations, int from, int to, int done)
+    {
+        for (int start = from; start < to;)
+        {
+            if (iterations[start] <= done)
+            {
+                start++;
+                continue;
+            }
+
+            int end = start + 1, least = iterations[start];
+            while (end < to && iterations[end] > done)
+                least = Math.Min(least, iterations[end++]);
+            var run = q.narrow(0, start, end - start);
+            run.copy_(Iterate(w.narrow(0, start, end - start), run, least - done));
+            IterateRuns(w, q, iterations, start, end, least);
+            start = end;
+        }
+    }
+
     /// <summary>W·Q returned transposed, (L, k, m) = (W Q)ᵀ = Qᵀ Wᵀ: the CPU BLAS measured here is several times
     /// slower on a batched product with a narrow right factor (k columns) than on the same product with the
     /// narrow factor on the left (the operation-cost table of the benchmark shows the effect).</summary>
@@ -52,45 +94,51 @@ internal static class SubspaceIteration
     /// <paramref name="reference"/> where <paramref name="hasReference"/>, otherwise so that its largest-magnitude
     /// component is positive) and computes the residual.
     /// </summary>
-    public static Ritz RayleighRitz(Tensor w, Tensor basis, Tensor reference, Tensor hasReference)
+    /// <param name="w">(L, m, n) float32 weights.</param>
+    /// <param name="basis">(L, n, k) orthonormal basis.</param>
+    /// <param name="reference">(L, n) the previous v1 of each unit, or <c>null</c> when no unit has one.</param>
+    /// <param name="hasReference">(L) bool: which units have a previous v1; <c>null</c> when all do (or none).</param>
+    public static Ritz RayleighRitz(Tensor w, Tensor basis, Tensor? reference, Tensor? hasReference)
     {
         long k = basis.shape[2];
         var bT = Times(w, basis);                                     // (L, k, m) = (W Q)ᵀ
         var gram = bmm(bT, bT.transpose(1, 2));                       // (L, k, k) = Qᵀ WᵀW Q
-        // The k × k eigenproblem in float64, symmetrised and finite: LAPACK's eigh fails outright ("failed to
-        // converge") on float32 Gram matrices of extreme weights, and one failure would lose every layer's step.
+        // The k × k eigenproblem in float64 and finite: LAPACK's eigh fails outright ("failed to converge") on
+        // float32 Gram matrices of extreme weights, and one failure would lose every layer's step. eigh reads only
+        // the lower triangle, so the product's rounding asymmetry does not matter.
         // On CUDA, libtorch's eigh reads its solver status back (a synchronisation) once per call, i.e. once per
         // bucket and compute round: the host waits for the bucket's iteration kernels before it enqueues the
         // statistics, a stall on top of the step's one result transfer. Not measured here (no GPU); avoiding it would
         // need a device-side k × k solver.
-        var gram64 = gram.to(ScalarType.Float64).nan_to_num_(0, 0, 0);
-        var (values64, vectors64) = linalg.eigh(gram64.add(gram64.transpose(1, 2), Scalars.One) * Scalars.Half);   // ascending
-        var values = values64.to(ScalarType.Float32);
-        var vectors = vectors64.to(ScalarType.Float32);
-        values = values.flip(-1).clamp_min(Scalars.Zero);
-        vectors = vectors.flip(-1);
+        var (values64, vectors64) = linalg.eigh(gram.to(ScalarType.Float64).nan_to_num_(0, 0, 0));   // ascending
+        var values = values64.to(ScalarType.Float32).clamp_min_(Scalars.Zero);
+        var vectors = vectors64.flip(-1).to(ScalarType.Float32);     // descending
         var ritz = bmm(basis, vectors);                               // (L, n, k), descending
         var v = ritz.select(2, 0);                                    // (L, n)
-        var lambda1 = values.select(1, 0);
-        var sigma2 = k > 1 ? values.select(1, 1).sqrt() : zeros_like(lambda1);
+        var lambda1 = values.select(1, k - 1);
+        var sigma2 = k > 1 ? values.select(1, k - 2).sqrt() : zeros_like(lambda1);
+        var zero = lambda1.eq(Scalars.Zero);
 
         // Residual of the top Ritz pair: ‖WᵀW v − λ1 v‖ / λ1.
         var wvT = bmm(vectors.narrow(2, 0, 1).transpose(1, 2), bT);  // (L, 1, m) = (W v)ᵀ
         var wtwv = TransposeTimes(w, wvT).squeeze(2);                 // (L, n)
-        var safeLambda = lambda1.masked_fill(lambda1.eq(Scalars.Zero), Scalars.One);
-        var residual = (linalg.norm(wtwv - lambda1.unsqueeze(1) * v, [1], false) / safeLambda)
-            .masked_fill(lambda1.eq(Scalars.Zero), Scalars.Zero);
+        var residual = (linalg.norm(wtwv - (lambda1.unsqueeze(1) * v), [1], false) / lambda1.masked_fill(zero, Scalars.One))
+            .masked_fill_(zero, Scalars.Zero);
 
         // Sign: consistent with the previous v1 where there is one, deterministic otherwise.
-        var agreement = (v * reference).sum(1);
-        var warmSign = ones_like(agreement).masked_fill(agreement.lt(Scalars.Zero), Scalars.MinusOne);
-        var largest = v.gather(1, v.abs().argmax(1, keepdim: true)).squeeze(1);
-        var coldSign = ones_like(largest).masked_fill(largest.lt(Scalars.Zero), Scalars.MinusOne);
-        var sign = where(hasReference, warmSign, coldSign);
-        ritz.select(2, 0).mul_(sign.unsqueeze(1));
+        var sign = reference is null ? ColdSign(v) : hasReference is null ? WarmSign(v, reference) : where(hasReference, WarmSign(v, reference), ColdSign(v));
+        v.mul_(sign.unsqueeze(1));
         var sigma1 = lambda1.sqrt();
-        var u = wvT.squeeze(1) * (sign / sigma1.masked_fill(sigma1.eq(Scalars.Zero), Scalars.One)).masked_fill(sigma1.eq(Scalars.Zero), Scalars.Zero).unsqueeze(1);
+        var u = wvT.squeeze(1) * (sign / sigma1.masked_fill(zero, Scalars.One)).masked_fill_(zero, Scalars.Zero).unsqueeze(1);
 
-        return new Ritz(ritz, ritz.select(2, 0), sigma1, sigma2, residual, u);
+        return new Ritz(ritz, v, sigma1, sigma2, residual, u);
     }
+
+    /// <summary>−1 where v disagrees with the previous v1 (negative dot product), else +1.</summary>
+    private static Tensor WarmSign(Tensor v, Tensor reference) =>
+        ones_like(v.select(1, 0)).masked_fill_((v * reference).sum(1).lt(Scalars.Zero), Scalars.MinusOne);
+
+    /// <summary>−1 where v's largest-magnitude component is negative, else +1.</summary>
+    private static Tensor ColdSign(Tensor v) =>
+        ones_like(v.select(1, 0)).masked_fill_(v.gather(1, v.abs().argmax(1, keepdim: true)).squeeze(1).lt(Scalars.Zero), Scalars.MinusOne);
 }
