@@ -8,9 +8,10 @@ using static TorchSharp.torch;
 namespace SpectralAlign.Tests.Spectral;
 
 /// <summary>
-/// The cause of the intermittent "Unknown scalar type" failures: a number passed where TorchSharp takes a
-/// <c>Scalar</c> becomes a temporary whose finalizer, run by a garbage collection on another thread during the native
-/// call, frees the value libtorch is reading (see <see cref="Scalars"/>). The engine passes only scalars it keeps alive.
+/// The cause of the intermittent "Unknown scalar type" / "Expected false to be true" failures: a temporary
+/// <c>Scalar</c> (from a number, or made inside TorchSharp by <c>Tensor + Tensor</c>, <c>square()</c>,
+/// <c>vector_norm</c> …) whose finalizer, run by a garbage collection on another thread during the native call, frees
+/// the value libtorch is reading (see <see cref="Scalars"/>). The library makes no such temporary.
 /// </summary>
 [Collection(TorchCollection.Name)]
 public sealed class ScalarLifetimeTests
@@ -58,7 +59,7 @@ public sealed class ScalarLifetimeTests
         try
         {
             // Each measurement makes a few dozen TorchSharp calls that take a Scalar; with a temporary among them
-            // about one such call in 10,000-50,000 failed while another thread collected.
+            // about one such call in 10,000 to 25,000 failed while another thread collected.
             while (clock.Elapsed < TimeSpan.FromSeconds(3))
             {
                 try
