@@ -5,7 +5,8 @@ namespace SpectralAlign.Spectral;
 
 /// <summary>
 /// One bucket of <see cref="Bucketing.Buckets"/>: layers with the same groups, input width, subspace dimension and
-/// device, weights zero-padded to the largest m, processed as one stack of L·G units (one per layer and group).
+/// device, processed as one stack of L·G units (one per layer and group); the weights are kept in runs of equal m
+/// (<see cref="WeightRuns"/>), so that layers of different output widths need no zero padding.
 /// </summary>
 internal sealed class Bucket
 {
@@ -14,8 +15,10 @@ internal sealed class Bucket
     private readonly int[] _outFeatures;
     private readonly int _n;               // the input width every layer of the bucket shares
     private readonly ResultLayout _layout;
-    private readonly Tensor _weights;      // (L·G, m, n) float32, scaled so max |w| = 1 per unit unless in the safe range; read only
-    private readonly Tensor _scale;        // (L·G) float64
+    private readonly WeightRuns _weights;  // (L·G, m_r, n) float32 runs, scaled so max |w| = 1 per unit unless in the safe range; read only
+    private readonly int[] _runOf;         // per member, its run
+    private readonly int[] _runFirst;      // per run, its first member
+    private readonly Tensor? _scale;       // (L·G) float64, null when unscaled
     private readonly Tensor _frobenius;    // (L) float64
     private readonly Tensor _weightFinite; // (L) bool
     private readonly Tensor? _reference;    // (L·G, n) previous v1 (zeros for cold layers), null when all are cold
@@ -27,12 +30,12 @@ internal sealed class Bucket
     private int[] _next;                   // per member: iterations of the next Compute
     private readonly bool[] _hasSketch;    // whether the layer's state holds the previous measurement's sketch
     private readonly Tensor _projection;   // (n, r) Ω of the update sketch
-    private readonly Tensor _previousSketch; // (L·G, m, r) float64 (zeros where there is none)
+    private readonly Tensor[] _previousSketch; // per run (L_r·G, r, m_r) float64 (zeros where there is none)
     private readonly AlignmentSummary _summary;
     private Tensor _basis;                 // (L·G, n, k)
-    private Tensor? _leftVectors;          // (L·G, m)
+    private IReadOnlyList<Tensor>? _leftVectors; // per run (L_r·G, m_r)
     private Tensor? _rightVectors;         // (L·G, n) v1
-    private Tensor? _sketch;               // (L·G, m, r) float64
+    private List<Tensor>? _sketch;         // per run (L_r·G, r, m_r) float64
     private Tensor? _updateSquared;        // (L)
     private RowAlignment? _alignment;
     private double[]? _host;
@@ -45,40 +48,39 @@ internal sealed class Bucket
         var first = layers[members[0]];
         _groups = first.Groups;
         int n = _n = first.InFeatures;
-        int m = members.Max(i => layers[i].OutFeatures);
         int k = Math.Min(options.SubspaceDimension, n);
         int units = members.Length * _groups;
         var weightList = members.Select(i => layers[i].Weight).ToList();
         Device = weightList[0].device;
         _outFeatures = members.Select(i => layers[i].OutFeatures).ToArray();
-        var outDims = _outFeatures.Select(o => (long)o).ToArray();
 
-        // Weights: stacked in float32 (bf16/fp16 are cast) and zero-padded to the bucket's largest m. Float32
+        // Weights: stacked in float32 (bf16/fp16 are cast), in runs of equal m. Float32
         // products of WᵀW stay exact enough as long as ‖W‖_F ≤ 1e12 and the entries are not tiny; when every layer's
         // previous measurement says so (and G = 1), the stack is used as it is (for a lone float32 weight, the
         // model's own tensor, only ever read). Otherwise each unit is divided by its largest magnitude, so that
         // neither huge nor tiny weights overflow or underflow. A non-finite unit keeps its NaN/∞: batched
         // products, QR and the float64 k × k eigenproblem keep them inside that unit, whose results are flagged.
-        var stacked = StackPadded(weightList, j => (outDims[j], n), m, n, Device, fresh: false).reshape(units, m, n);
+        var stacked = WeightRuns.Stack(weightList, Device, out _runOf);
+        _runFirst = [.. Enumerable.Range(0, stacked.Runs.Count).Select(r => Array.IndexOf(_runOf, r))];
         bool safe = allowUnscaled && _groups == 1 && members.All(i => IsSafeScale(layers[i].State.LastFrobenius, layers[i].OutFeatures, layers[i].InFeatures));
         Unscaled = safe;
         Tensor unitFinite;
         if (safe)
         {
             _weights = stacked;
-            _scale = ones(units, dtype: ScalarType.Float64, device: Device);
-            var unitFrobenius = linalg.norm(_weights, [1, 2], false).to(ScalarType.Float64);
+            var unitFrobenius = WeightRuns.Cat(stacked.Runs.Select(w => linalg.norm(w, [1, 2], false))).to(ScalarType.Float64);
             unitFinite = unitFrobenius.isfinite();
             _frobenius = unitFrobenius;
         }
         else
         {
-            var absMax = stacked.amax([1, 2]).maximum(stacked.amin([1, 2]).neg());   // two reads, no |W| written
+            // Two reads, no |W| written.
+            var absMax = WeightRuns.Cat(stacked.Runs.Select(w => w.amax([1, 2]).maximum(w.amin([1, 2]).neg())));
             unitFinite = absMax.isfinite();
             var scale = absMax.masked_fill(unitFinite.logical_not().logical_or(absMax.eq(Scalars.Zero)), Scalars.One);
-            _weights = stacked.div(scale.view(-1, 1, 1));                           // out of place: a copy
+            _weights = stacked.Select((w, start) => w.div(scale.narrow(0, start, w.shape[0]).view(-1, 1, 1)));   // out of place: a copy
             _scale = scale.to(ScalarType.Float64);
-            var unitFrobenius = linalg.norm(_weights, [1, 2], false).to(ScalarType.Float64) * _scale;
+            var unitFrobenius = WeightRuns.Cat(_weights.Runs.Select(w => linalg.norm(w, [1, 2], false))).to(ScalarType.Float64) * _scale;
             _frobenius = unitFrobenius.pow(Scalars.Two).view(-1, _groups).sum(1).sqrt();
         }
 
@@ -91,7 +93,7 @@ internal sealed class Bucket
         var states = members.Select(i => layers[i].State).ToArray();
         _cold = new bool[members.Length];
         var bases = new List<Tensor>(members.Length);
-        var previous = SharedOf(states, s => s.BasisSlice);
+        var previous = SharedOf(states, s => s.BasisSlice, 0, members.Length);
         if (previous?.Value.shape is [var stackedUnits, var stackedWidth, var stackedColumns] && stackedUnits == units && stackedWidth == n && stackedColumns == k)
             _basis = previous.Value;
         for (int j = 0; j < members.Length && _basis is null; j++)
@@ -108,7 +110,7 @@ internal sealed class Bucket
             bases.Add(randn([_groups, n, k], dtype: ScalarType.Float32, generator: generator));
         }
 
-        _basis ??= StackPadded(bases, _ => (n, k), n, k, Device).reshape(units, n, k);
+        _basis ??= stack(bases.Select(b => b.device_type == Device.type && b.device_index == Device.index ? b : b.to(Device)).ToList(), 0).view(units, n, k);
         // The previous v1 of each unit (null when all are cold) and which units have one (null unless some are
         // cold and some warm), built without a host-to-device copy (a synchronisation on a GPU).
         if (_cold.All(c => !c))
@@ -143,32 +145,42 @@ internal sealed class Bucket
             owned = true;
         }
 
-        var previousSketch = SharedOf(states, s => s.SketchSlice);
-        if (previousSketch?.Value.shape is [var sketchUnits, var sketchRows, UpdateSketch.Columns] && sketchUnits == units && sketchRows == m)
+        // The previous sketches, per run: the run's shared tensor of the previous step when its members are the same,
+        // else stacked from the members' sketches (zeros where a member has none).
+        _hasSketch = new bool[members.Length];
+        _previousSketch = new Tensor[_weights.Runs.Count];
+        for (int r = 0, firstMember = 0; r < _previousSketch.Length; r++)
         {
-            _hasSketch = [.. members.Select(_ => true)];
-            _previousSketch = previousSketch.Value;
-        }
-        else
-        {
-            var sketches = states.Select(st => st.SketchSlice?.View()).ToArray();
-            _hasSketch = sketches.Select((sk, j) => sk?.shape is [var g, var rows, UpdateSketch.Columns] && g == _groups && rows == _outFeatures[j]).ToArray();
-            _previousSketch = _hasSketch.Any(h => h)
-                ? RowStack.Stack(sketches.Select((sk, j) => _hasSketch[j] ? sk : null).ToArray(), _groups, m, UpdateSketch.Columns, Device)
-                : zeros([units, m, UpdateSketch.Columns], dtype: ScalarType.Float64, device: Device);
+            int count = (int)_weights.Runs[r].shape[0] / _groups;
+            long rows = _weights.Runs[r].shape[1];
+            var previousSketch = SharedOf(states, s => s.SketchSlice, firstMember, count);
+            if (previousSketch?.Value.shape is [_, UpdateSketch.Columns, var sketchRows] && sketchRows == rows)
+            {
+                Array.Fill(_hasSketch, true, firstMember, count);
+                _previousSketch[r] = previousSketch.Value;
+            }
+            else
+            {
+                var sketches = states[firstMember..(firstMember + count)].Select(st => st.SketchSlice?.View()).ToArray();
+                for (int j = 0; j < count; j++)
+                    _hasSketch[firstMember + j] = sketches[j]?.shape is [var g, UpdateSketch.Columns, var sketchRows2] && g == _groups && sketchRows2 == rows;
+                _previousSketch[r] = RowStack.Stack(sketches.Select((sk, j) => _hasSketch[firstMember + j] ? sk : null).ToArray(), _groups, UpdateSketch.Columns, rows, Device);
+            }
+
+            firstMember += count;
         }
     }
 
-    /// <summary>The shared tensor of which every member's slice (by <paramref name="slice"/>) is its own units, in
-    /// member order; <c>null</c> when there is none.</summary>
-    private SharedTensor? SharedOf(SpectralState[] states, Func<SpectralState, StateSlice?> slice)
+    /// <summary>The shared tensor of which the slices (by <paramref name="slice"/>) of members [<paramref name="from"/>,
+    /// + <paramref name="count"/>) are, in order, all the units; <c>null</c> when there is none.</summary>
+    private SharedTensor? SharedOf(SpectralState[] states, Func<SpectralState, StateSlice?> slice, int from, int count)
     {
-        var source = slice(states[0])?.Source;
-        if (source is null)
+        var source = slice(states[from])?.Source;
+        if (source is null || source.Value.shape[0] != (long)count * _groups)
             return null;
-        for (int j = 0; j < states.Length; j++)
+        for (int j = 0; j < count; j++)
         {
-            if (slice(states[j]) is not { } own || !own.IsSliceOf(source, j * _groups, _groups))
+            if (slice(states[from + j]) is not { } own || !own.IsSliceOf(source, j * _groups, _groups))
                 return null;
         }
 
@@ -197,55 +209,6 @@ internal sealed class Bucket
     private static bool IsSafeScale(double frobenius, int outFeatures, int inFeatures) =>
         double.IsFinite(frobenius) && frobenius <= 1e12
         && frobenius / Math.Sqrt((double)outFeatures * inFeatures) >= 1e-12;
-
-    /// <summary>
-    /// Stacks one (G, r_j, c_j) tensor per member into (L, G, rows, columns) float32 on <paramref name="device"/>,
-    /// zero-padding the last two dimensions:
-    /// consecutive members of the same size and dtype are stacked together and padded once, so the operation
-    /// count grows with the number of distinct shapes in the bucket, not with the number of layers.
-    /// </summary>
-    private static Tensor StackPadded(List<Tensor> items, Func<int, (long Rows, long Columns)> size, long rows, long columns, Device device, bool fresh = true)
-    {
-        var dtypes = items.Select(t => t.dtype).ToArray();
-        var parts = new List<Tensor>();
-        bool copied = false;
-        for (int start = 0; start < items.Count;)
-        {
-            int end = start + 1;
-            while (end < items.Count && size(end) == size(start) && dtypes[end] == dtypes[start])
-                end++;
-            var run = end - start == 1 ? items[start].unsqueeze(0) : stack(items.GetRange(start, end - start), 0);
-            copied |= end - start > 1;
-            if (run.device_type != device.type || run.device_index != device.index)
-            {
-                run = run.to(device);
-                copied = true;
-            }
-
-            if (dtypes[start] != ScalarType.Float32)
-            {
-                run = run.to(ScalarType.Float32);
-                copied = true;
-            }
-
-            var (r, c) = size(start);
-            copied |= r != rows || c != columns;
-            parts.Add(Pad(run, rows, columns));
-            start = end;
-        }
-
-        // A fresh tensor unless the caller copies it itself (the weights: their out-of-place scaling is the copy),
-        // so that nothing done to the stack can reach the model's own tensors.
-        return parts.Count > 1 ? cat(parts, 0) : copied || !fresh ? parts[0] : parts[0].clone();
-    }
-
-    /// <summary>Zero-pads the last two dimensions of <paramref name="t"/> to (<paramref name="rows"/>,
-    /// <paramref name="columns"/>); returns it unchanged when it already has that size.</summary>
-    private static Tensor Pad(Tensor t, long rows, long columns)
-    {
-        long extraRows = rows - t.shape[^2], extraColumns = columns - t.shape[^1];
-        return extraRows == 0 && extraColumns == 0 ? t : nn.functional.pad(t, [0, extraColumns, 0, extraRows]);
-    }
 
     /// <summary>Receives this bucket's rows of a host copy (packed by <see cref="ResultLayout"/>).</summary>
     public void SetHostResults(double[] values, int offset)
@@ -298,9 +261,16 @@ internal sealed class Bucket
         var columns = new Dictionary<ResultField, Tensor>();
         if (_sketch is null)
         {
-            // WΩ of the true weight, and ‖(W_t − W_prev)Ω‖²_F / r per layer.
-            _sketch = _weights.matmul(_projection).to(ScalarType.Float64).mul_(_scale.view(-1, 1, 1));
-            _updateSquared = (_sketch - _previousSketch).pow(Scalars.Two).sum([1, 2]).view(-1, _groups).sum([1]).div(UpdateSketch.ColumnCount);
+            // (WΩ)ᵀ = ΩᵀWᵀ of the true weight per run (the narrow factor on the left), and ‖(W_t − W_prev)Ω‖²_F / r
+            // per layer.
+            var omegaT = _projection.t();
+            _sketch = [.. _weights.Runs.Select((w, r) =>
+            {
+                var sketch = bmm(omegaT.expand(w.shape[0], -1, -1), w.transpose(1, 2)).to(ScalarType.Float64);
+                return _scale is null ? sketch : sketch.mul_(_weights.Part(_scale, r).view(-1, 1, 1));
+            })];
+            _updateSquared = WeightRuns.Cat(_sketch.Select((sketch, r) => (sketch - _previousSketch[r]).pow(Scalars.Two).sum([1, 2])))
+                .view(-1, _groups).sum([1]).div(UpdateSketch.ColumnCount);
         }
 
         columns[ResultField.UpdateSquared] = _updateSquared!;
@@ -311,8 +281,8 @@ internal sealed class Bucket
 
         // Per layer: the block-diagonal operator's σ1 is the largest group σ1, its σ2 the second largest of all
         // groups' σ1 and σ2; the residual is the worst group's.
-        var sigma1 = (ritz.Sigma1.to(ScalarType.Float64) * _scale).view(-1, _groups);
-        var sigma2 = (ritz.Sigma2.to(ScalarType.Float64) * _scale).view(-1, _groups);
+        var sigma1 = (_scale is null ? ritz.Sigma1.to(ScalarType.Float64) : ritz.Sigma1.to(ScalarType.Float64) * _scale).view(-1, _groups);
+        var sigma2 = (_scale is null ? ritz.Sigma2.to(ScalarType.Float64) : ritz.Sigma2.to(ScalarType.Float64) * _scale).view(-1, _groups);
         var top = cat([sigma1, sigma2], 1).topk(2, 1).values;
         columns[ResultField.Sigma1] = top.select(1, 0);
         columns[ResultField.Sigma2] = top.select(1, 1);
@@ -327,7 +297,7 @@ internal sealed class Bucket
     /// <summary>u1 (G, m_j) and v1 (G, n) of member <paramref name="j"/> from the last <see cref="Compute"/>: views
     /// of the bucket's device tensors.</summary>
     public (Tensor U, Tensor V) TopVectors(int j) =>
-        (_leftVectors!.narrow(0, j * _groups, _groups).narrow(1, 0, _outFeatures[j]), _rightVectors!.narrow(0, j * _groups, _groups));
+        (_leftVectors![_runOf[j]].narrow(0, (j - _runFirst[_runOf[j]]) * _groups, _groups), _rightVectors!.narrow(0, j * _groups, _groups));
 
     /// <summary>After a read-back: whether member <paramref name="j"/>'s u1 and v1 are defined (a finite, non-zero
     /// weight whose v1 is finite).</summary>
@@ -371,8 +341,8 @@ internal sealed class Bucket
     {
         // The states keep slices of the bucket's tensors; the bucket's own references end with this call.
         var basis = new SharedTensor(_basis);
-        var left = new SharedTensor(_leftVectors!);
-        var sketch = new SharedTensor(_sketch!);
+        var left = _leftVectors!.Select(u => new SharedTensor(u)).ToArray();
+        var sketch = _sketch!.Select(sk => new SharedTensor(sk)).ToArray();
         try
         {
             Complete(step, layers, options, output, upstreamAlignment, basis, left, sketch);
@@ -380,12 +350,12 @@ internal sealed class Bucket
         finally
         {
             basis.Release();
-            left.Release();
-            sketch.Release();
+            foreach (var shared in left.Concat(sketch))
+                shared.Release();
         }
     }
 
-    private void Complete(long step, IReadOnlyList<LayerInput> layers, SpectralMonitorOptions options, LayerMeasurement[] output, double[] upstreamAlignment, SharedTensor basis, SharedTensor left, SharedTensor sketch)
+    private void Complete(long step, IReadOnlyList<LayerInput> layers, SpectralMonitorOptions options, LayerMeasurement[] output, double[] upstreamAlignment, SharedTensor basis, SharedTensor[] left, SharedTensor[] sketch)
     {
         for (int j = 0; j < Size; j++)
         {
@@ -435,13 +405,14 @@ internal sealed class Bucket
 
             var state = layer.State;
             state.LastFrobenius = weightFinite ? row[ResultField.Frobenius] : double.NaN;
-            state.ReplaceSketch(weightFinite ? new StateSlice(sketch, j * _groups, _groups, _outFeatures[j]) : null);
+            int run = _runOf[j], inRun = (j - _runFirst[run]) * _groups;
+            state.ReplaceSketch(weightFinite ? new StateSlice(sketch[run], inRun, _groups) : null);
 
             // Keep the new basis only when it is meaningful; a non-finite or zero weight keeps the old one.
             if (vectorDefined)
             {
                 // Slices of the bucket's tensors (no copies, no view until someone reads them).
-                state.Replace(new StateSlice(basis, j * _groups, _groups), row[ResultField.Sigma1], new StateSlice(left, j * _groups, _groups, _outFeatures[j]));
+                state.Replace(new StateSlice(basis, j * _groups, _groups), row[ResultField.Sigma1], new StateSlice(left[run], inRun, _groups));
                 // Adapt the warm iteration count without extra synchronisation: after a cold start or restart the
                 // weights are often moving fast (early training), so start generously; double while the residual
                 // stays above the tolerance; relax by one when comfortably below.

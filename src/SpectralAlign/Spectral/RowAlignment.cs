@@ -15,7 +15,7 @@ namespace SpectralAlign.Spectral;
 /// neither 1e30 nor denormal float32 rows overflow or underflow in the norms (every float32, bfloat16 or float16
 /// value squares into float64's range). Full passes over the rows: two reductions for |h|max and one in-place zeroing
 /// in the narrow dtype, the widening copy, one norm and three matrix-vector products (h̄, hᵢ·h̄ once per
-/// measurement, hᵢ·v per call), each with the narrow factor on the left (see SubspaceIteration.Times).
+/// measurement, hᵢ·v per call), each with the narrow factor on the left (see WeightRuns.Times).
 /// </remarks>
 internal sealed class RowAlignment
 {

@@ -38,7 +38,7 @@ internal sealed class SpectralState : IDisposable
     /// <summary>Ω of the update sketch, (n, r) float32 (see <see cref="UpdateSketch"/>).</summary>
     internal Tensor? Projection { get; set; }
 
-    /// <summary>WΩ at the last measurement, (G, m, r) float64, or <c>null</c> (no previous measurement, or a
+    /// <summary>(WΩ)ᵀ at the last measurement, (G, r, m) float64, or <c>null</c> (no previous measurement, or a
     /// non-finite weight).</summary>
     internal Tensor? Sketch => _sketch?.Tensor;
 

@@ -4,8 +4,7 @@ namespace SpectralAlign.Spectral;
 
 /// <summary>
 /// One layer's part of its <see cref="SpectralState"/>: a tensor of its own, or units [start, start + count) of a
-/// bucket's <see cref="SharedTensor"/> (optionally only the first <c>rows</c> entries of dimension 1, dropping the
-/// bucket's zero padding). The view of a shared slice is made only when someone reads <see cref="Tensor"/> (the
+/// bucket's <see cref="SharedTensor"/>. The view of a shared slice is made only when someone reads <see cref="Tensor"/> (the
 /// guard, a checkpoint, a fallback of the engine); the engine itself recognises its own slices and reuses the shared
 /// tensor whole.
 /// </summary>
@@ -13,7 +12,6 @@ internal sealed class StateSlice : IDisposable
 {
     private readonly Lock _gate = new();
     private readonly SharedTensor? _source;
-    private readonly long _rows;
     private Tensor? _tensor;
     private bool _disposed;
 
@@ -23,14 +21,12 @@ internal sealed class StateSlice : IDisposable
     /// <param name="source">The bucket's tensor (one more reference is taken).</param>
     /// <param name="start">First unit (dimension 0).</param>
     /// <param name="count">Units.</param>
-    /// <param name="rows">Entries of dimension 1 to keep, or -1 for all.</param>
-    public StateSlice(SharedTensor source, int start, int count, long rows = -1)
+    public StateSlice(SharedTensor source, int start, int count)
     {
         source.AddReference();
         _source = source;
         Start = start;
         Count = count;
-        _rows = rows;
     }
 
     /// <summary>First unit in the shared tensor (0 for an own tensor).</summary>
@@ -47,11 +43,7 @@ internal sealed class StateSlice : IDisposable
             lock (_gate)
             {
                 ObjectDisposedException.ThrowIf(_disposed, this);
-                if (_tensor is null)
-                {
-                    var units = _source!.Value.narrow(0, Start, Count);
-                    _tensor = (_rows < 0 ? units : units.narrow(1, 0, _rows)).DetachFromDisposeScope();
-                }
+                _tensor ??= _source!.Value.narrow(0, Start, Count).DetachFromDisposeScope();
 
                 return _tensor;
             }
@@ -65,10 +57,7 @@ internal sealed class StateSlice : IDisposable
         lock (_gate)
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
-            if (_source is null)
-                return _tensor!.alias();
-            var units = _source.Value.narrow(0, Start, Count);
-            return _rows < 0 ? units : units.narrow(1, 0, _rows);
+            return _source is null ? _tensor!.alias() : _source.Value.narrow(0, Start, Count);
         }
     }
 

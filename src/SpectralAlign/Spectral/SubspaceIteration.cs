@@ -16,30 +16,37 @@ internal static class SubspaceIteration
     /// <param name="Sigma1">(L) σ1 of the scaled weights.</param>
     /// <param name="Sigma2">(L) σ2 estimate of the scaled weights (0 when k = 1).</param>
     /// <param name="Residual">(L) ‖WᵀW v1 − σ1² v1‖ / σ1² (0 when σ1 = 0).</param>
-    /// <param name="U">(L, m) u1 = W v1 / σ1 (zero when σ1 = 0), the sign matching v1's.</param>
-    public readonly record struct Ritz(Tensor Basis, Tensor V, Tensor Sigma1, Tensor Sigma2, Tensor Residual, Tensor U);
+    /// <param name="U">Per run of the weights (units_r, m_r) u1 = W v1 / σ1 (zero when σ1 = 0), the sign matching v1's.</param>
+    public readonly record struct Ritz(Tensor Basis, Tensor V, Tensor Sigma1, Tensor Sigma2, Tensor Residual, IReadOnlyList<Tensor> U);
 
     /// <summary>Runs <paramref name="iterations"/> steps of Q ← orth(WᵀW Q).</summary>
     /// <param name="w">(L, m, n) float32 weights.</param>
     /// <param name="basis">(L, n, k) start basis.</param>
     /// <param name="iterations">Number of steps (≥ 0).</param>
     /// <returns>The new orthonormal basis.</returns>
-    public static Tensor Iterate(Tensor w, Tensor basis, int iterations)
+    public static Tensor Iterate(Tensor w, Tensor basis, int iterations) => Iterate(new WeightRuns(w), basis, iterations);
+
+    /// <summary>Runs <paramref name="iterations"/> steps of Q ← orth(WᵀW Q).</summary>
+    /// <param name="w">The (L, m_r, n) float32 weights in runs.</param>
+    /// <param name="basis">(L, n, k) start basis.</param>
+    /// <param name="iterations">Number of steps (≥ 0).</param>
+    /// <returns>The new orthonormal basis.</returns>
+    public static Tensor Iterate(WeightRuns w, Tensor basis, int iterations)
     {
         var q = basis;
         for (int i = 0; i < iterations; i++)
-            q = linalg.qr(TransposeTimes(w, Times(w, q)), linalg.QRMode.Reduced).Item1;
+            q = linalg.qr(w.TransposeTimes(w.Times(q)), linalg.QRMode.Reduced).Item1;
         return q;
     }
 
     /// <summary>Runs <paramref name="iterations"/>[u] steps of Q ← orth(WᵀW Q) on unit u: every unit gets the
     /// smallest count in one batched call, then each maximal run of consecutive units that need more is iterated on
     /// its own (narrow views, no copy of the weights), so a few slow units do not make the whole stack iterate.</summary>
-    /// <param name="w">(L, m, n) float32 weights.</param>
+    /// <param name="w">The (L, m_r, n) float32 weights in runs.</param>
     /// <param name="basis">(L, n, k) start basis (not written to).</param>
     /// <param name="iterations">Steps per unit (L values, each ≥ 0).</param>
     /// <returns>The new orthonormal basis, (L, n, k).</returns>
-    public static Tensor Iterate(Tensor w, Tensor basis, int[] iterations)
+    public static Tensor Iterate(WeightRuns w, Tensor basis, int[] iterations)
     {
         int common = iterations.Min();
         var q = Iterate(w, basis, common);
@@ -54,7 +61,7 @@ internal static class SubspaceIteration
     /// <summary>Within units [<paramref name="from"/>, <paramref name="to"/>), all iterated <paramref name="done"/>
     /// times, gives each maximal run of units that need more its common extra steps (written into
     /// <paramref name="q"/>), then recurses into the run.</summary>
-    private static void IterateRuns(Tensor w, Tensor q, int[] iterations, int from, int to, int done)
+    private static void IterateRuns(WeightRuns w, Tensor q, int[] iterations, int from, int to, int done)
     {
         for (int start = from; start < to;)
         {
@@ -68,26 +75,11 @@ internal static class SubspaceIteration
             while (end < to && iterations[end] > done)
                 least = Math.Min(least, iterations[end++]);
             var run = q.narrow(0, start, end - start);
-            run.copy_(Iterate(w.narrow(0, start, end - start), run, least - done));
+            run.copy_(Iterate(w.Narrow(start, end - start), run, least - done));
             IterateRuns(w, q, iterations, start, end, least);
             start = end;
         }
     }
-
-    /// <summary>W·Q returned transposed, (L, k, m) = (W Q)ᵀ = Qᵀ Wᵀ: the CPU BLAS measured here is several times
-    /// slower on a batched product with a narrow right factor (k columns) than on the same product with the
-    /// narrow factor on the left (the operation-cost table of the benchmark shows the effect).</summary>
-    /// <param name="w">(L, m, n).</param>
-    /// <param name="q">(L, n, k).</param>
-    /// <returns>(L, k, m), contiguous.</returns>
-    public static Tensor Times(Tensor w, Tensor q) => bmm(q.transpose(1, 2).contiguous(), w.transpose(1, 2));
-
-    /// <summary>Wᵀ·Y computed as (Yᵀ·W)ᵀ from Yᵀ: the CPU BLAS measured here multiplies a row-major W from the left
-    /// about twice as fast as its transpose (the power-iteration section of the benchmark shows the effect).</summary>
-    /// <param name="w">(L, m, n).</param>
-    /// <param name="yTransposed">(L, k, m) = Yᵀ, e.g. from <see cref="Times"/>.</param>
-    /// <returns>(L, n, k), a transposed view.</returns>
-    public static Tensor TransposeTimes(Tensor w, Tensor yTransposed) => bmm(yTransposed, w).transpose(1, 2);
 
     /// <summary>
     /// Extracts the Ritz pairs of WᵀW from the span of <paramref name="basis"/>, fixes v1's sign (aligned with
@@ -98,11 +90,23 @@ internal static class SubspaceIteration
     /// <param name="basis">(L, n, k) orthonormal basis.</param>
     /// <param name="reference">(L, n) the previous v1 of each unit, or <c>null</c> when no unit has one.</param>
     /// <param name="hasReference">(L) bool: which units have a previous v1; <c>null</c> when all do (or none).</param>
-    public static Ritz RayleighRitz(Tensor w, Tensor basis, Tensor? reference, Tensor? hasReference)
+    public static Ritz RayleighRitz(Tensor w, Tensor basis, Tensor? reference, Tensor? hasReference) =>
+        RayleighRitz(new WeightRuns(w), basis, reference, hasReference);
+
+    /// <summary>
+    /// Extracts the Ritz pairs of WᵀW from the span of <paramref name="basis"/>, fixes v1's sign (aligned with
+    /// <paramref name="reference"/> where <paramref name="hasReference"/>, otherwise so that its largest-magnitude
+    /// component is positive) and computes the residual.
+    /// </summary>
+    /// <param name="w">The (L, m_r, n) float32 weights in runs.</param>
+    /// <param name="basis">(L, n, k) orthonormal basis.</param>
+    /// <param name="reference">(L, n) the previous v1 of each unit, or <c>null</c> when no unit has one.</param>
+    /// <param name="hasReference">(L) bool: which units have a previous v1; <c>null</c> when all do (or none).</param>
+    public static Ritz RayleighRitz(WeightRuns w, Tensor basis, Tensor? reference, Tensor? hasReference)
     {
         long k = basis.shape[2];
-        var bT = Times(w, basis);                                     // (L, k, m) = (W Q)ᵀ
-        var gram = bmm(bT, bT.transpose(1, 2));                       // (L, k, k) = Qᵀ WᵀW Q
+        var bT = w.Times(basis);                                      // per run (L_r, k, m_r) = (W Q)ᵀ
+        var gram = WeightRuns.Cat(bT.Select(b => bmm(b, b.transpose(1, 2))));  // (L, k, k) = Qᵀ WᵀW Q
         // The k × k eigenproblem in float64 and finite: LAPACK's eigh fails outright ("failed to converge") on
         // float32 Gram matrices of extreme weights, and one failure would lose every layer's step. eigh reads only
         // the lower triangle, so the product's rounding asymmetry does not matter.
@@ -120,8 +124,9 @@ internal static class SubspaceIteration
         var zero = lambda1.eq(Scalars.Zero);
 
         // Residual of the top Ritz pair: ‖WᵀW v − λ1 v‖ / λ1.
-        var wvT = bmm(vectors.narrow(2, 0, 1).transpose(1, 2), bT);  // (L, 1, m) = (W v)ᵀ
-        var wtwv = TransposeTimes(w, wvT).squeeze(2);                 // (L, n)
+        var top = vectors.narrow(2, 0, 1).transpose(1, 2);           // (L, 1, k)
+        var wvT = bT.Select((b, r) => bmm(w.Part(top, r), b)).ToList();   // per run (L_r, 1, m_r) = (W v)ᵀ
+        var wtwv = w.TransposeTimes(wvT).squeeze(2);                  // (L, n)
         var residual = (linalg.norm(wtwv - (lambda1.unsqueeze(1) * v), [1], false) / lambda1.masked_fill(zero, Scalars.One))
             .masked_fill_(zero, Scalars.Zero);
 
@@ -129,7 +134,8 @@ internal static class SubspaceIteration
         var sign = reference is null ? ColdSign(v) : hasReference is null ? WarmSign(v, reference) : where(hasReference, WarmSign(v, reference), ColdSign(v));
         v.mul_(sign.unsqueeze(1));
         var sigma1 = lambda1.sqrt();
-        var u = wvT.squeeze(1) * (sign / sigma1.masked_fill(zero, Scalars.One)).masked_fill_(zero, Scalars.Zero).unsqueeze(1);
+        var factor = (sign / sigma1.masked_fill(zero, Scalars.One)).masked_fill_(zero, Scalars.Zero).unsqueeze(1);
+        var u = wvT.Select((y, r) => y.squeeze(1) * w.Part(factor, r)).ToList();
 
         return new Ritz(ritz, v, sigma1, sigma2, residual, u);
     }

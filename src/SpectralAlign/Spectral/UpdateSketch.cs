@@ -5,7 +5,7 @@ namespace SpectralAlign.Spectral;
 
 /// <summary>
 /// A random sketch of a weight for the update ratio ‖W_t − W_prev‖_F / ‖W_t‖_F without keeping W_prev: each layer
-/// keeps only S = WΩ, (G, m, <see cref="Columns"/>) float64, where Ω (n × <see cref="Columns"/>) has independent ±1
+/// keeps only S = (WΩ)ᵀ, (G, <see cref="Columns"/>, m) float64, where Ω (n × <see cref="Columns"/>) has independent ±1
 /// entries from a private generator with a fixed seed (never torch's global one). Then
 /// E‖(W_t − W_prev)Ω‖²_F / r = ‖W_t − W_prev‖²_F exactly (an unbiased estimate of the squared distance), with a
 /// relative standard deviation of at most √(2/r) ≈ 0.35 for a rank-1 change and about √(2/(r·k)) for a change

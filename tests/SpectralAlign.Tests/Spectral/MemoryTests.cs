@@ -3,27 +3,29 @@ using static TorchSharp.torch;
 
 namespace SpectralAlign.Tests.Spectral;
 
-/// <summary>What the monitor keeps between steps: per bucket of layers measured together, one tensor each of the warm
-/// bases, u1 and the update sketches WΩ (the layers' states hold slices of them, without views of their own); per layer
-/// Ω; and nothing that grows with the number of steps.</summary>
+/// <summary>What the monitor keeps between steps: per bucket of layers measured together, one tensor of the warm bases;
+/// per run of equal output width within a bucket, one tensor each of u1 and the update sketches (WΩ)ᵀ (the layers'
+/// states hold slices of them, without views of their own); per layer Ω; and nothing that grows with the number of
+/// steps.</summary>
 [Collection(TorchCollection.Name)]
 public sealed class MemoryTests
 {
     [Fact]
-    public void Step_ManyMeasuredSteps_HoldsThreeTensorsPerBucketAndOnePerLayer_AndReleasesThemOnDispose()
+    public void Step_ManyMeasuredSteps_HoldsOneTensorPerBucketTwoPerRunAndOnePerLayer_AndReleasesThemOnDispose()
     {
         const int steps = 200;
         var (plain, _, _) = LiveTensorsPerStep(monitored: false, steps);
         var (monitored, layers, released) = LiveTensorsPerStep(monitored: true, steps);
 
         // Same training loop, same point of each step: the difference is what the monitor holds, constant over time.
-        // Two buckets: the 48 × 32 layer alone, the 48 × 48 and 10 × 48 layers (same input width) together.
+        // Two buckets: the 48 × 32 layer alone, the 48 × 48 and 10 × 48 layers (same input width) together, in two
+        // runs (different output widths).
         Assert.Equal(3, layers);
-        const int buckets = 2;
+        const int buckets = 2, runs = 3;
         var extra = monitored.Zip(plain, (a, b) => a - b).ToList();
         Assert.Equal(steps - 1, extra.Count);
-        Assert.All(extra, e => Assert.Equal((3 * buckets) + layers, e));
-        Assert.Equal((3 * buckets) + layers, released);   // disposing the monitor frees exactly those
+        Assert.All(extra, e => Assert.Equal(buckets + (2 * runs) + layers, e));
+        Assert.Equal(buckets + (2 * runs) + layers, released);   // disposing the monitor frees exactly those
     }
 
     private static (List<long> Counts, int Layers, long Released) LiveTensorsPerStep(bool monitored, int steps)
