@@ -60,7 +60,7 @@ internal sealed class Bucket
         // model's own tensor, only ever read). Otherwise each unit is divided by its largest magnitude, so that
         // neither huge nor tiny weights overflow or underflow. A non-finite unit keeps its NaN/∞: batched
         // products, QR and the float64 k × k eigenproblem keep them inside that unit, whose results are flagged.
-        var stacked = WeightRuns.Stack(weightList, Device, out _runOf);
+        var stacked = WeightRuns.Stack(weightList, _outFeatures, Device, out _runOf);
         _runFirst = [.. Enumerable.Range(0, stacked.Runs.Count).Select(r => Array.IndexOf(_runOf, r))];
         bool safe = allowUnscaled && _groups == 1 && members.All(i => IsSafeScale(layers[i].State.LastFrobenius, layers[i].OutFeatures, layers[i].InFeatures));
         Unscaled = safe;
@@ -78,13 +78,13 @@ internal sealed class Bucket
             var absMax = WeightRuns.Cat(stacked.Runs.Select(w => w.amax([1, 2]).maximum(w.amin([1, 2]).neg())));
             unitFinite = absMax.isfinite();
             var scale = absMax.masked_fill(unitFinite.logical_not().logical_or(absMax.eq(Scalars.Zero)), Scalars.One);
-            _weights = stacked.Select((w, start) => w.div(scale.narrow(0, start, w.shape[0]).view(-1, 1, 1)));   // out of place: a copy
+            _weights = stacked.Select((w, start, count) => w.div(scale.narrow(0, start, count).view(-1, 1, 1)));   // out of place: a copy
             _scale = scale.to(ScalarType.Float64);
             var unitFrobenius = WeightRuns.Cat(_weights.Runs.Select(w => linalg.norm(w, [1, 2], false))).to(ScalarType.Float64) * _scale;
             _frobenius = unitFrobenius.pow(Scalars.Two).view(-1, _groups).sum(1).sqrt();
         }
 
-        _weightFinite = unitFinite.view(-1, _groups).all(1);
+        _weightFinite = _groups == 1 ? unitFinite : unitFinite.view(-1, _groups).all(1);
 
         // Warm start from each layer's previous basis; cold layers start from a random basis drawn from a private
         // generator seeded by (seed, layer name), never from torch's global one.
@@ -151,8 +151,8 @@ internal sealed class Bucket
         _previousSketch = new Tensor[_weights.Runs.Count];
         for (int r = 0, firstMember = 0; r < _previousSketch.Length; r++)
         {
-            int count = (int)_weights.Runs[r].shape[0] / _groups;
-            long rows = _weights.Runs[r].shape[1];
+            int count = (int)_weights.Count(r) / _groups;
+            long rows = _outFeatures[firstMember];
             var previousSketch = SharedOf(states, s => s.SketchSlice, firstMember, count);
             if (previousSketch?.Value.shape is [_, UpdateSketch.Columns, var sketchRows] && sketchRows == rows)
             {
@@ -266,7 +266,7 @@ internal sealed class Bucket
             var omegaT = _projection.t();
             _sketch = [.. _weights.Runs.Select((w, r) =>
             {
-                var sketch = bmm(omegaT.expand(w.shape[0], -1, -1), w.transpose(1, 2)).to(ScalarType.Float64);
+                var sketch = bmm(omegaT.expand(_weights.Count(r), -1, -1), w.transpose(1, 2)).to(ScalarType.Float64);
                 return _scale is null ? sketch : sketch.mul_(_weights.Part(_scale, r).view(-1, 1, 1));
             })];
             _updateSquared = WeightRuns.Cat(_sketch.Select((sketch, r) => (sketch - _previousSketch[r]).pow(Scalars.Two).sum([1, 2])))
@@ -281,15 +281,27 @@ internal sealed class Bucket
 
         // Per layer: the block-diagonal operator's σ1 is the largest group σ1, its σ2 the second largest of all
         // groups' σ1 and σ2; the residual is the worst group's.
-        var sigma1 = (_scale is null ? ritz.Sigma1.to(ScalarType.Float64) : ritz.Sigma1.to(ScalarType.Float64) * _scale).view(-1, _groups);
-        var sigma2 = (_scale is null ? ritz.Sigma2.to(ScalarType.Float64) : ritz.Sigma2.to(ScalarType.Float64) * _scale).view(-1, _groups);
-        var top = cat([sigma1, sigma2], 1).topk(2, 1).values;
-        columns[ResultField.Sigma1] = top.select(1, 0);
-        columns[ResultField.Sigma2] = top.select(1, 1);
+        var sigma1 = _scale is null ? ritz.Sigma1.to(ScalarType.Float64) : ritz.Sigma1.to(ScalarType.Float64) * _scale;
+        var sigma2 = _scale is null ? ritz.Sigma2.to(ScalarType.Float64) : ritz.Sigma2.to(ScalarType.Float64) * _scale;
+        var vectorFinite = ritz.V.isfinite().all(1);
+        if (_groups == 1)
+        {
+            columns[ResultField.Sigma1] = sigma1;
+            columns[ResultField.Sigma2] = sigma2;
+            columns[ResultField.Residual] = ritz.Residual;
+            columns[ResultField.VectorFinite] = vectorFinite;
+        }
+        else
+        {
+            var top = cat([sigma1.view(-1, _groups), sigma2.view(-1, _groups)], 1).topk(2, 1).values;
+            columns[ResultField.Sigma1] = top.select(1, 0);
+            columns[ResultField.Sigma2] = top.select(1, 1);
+            columns[ResultField.Residual] = ritz.Residual.view(-1, _groups).amax([1]);
+            columns[ResultField.VectorFinite] = vectorFinite.view(-1, _groups).all(1);
+        }
+
         columns[ResultField.Frobenius] = _frobenius;
-        columns[ResultField.Residual] = ritz.Residual.view(-1, _groups).amax([1]);
         columns[ResultField.WeightFinite] = _weightFinite;
-        columns[ResultField.VectorFinite] = ritz.V.isfinite().all(1).view(-1, _groups).all(1);
         Results = _layout.Pack(columns);
         profile?.Add(CostProfile.Phase.Statistics, start);
     }

@@ -20,10 +20,16 @@ internal sealed class LayerInput
         ArgumentNullException.ThrowIfNull(name);
         ArgumentNullException.ThrowIfNull(weight);
         ArgumentNullException.ThrowIfNull(state);
-        if (weight.dim() != 3 || !weight.is_floating_point() || weight.shape.Any(d => d == 0))
-            throw new ArgumentException($"Layer '{name}': the weight must be a non-empty floating (G, m, n) tensor; it is {weight.dtype} [{string.Join(", ", weight.shape)}].", nameof(weight));
-        if (rows is not null && (rows.dim() != 3 || !rows.is_floating_point() || rows.shape[0] != weight.shape[0] || rows.shape[2] != weight.shape[2]))
-            throw new ArgumentException($"Layer '{name}': the rows must be a floating (G, N, n) tensor with G = {weight.shape[0]} and n = {weight.shape[2]}; they are {rows.dtype} [{string.Join(", ", rows.shape)}].", nameof(rows));
+        var shape = weight.shape;   // read once: each read of a tensor's shape is a native call
+        if (shape.Length != 3 || !weight.is_floating_point() || shape.Any(d => d == 0))
+            throw new ArgumentException($"Layer '{name}': the weight must be a non-empty floating (G, m, n) tensor; it is {weight.dtype} [{string.Join(", ", shape)}].", nameof(weight));
+        var rowShape = rows?.shape;
+        if (rows is not null && (rowShape!.Length != 3 || !rows.is_floating_point() || rowShape[0] != shape[0] || rowShape[2] != shape[2]))
+            throw new ArgumentException($"Layer '{name}': the rows must be a floating (G, N, n) tensor with G = {shape[0]} and n = {shape[2]}; they are {rows.dtype} [{string.Join(", ", rowShape)}].", nameof(rows));
+        Groups = (int)shape[0];
+        OutFeatures = (int)shape[1];
+        InFeatures = (int)shape[2];
+        RowCount = rowShape?[1] ?? 0;
         Name = name;
         Weight = weight;
         Rows = rows;
@@ -47,14 +53,14 @@ internal sealed class LayerInput
     public int Upstream { get; set; } = -1;
 
     /// <summary>G.</summary>
-    public int Groups => (int)Weight.shape[0];
+    public int Groups { get; }
 
     /// <summary>m.</summary>
-    public int OutFeatures => (int)Weight.shape[1];
+    public int OutFeatures { get; }
 
     /// <summary>n.</summary>
-    public int InFeatures => (int)Weight.shape[2];
+    public int InFeatures { get; }
 
     /// <summary>Rows present (N; 0 without rows).</summary>
-    public long RowCount => Rows?.shape[1] ?? 0;
+    public long RowCount { get; }
 }

@@ -12,15 +12,17 @@ namespace SpectralAlign.Spectral;
 internal sealed class WeightRuns
 {
     private readonly long[] _starts;
+    private readonly long[] _counts;
 
     /// <param name="runs">(units_r, m_r, n) tensors with the same n, in unit order.</param>
     public WeightRuns(params Tensor[] runs)
     {
         Runs = runs;
+        _counts = [.. runs.Select(run => run.shape[0])];   // read once: each read of a shape is a native call
         _starts = new long[runs.Length];
         for (int r = 1; r < runs.Length; r++)
-            _starts[r] = _starts[r - 1] + runs[r - 1].shape[0];
-        Units = _starts[^1] + runs[^1].shape[0];
+            _starts[r] = _starts[r - 1] + _counts[r - 1];
+        Units = _starts[^1] + _counts[^1];
     }
 
     public IReadOnlyList<Tensor> Runs { get; }
@@ -31,13 +33,17 @@ internal sealed class WeightRuns
     /// <summary>First unit of run <paramref name="run"/>.</summary>
     public long Start(int run) => _starts[run];
 
+    /// <summary>Units of run <paramref name="run"/>.</summary>
+    public long Count(int run) => _counts[run];
+
     /// <summary>Stacks (G, m_j, n) weights into runs of consecutive members with the same m and dtype, in float32 on
     /// <paramref name="device"/>. A run of one float32 weight already on the device is that weight itself (a view:
     /// the caller only reads it).</summary>
     /// <param name="weights">Per member its weight.</param>
+    /// <param name="outFeatures">Per member its m.</param>
     /// <param name="device">The bucket's device.</param>
     /// <param name="runOf">Per member, the index of its run.</param>
-    public static WeightRuns Stack(IReadOnlyList<Tensor> weights, Device device, out int[] runOf)
+    public static WeightRuns Stack(IReadOnlyList<Tensor> weights, int[] outFeatures, Device device, out int[] runOf)
     {
         runOf = new int[weights.Count];
         var runs = new List<Tensor>();
@@ -45,7 +51,7 @@ internal sealed class WeightRuns
         {
             var first = weights[start];
             int end = start + 1;
-            while (end < weights.Count && weights[end].shape[1] == first.shape[1] && weights[end].dtype == first.dtype)
+            while (end < weights.Count && outFeatures[end] == outFeatures[start] && weights[end].dtype == first.dtype)
                 end++;
             var run = end - start == 1 ? first : stack(Enumerable.Range(start, end - start).Select(i => weights[i]).ToList(), 0).flatten(0, 1);
             if (run.device_type != device.type || run.device_index != device.index)
@@ -61,7 +67,7 @@ internal sealed class WeightRuns
     }
 
     /// <summary>Applies <paramref name="map"/> (run tensor, its first unit) to every run.</summary>
-    public WeightRuns Select(Func<Tensor, long, Tensor> map) => new([.. Runs.Select((run, r) => map(run, _starts[r]))]);
+    public WeightRuns Select(Func<Tensor, long, long, Tensor> map) => new([.. Runs.Select((run, r) => map(run, _starts[r], _counts[r]))]);
 
     /// <summary>Units [<paramref name="start"/>, + <paramref name="count"/>) (narrow views).</summary>
     public WeightRuns Narrow(long start, long count)
@@ -69,7 +75,7 @@ internal sealed class WeightRuns
         var parts = new List<Tensor>();
         for (int r = 0; r < Runs.Count; r++)
         {
-            long from = Math.Max(start, _starts[r]), to = Math.Min(start + count, _starts[r] + Runs[r].shape[0]);
+            long from = Math.Max(start, _starts[r]), to = Math.Min(start + count, _starts[r] + _counts[r]);
             if (from < to)
                 parts.Add(Runs[r].narrow(0, from - _starts[r], to - from));
         }
@@ -85,7 +91,7 @@ internal sealed class WeightRuns
     }
 
     /// <summary>Units of run <paramref name="run"/> in an (L, …) tensor (no copy for a single run).</summary>
-    public Tensor Part(Tensor t, int run) => Runs.Count == 1 ? t : t.narrow(0, _starts[run], Runs[run].shape[0]);
+    public Tensor Part(Tensor t, int run) => Runs.Count == 1 ? t : t.narrow(0, _starts[run], _counts[run]);
 
     /// <summary>W·Q returned transposed, per run (units_r, k, m_r) = (W Q)ᵀ = Qᵀ Wᵀ: the CPU BLAS measured here is
     /// several times slower on a batched product with a narrow right factor (k columns) than on the same product with
