@@ -24,10 +24,10 @@ public sealed class SpectralMonitorOptions
     /// <see cref="MaxWarmIterations"/>). Default <c>2</c>.</summary>
     public int PowerIterations { get; set; } = 2;
 
-    /// <summary>Ceiling of the adaptive warm iteration count. Layers measured together share the largest count among
-    /// them, so this bounds the cost of early training, when nearly tied top singular values keep residuals high; 8
-    /// meets the accuracy targets on the demo model's runs (tests/SpectralAlign.Benchmarks/RESULTS.md). Default
-    /// <c>8</c>.</summary>
+    /// <summary>Ceiling of the adaptive warm iteration count of each layer (layers measured together still iterate
+    /// only as often as each needs: a slow layer's extra steps run on it alone). Bounds the cost of early training,
+    /// when nearly tied top singular values keep residuals high; 8 meets the accuracy targets on the demo model's runs
+    /// (tests/SpectralAlign.Benchmarks/RESULTS.md). Default <c>8</c>.</summary>
     public int MaxWarmIterations { get; set; } = 8;
 
     /// <summary>Width k of the iterated subspace. The top singular vector is extracted from it by a Rayleigh–Ritz

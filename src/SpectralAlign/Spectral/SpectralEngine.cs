@@ -3,7 +3,7 @@ using static TorchSharp.torch;
 namespace SpectralAlign.Spectral;
 
 /// <summary>
-/// The measurement core, callable with plain tensors: groups the layers into padded buckets (see
+/// The measurement core, callable with plain tensors: groups the layers into buckets (see
 /// <see cref="Bucketing"/>), runs the stacked subspace iteration and the per-row SA cosines on the device, copies all
 /// results to the host in one transfer per device and summarises the distributions there. The upstream alignments of
 /// linked layers (<see cref="LayerInput.Upstream"/>, <see cref="UpstreamLinks"/>) travel in the same transfer.
