@@ -246,6 +246,12 @@ public static class Trainer
         return (r.Loss, r.GradNorm, r.LearningRate);
     }
 
+    // The exponent of square() kept reachable: TorchSharp's square() is pow(2) with a temporary Scalar that a
+    // collection on another thread can free while libtorch reads it (seen once in the test suite as "INTERNAL ASSERT
+    // FAILED at c10/core/Scalar.h" in pow; see SpectralAlign's Spectral/Scalars.cs). The same integer exponent, so the
+    // same kernel and bit-identical results.
+    private static readonly Scalar s_two = 2.ToScalar();
+
     /// <summary>L2 norm of the concatenation of all gradients (float32 accumulation).</summary>
     /// <param name="parameters">The parameters.</param>
     /// <returns>The norm, or NaN/∞ when a gradient is not finite.</returns>
@@ -258,7 +264,7 @@ public static class Trainer
         foreach (var p in parameters)
         {
             if (p.grad is { } g)
-                squares.Add(g.to(ScalarType.Float32).square().sum());
+                squares.Add(g.to(ScalarType.Float32).pow(s_two).sum());
         }
 
         return squares.Count == 0 ? 0 : stack(squares).sum().sqrt().item<float>();
