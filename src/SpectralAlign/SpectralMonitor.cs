@@ -1,6 +1,5 @@
 using System.Diagnostics.CodeAnalysis;
 using Microsoft.Extensions.Logging;
-using Microsoft.Extensions.Logging.Abstractions;
 using SpectralAlign.Detection;
 using SpectralAlign.Hooks;
 using SpectralAlign.Monitoring;
@@ -74,7 +73,7 @@ public sealed class SpectralMonitor : IDisposable
         var copy = (options ?? new SpectralMonitorOptions()).Clone();
         copy.ThrowIfInvalid(nameof(options));
         _options = copy;
-        _publisher = new StepPublisher(this, logger ?? NullLogger.Instance, SpectralTelemetry.For(_options.MeterFactory), [.. _options.MetricTags]);
+        _publisher = new StepPublisher(this, SafeLogger.Wrap(logger), SpectralTelemetry.For(_options.MeterFactory), [.. _options.MetricTags]);
         _registry = new WatchRegistry(_options.MaxSamplesPerLayer, _options.Seed);
         _scheduler = new CaptureScheduler(_options.Interval, _options.SilentHookSteps, _publisher);
         _engine = new SpectralEngine(_options);
