@@ -219,11 +219,8 @@ public sealed class SpectralMonitor : IDisposable
             var links = SequentialLinks.Find(model, adapters);
             lock (_gate)
             {
-                foreach (var (upstream, downstream) in links)
-                {
-                    if (!_disposed && _registry.Find(upstream) is not null && _registry.Find(downstream) is not null && !_registry.Links.HasUpstream(downstream))
-                        _registry.Links.Add(upstream, downstream);
-                }
+                if (!_disposed)
+                    _registry.AutoLink(links);
             }
         }
 
@@ -449,14 +446,7 @@ public sealed class SpectralMonitor : IDisposable
     internal Tensor? CopySingularVector(WatchedLayer layer)
     {
         lock (_gate)
-        {
-            using var noGrad = no_grad();
-            using var scope = NewDisposeScope();
-            if (layer.Spectral.BasisView() is not { } basis)
-                return null;
-            var v = basis.select(2, 0);
-            return (layer.View.Groups == 1 ? v.squeeze(0) : v).clone().MoveToOuterDisposeScope();
-        }
+            return WatchRegistry.CopySingularVector(layer);
     }
 
     /// <summary>Registers adapters all or nothing: every module and name is checked before the first hook is
