@@ -1,6 +1,5 @@
 using System.Diagnostics.CodeAnalysis;
 using Microsoft.Extensions.Logging;
-using Microsoft.Extensions.Logging.Abstractions;
 using SpectralAlign.Detection;
 using SpectralAlign.Hooks;
 using SpectralAlign.Monitoring;
@@ -74,7 +73,7 @@ public sealed class SpectralMonitor : IDisposable
         var copy = (options ?? new SpectralMonitorOptions()).Clone();
         copy.ThrowIfInvalid(nameof(options));
         _options = copy;
-        _publisher = new StepPublisher(this, logger ?? NullLogger.Instance, SpectralTelemetry.For(_options.MeterFactory), [.. _options.MetricTags]);
+        _publisher = new StepPublisher(this, SafeLogger.Wrap(logger), SpectralTelemetry.For(_options.MeterFactory), [.. _options.MetricTags]);
         _registry = new WatchRegistry(_options.MaxSamplesPerLayer, _options.Seed);
         _scheduler = new CaptureScheduler(_options.Interval, _options.SilentHookSteps, _publisher);
         _engine = new SpectralEngine(_options);
@@ -220,11 +219,8 @@ public sealed class SpectralMonitor : IDisposable
             var links = SequentialLinks.Find(model, adapters);
             lock (_gate)
             {
-                foreach (var (upstream, downstream) in links)
-                {
-                    if (!_disposed && _registry.Find(upstream) is not null && _registry.Find(downstream) is not null && !_registry.Links.HasUpstream(downstream))
-                        _registry.Links.Add(upstream, downstream);
-                }
+                if (!_disposed)
+                    _registry.AutoLink(links);
             }
         }
 
@@ -450,14 +446,7 @@ public sealed class SpectralMonitor : IDisposable
     internal Tensor? CopySingularVector(WatchedLayer layer)
     {
         lock (_gate)
-        {
-            using var noGrad = no_grad();
-            using var scope = NewDisposeScope();
-            if (layer.Spectral.BasisView() is not { } basis)
-                return null;
-            var v = basis.select(2, 0);
-            return (layer.View.Groups == 1 ? v.squeeze(0) : v).clone().MoveToOuterDisposeScope();
-        }
+            return WatchRegistry.CopySingularVector(layer);
     }
 
     /// <summary>Registers adapters all or nothing: every module and name is checked before the first hook is

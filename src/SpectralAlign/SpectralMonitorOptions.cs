@@ -146,15 +146,5 @@ public sealed class SpectralMonitorOptions
         Detection = Detection?.Clone()!,
     };
 
-    internal void ThrowIfInvalid(string paramName)
-    {
-        var problems = Validate();
-        if (problems.Count > 0)
-        {
-            throw new ArgumentException(
-                $"Invalid {nameof(SpectralMonitorOptions)} ({problems.Count} problem{(problems.Count == 1 ? "" : "s")}):" + Environment.NewLine
-                + string.Join(Environment.NewLine, problems.Select(p => "  - " + p)),
-                paramName);
-        }
-    }
+    internal void ThrowIfInvalid(string paramName) => Telemetry.OptionProblems.ThrowIfAny(Validate(), nameof(SpectralMonitorOptions), paramName);
 }

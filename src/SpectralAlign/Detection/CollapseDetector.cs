@@ -201,6 +201,8 @@ public sealed class CollapseDetector
             throw new InvalidDataException($"The detector state is invalid: {ex.Message}", ex);
         }
 
+        state.ThrowIfIncomplete();
+
         var problems = new List<string>();
         _layers.Clear();
         foreach (var (name, saved) in state.Layers)

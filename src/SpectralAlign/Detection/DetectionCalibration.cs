@@ -23,9 +23,13 @@ public sealed class DetectionCalibration
     /// <param name="margin">The relative margin added above the fitted quantile.</param>
     /// <param name="referenceRuns">How many healthy runs the fit used.</param>
     /// <param name="description">Free text: what the reference runs were.</param>
+    /// <exception cref="ArgumentNullException"><paramref name="thresholds"/> is null.</exception>
+    /// <exception cref="ArgumentException">A rule's thresholds are null.</exception>
     public DetectionCalibration(IReadOnlyDictionary<string, IReadOnlyDictionary<string, double>> thresholds, double falseAlarmBudget, double margin, int referenceRuns, string description = "")
     {
         ArgumentNullException.ThrowIfNull(thresholds);
+        if (thresholds.FirstOrDefault(r => r.Value is null) is { Key: { } missing, Value: null })
+            throw new ArgumentException($"The thresholds of rule '{missing}' are null; give an empty dictionary for none.", nameof(thresholds));
         _thresholds = thresholds.ToDictionary(r => r.Key, r => r.Value.ToDictionary(l => l.Key, l => l.Value, StringComparer.Ordinal), StringComparer.Ordinal);
         FalseAlarmBudget = falseAlarmBudget;
         Margin = margin;
@@ -118,6 +122,8 @@ public sealed class DetectionCalibration
 
         if (document.Format != FormatName || document.Version != FormatVersion)
             throw new InvalidDataException($"Not a SpectralAlign detection calibration (expected format '{FormatName}' version {FormatVersion}, found '{document.Format}' version {document.Version}).");
+        if (document.Thresholds.FirstOrDefault(r => r.Value is null) is { Key: { } rule, Value: null })
+            throw new InvalidDataException($"The calibration's 'thresholds.{rule}' is null; expected an object of per-layer thresholds.");
         var thresholds = document.Thresholds.ToDictionary(
             r => r.Key,
             r => (IReadOnlyDictionary<string, double>)r.Value.ToDictionary(l => l.Key, l => l.Value ?? double.PositiveInfinity, StringComparer.Ordinal),

@@ -13,6 +13,39 @@ internal sealed class DetectorState
 
     [JsonRequired]
     public List<TrackState> Run { get; set; } = [];
+
+    /// <summary>Throws unless every entry of the collections is present (the serializer checks the properties' own
+    /// nullability, not that of collection elements).</summary>
+    /// <exception cref="InvalidDataException">An entry is null; the message names it.</exception>
+    public void ThrowIfIncomplete()
+    {
+        foreach (var (name, layer) in Layers)
+        {
+            if (layer is null)
+                throw Missing($"layers.{name}", "a layer object");
+            CheckTracks(layer.Rules, $"layers.{name}.rules");
+        }
+
+        CheckTracks(Groups, "groups");
+        CheckTracks(Run, "run");
+        for (int i = 0; i < Groups.Count; i++)
+        {
+            if (Groups[i].Members?.Any(m => m is null) == true)
+                throw Missing($"groups[{i}].members", "layer names only");
+        }
+    }
+
+    private static void CheckTracks(List<TrackState> tracks, string path)
+    {
+        for (int i = 0; i < tracks.Count; i++)
+        {
+            if (tracks[i] is null)
+                throw Missing($"{path}[{i}]", "a rule's state");
+        }
+    }
+
+    private static InvalidDataException Missing(string path, string expected) =>
+        new($"The detector state's '{path}' is null; expected {expected}.");
 }
 
 /// <summary>One layer's episodes and layer-rule tracks.</summary>

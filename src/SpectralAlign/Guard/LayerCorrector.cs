@@ -8,7 +8,7 @@ using static TorchSharp.torch;
 namespace SpectralAlign.Guard;
 
 /// <summary>Applies the configured spectral remedy to one watched layer, by name, and reports what happened.</summary>
-internal sealed class LayerCorrector(ILayerAccess layers, nn.Module model, OptimizerHelper optimizer, TrainingGuardOptions options, RemedySettings settings)
+internal sealed class LayerCorrector(MonitorLayerAccess layers, nn.Module model, OptimizerHelper optimizer, TrainingGuardOptions options, RemedySettings settings)
 {
     /// <summary>Corrects <paramref name="layer"/> with <paramref name="correction"/>.</summary>
     /// <param name="layer">A watched layer's name.</param>

@@ -79,52 +79,47 @@ public sealed partial class TrainingGuard
     {
         ArgumentNullException.ThrowIfNull(stream);
         ObjectDisposedException.ThrowIf(_disposed, this);
-        JsonObject root;
+        JsonNode? parsed;
         try
         {
-            root = JsonNode.Parse(stream)?.AsObject() ?? throw new InvalidDataException("The guard state is empty.");
+            parsed = JsonNode.Parse(stream);
         }
         catch (JsonException ex)
         {
             throw new InvalidDataException($"The guard state is not valid JSON: {ex.Message}", ex);
         }
 
-        if (root["format"]?.GetValue<string>() != StateFormat)
+        if (parsed is not JsonObject root)
+            throw new InvalidDataException($"The guard state must be a JSON object (found {(parsed is null ? "null" : parsed.GetValueKind().ToString())}).");
+        if (!(root["format"] is JsonValue format && format.TryGetValue<string>(out var name) && name == StateFormat))
             throw new InvalidDataException($"Not a SpectralAlign guard state (expected format '{StateFormat}').");
-        int version = root["version"]?.GetValue<int>() ?? 0;
+        int version = Read<int>(root, "version");
         if (version != StateVersion)
             throw new InvalidDataException($"Guard state version {version} cannot be read by this version of SpectralAlign (reads version {StateVersion}).");
 
-        // Read everything before changing anything: a missing or malformed field leaves the guard as it was.
-        long step, lastTrigger, lastIntervention;
-        long? episodeStart;
-        int interventions;
-        bool exhausted;
-        RecoverySchedule schedule;
-        double scale;
-        double[] unscaled, written, losses;
-        JsonNode monitor;
-        try
-        {
-            step = Required(root, "step").GetValue<long>();
-            interventions = Required(root, "interventions").GetValue<int>();
-            exhausted = Required(root, "exhaustedRaised").GetValue<bool>();
-            episodeStart = root["episodeStart"]?.GetValue<long>();
-            lastTrigger = Required(root, "lastTrigger").GetValue<long>();
-            lastIntervention = Required(root, "lastIntervention").GetValue<long>();
-            var s = Required(root, "schedule");
-            schedule = new RecoverySchedule(Required(s, "start").GetValue<long>(), Required(s, "floor").GetValue<double>(), Required(s, "hold").GetValue<int>(), Required(s, "ramp").GetValue<int>());
-            var sc = Required(root, "scaler");
-            scale = Required(sc, "scale").GetValue<double>();
-            unscaled = ReadDoubles(Required(sc, "unscaled"));
-            written = ReadDoubles(Required(sc, "written"));
-            losses = ReadDoubles(Required(root, "losses"));
-            monitor = Required(root, "monitor");
-        }
-        catch (Exception ex) when (ex is InvalidOperationException or FormatException)
-        {
-            throw new InvalidDataException($"The guard state has a malformed field: {ex.Message}", ex);
-        }
+        // Read and check everything before changing anything: a missing or bad field leaves the guard (and its
+        // monitor) as they were.
+        long step = Read<long>(root, "step");
+        int interventions = Read<int>(root, "interventions");
+        bool exhausted = Read<bool>(root, "exhaustedRaised");
+        long? episodeStart = root["episodeStart"] is null ? null : Read<long>(root, "episodeStart");
+        long lastTrigger = Read<long>(root, "lastTrigger");
+        long lastIntervention = Read<long>(root, "lastIntervention");
+        var s = Object(root, "schedule");
+        var schedule = new RecoverySchedule(Read<long>(s, "start", "schedule."), Read<double>(s, "floor", "schedule."), Read<int>(s, "hold", "schedule."), Read<int>(s, "ramp", "schedule."));
+        var sc = Object(root, "scaler");
+        double scale = Read<double>(sc, "scale", "scaler.");
+        double[] unscaled = ReadDoubles(sc, "unscaled", "scaler.");
+        double[] written = ReadDoubles(sc, "written", "scaler.");
+        double[] losses = ReadDoubles(root, "losses");
+        var monitor = Required(root, "monitor");
+        Check(step >= 0, "step", "must be >= 0");
+        Check(interventions >= 0, "interventions", "must be >= 0");
+        Check(schedule.Floor > 0 && double.IsFinite(schedule.Floor), "schedule.floor", "must be a positive number");
+        Check(schedule.HoldSteps >= 0, "schedule.hold", "must be >= 0");
+        Check(schedule.RampSteps >= 0, "schedule.ramp", "must be >= 0");
+        Check(scale > 0 && double.IsFinite(scale), "scaler.scale", "must be a positive number");
+        Check(written.Length == unscaled.Length, "scaler.written", "must have as many entries as 'scaler.unscaled'");
 
         using var monitorState = new MemoryStream();
         using (var writer = new Utf8JsonWriter(monitorState))
@@ -158,13 +153,44 @@ public sealed partial class TrainingGuard
         return LoadState(file);
     }
 
-    private static JsonNode Required(JsonNode node, string name) =>
-        node[name] ?? throw new InvalidDataException($"The guard state lacks the field '{name}'.");
+    private static JsonNode Required(JsonNode node, string name, string prefix = "") =>
+        node[name] ?? throw new InvalidDataException($"The guard state lacks the field '{prefix}{name}'.");
+
+    private static JsonObject Object(JsonNode node, string name) =>
+        Required(node, name) as JsonObject ?? throw new InvalidDataException($"The guard state's '{name}' must be a JSON object.");
+
+    /// <summary>A field's value; the message of a missing or mistyped field names it.</summary>
+    private static T Read<T>(JsonNode node, string name, string prefix = "")
+    {
+        var value = Required(node, name, prefix);
+        if (value is JsonValue v && v.TryGetValue<T>(out var result))
+            return result;
+        throw new InvalidDataException($"The guard state's '{prefix}{name}' is not a valid {typeof(T).Name} ({value.ToJsonString()}).");
+    }
+
+    private static void Check(bool valid, string field, string requirement)
+    {
+        if (!valid)
+            throw new InvalidDataException($"The guard state's '{field}' {requirement}.");
+    }
 
     /// <summary>Doubles as JSON, NaN as null (JSON has no NaN).</summary>
     private static JsonArray Doubles(IEnumerable<double> values) =>
         new([.. values.Select(v => double.IsNaN(v) ? null : JsonValue.Create(v))]);
 
-    private static double[] ReadDoubles(JsonNode node) =>
-        node.AsArray().Select(v => v is null ? double.NaN : v.GetValue<double>()).ToArray();
+    private static double[] ReadDoubles(JsonNode node, string name, string prefix = "")
+    {
+        if (Required(node, name, prefix) is not JsonArray array)
+            throw new InvalidDataException($"The guard state's '{prefix}{name}' must be an array of numbers.");
+        var values = new double[array.Count];
+        for (int i = 0; i < values.Length; i++)
+        {
+            if (array[i] is null)
+                values[i] = double.NaN;
+            else if (!(array[i] is JsonValue v && v.TryGetValue(out values[i])))
+                throw new InvalidDataException($"The guard state's '{prefix}{name}[{i}]' is not a number ({array[i]!.ToJsonString()}).");
+        }
+
+        return values;
+    }
 }

@@ -1,7 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
 using Microsoft.Extensions.Logging;
-using Microsoft.Extensions.Logging.Abstractions;
 using SpectralAlign.Guard;
 using SpectralAlign.Guard.LearningRate;
 using SpectralAlign.Guard.Remedies;
@@ -64,7 +63,7 @@ public sealed partial class TrainingGuard : IDisposable
     private readonly OptimizerHelper _optimizer;
     private readonly TrainingGuardOptions _options;
     private readonly ILogger _logger;
-    private readonly ILayerAccess _layers;
+    private readonly MonitorLayerAccess _layers;
     private readonly SnapshotStore _snapshots;
     private readonly LearningRateScaler _scaler;
     private readonly LossSpikeCheck _spikes;
@@ -95,11 +94,6 @@ public sealed partial class TrainingGuard : IDisposable
     /// <exception cref="NotSupportedException">The optimizer keeps its state in native code (e.g. LBFGS).</exception>
     /// <exception cref="ObjectDisposedException">The monitor has been disposed.</exception>
     public TrainingGuard(SpectralMonitor monitor, nn.Module model, optim.Optimizer optimizer, TrainingGuardOptions? options = null, ILogger? logger = null)
-        : this(monitor, model, optimizer, options, logger, layers: null)
-    {
-    }
-
-    internal TrainingGuard(SpectralMonitor monitor, nn.Module model, optim.Optimizer optimizer, TrainingGuardOptions? options, ILogger? logger, ILayerAccess? layers)
     {
         ArgumentNullException.ThrowIfNull(monitor);
         ArgumentNullException.ThrowIfNull(model);
@@ -110,8 +104,8 @@ public sealed partial class TrainingGuard : IDisposable
         _monitor = monitor;
         _model = model;
         _options = copy;
-        _logger = logger ?? NullLogger.Instance;
-        _layers = layers ?? new MonitorLayerAccess(monitor, model);
+        _logger = SafeLogger.Wrap(logger);
+        _layers = new MonitorLayerAccess(monitor, model);
         _snapshots = new SnapshotStore(copy.SnapshotCount);
         _scaler = new LearningRateScaler(optimizer);
         _spikes = new LossSpikeCheck(copy.LossSpikeWindow, copy.LossSpikeFactor, copy.LossSpikeDeviations);

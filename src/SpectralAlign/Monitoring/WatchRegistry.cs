@@ -98,6 +98,29 @@ internal sealed class WatchRegistry(int maxSamplesPerLayer, int seed)
         return true;
     }
 
+    /// <summary>Adds the links <see cref="SequentialLinks"/> found whose layers are both still watched and whose
+    /// downstream layer has no upstream yet (a link made by hand wins).</summary>
+    public void AutoLink(IEnumerable<(string Upstream, string Downstream)> links)
+    {
+        foreach (var (upstream, downstream) in links)
+        {
+            if (Find(upstream) is not null && Find(downstream) is not null && !Links.HasUpstream(downstream))
+                Links.Add(upstream, downstream);
+        }
+    }
+
+    /// <summary>A copy of a layer's v1 with the monitor's sign convention: (n), or (G, n) for a grouped layer;
+    /// <c>null</c> before its first measurement. The caller owns it (also outside any dispose scope).</summary>
+    public static Tensor? CopySingularVector(WatchedLayer layer)
+    {
+        using var noGrad = no_grad();
+        using var scope = NewDisposeScope();
+        if (layer.Spectral.BasisView() is not { } basis)
+            return null;
+        var v = basis.select(2, 0);
+        return (layer.View.Groups == 1 ? v.squeeze(0) : v).clone().MoveToOuterDisposeScope();
+    }
+
     /// <summary>The measured layer named <paramref name="name"/>, or <c>null</c>.</summary>
     public WatchedLayer? Find(string name) => Array.Find(Layers, l => l.Name == name);
 

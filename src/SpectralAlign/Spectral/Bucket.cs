@@ -263,12 +263,9 @@ internal sealed class Bucket
         {
             // (WΩ)ᵀ = ΩᵀWᵀ of the true weight per run (the narrow factor on the left), and ‖(W_t − W_prev)Ω‖²_F / r
             // per layer.
-            var omegaT = _projection.t();
-            _sketch = [.. _weights.Runs.Select((w, r) =>
-            {
-                var sketch = bmm(omegaT.expand(_weights.Count(r), -1, -1), w.transpose(1, 2)).to(ScalarType.Float64);
-                return _scale is null ? sketch : sketch.mul_(_weights.Part(_scale, r).view(-1, 1, 1));
-            })];
+            var scale = _scale is null ? null : _weights.Parts(_scale.view(-1, 1, 1));
+            _sketch = [.. _weights.SharedTimes(_projection.t()).Select((sketch, r) =>
+                scale is null ? sketch.to(ScalarType.Float64) : sketch.to(ScalarType.Float64).mul_(scale[r]))];
             _updateSquared = WeightRuns.Cat(_sketch.Select((sketch, r) => (sketch - _previousSketch[r]).pow(Scalars.Two).sum([1, 2])))
                 .view(-1, _groups).sum([1]).div(UpdateSketch.ColumnCount);
         }
@@ -379,9 +376,11 @@ internal sealed class Bucket
             bool hasInput = layer.Rows is not null;
             bool converged = !weightFinite || zeroWeight || row[ResultField.Residual] <= options.ResidualTolerance;
 
+            bool vectorDefined = weightFinite && !zeroWeight;
+            var alignment = _summary.Summarize(row, _groups, _rows.Capacity, _rows.Counts[j], vectorDefined);
+            var counts = alignment.Counts;
             var flags = MeasurementConditions.None;
             if (!hasInput) flags |= MeasurementConditions.NoInput;
-            var counts = AlignmentSummary.CountsOnly(row.Span(ResultField.RowMaxAbs), _groups, _rows.Capacity, _rows.Counts[j]);
             if (counts.NonFiniteRows > 0) flags |= MeasurementConditions.NonFiniteInput;
             if (!weightFinite) flags |= MeasurementConditions.NonFiniteWeight;
             if (zeroWeight) flags |= MeasurementConditions.ZeroWeight;
@@ -389,26 +388,21 @@ internal sealed class Bucket
             if (!converged) flags |= MeasurementConditions.NotConverged;
             if (_cold[j]) flags |= MeasurementConditions.ColdStart;
 
-            bool vectorDefined = weightFinite && !zeroWeight;
-            var rowMax = row.Span(ResultField.RowMaxAbs);
-            long rows = _rows.Counts[j];
-            var plain = vectorDefined ? _summary.Summarize(row.Span(ResultField.Cosines), rowMax, _groups, _rows.Capacity, rows) : counts;
-            var centered = vectorDefined ? _summary.Summarize(row.Span(ResultField.CenteredCosines), rowMax, _groups, _rows.Capacity, rows) : counts;
             double frobenius = row[ResultField.Frobenius];
             output[index] = new LayerMeasurement
             {
                 Layer = layer.Name,
                 Step = step,
-                Stats = plain,
-                CenteredStats = centered,
+                Stats = alignment.Stats,
+                CenteredStats = alignment.CenteredStats,
                 SpectralNorm = weightFinite ? row[ResultField.Sigma1] : double.PositiveInfinity,
                 SecondSingularValue = weightFinite ? row[ResultField.Sigma2] : 0,
                 FrobeniusNorm = weightFinite ? frobenius : double.PositiveInfinity,
                 Residual = vectorDefined ? row[ResultField.Residual] : 0,
                 Iterations = _done[j],
-                InputMeanAlignment = vectorDefined ? row[ResultField.InputMeanAlignment] : 0,
-                MaxAbsInput = AlignmentSummary.MaxFinite(rowMax, _groups, _rows.Capacity, rows),
-                MaxInputRowNorm = row[ResultField.MaxRowNorm],
+                InputMeanAlignment = alignment.InputMeanAlignment,
+                MaxAbsInput = alignment.MaxAbsInput,
+                MaxInputRowNorm = alignment.MaxRowNorm,
                 UpstreamAlignment = upstreamAlignment[index],
                 UpdateRatio = _hasSketch[j] && weightFinite && frobenius > 0 ? Math.Sqrt(Math.Max(0, row[ResultField.UpdateSquared])) / frobenius : double.NaN,
                 InputRows = layer.SeenRows,

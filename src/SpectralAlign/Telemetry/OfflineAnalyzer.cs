@@ -220,7 +220,7 @@ public static class OfflineAnalyzer
             try
             {
                 var entry = JsonSerializer.Deserialize(line, TelemetryJsonContext.Default.CaptureManifestLine);
-                if (entry is null || string.IsNullOrEmpty(entry.Layer) || string.IsNullOrEmpty(entry.Weight) || entry.WeightShape.Length is not (2 or 3))
+                if (entry is null || string.IsNullOrEmpty(entry.Layer) || string.IsNullOrEmpty(entry.Weight) || entry.WeightShape is not { Length: 2 or 3 })
                     throw new InvalidDataException($"{CaptureFormat.ManifestFile} line {lineNumber} is not a complete record.");
                 entries.Add(entry);
             }

@@ -2,7 +2,6 @@ using System.Globalization;
 using System.Text;
 using System.Text.Json;
 using Microsoft.Extensions.Logging;
-using Microsoft.Extensions.Logging.Abstractions;
 using SpectralAlign.Spectral;
 using static TorchSharp.torch;
 
@@ -50,7 +49,7 @@ public sealed class OfflineCaptureSink : ICaptureSink, IDisposable
         ArgumentNullException.ThrowIfNull(options);
         OptionProblems.ThrowIfAny(options.Validate(), nameof(OfflineCaptureOptions), nameof(options));
         _options = options.Clone();
-        _logger = logger ?? NullLogger.Instance;
+        _logger = SafeLogger.Wrap(logger);
         Directory = Path.GetFullPath(_options.Directory);
         if (System.IO.Directory.Exists(Directory) && System.IO.Directory.EnumerateFileSystemEntries(Directory).Any())
         {

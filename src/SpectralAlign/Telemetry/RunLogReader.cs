@@ -80,13 +80,15 @@ public static class RunLogReader
                         layers.Add(m.Layer);
                     foreach (var a in record.Alerts ?? [])
                     {
+                        if (a?.Reason is null)
+                            throw new InvalidDataException($"Run log line {lineNumber}: an alert of layer '{m.Layer}' without 'reason'.");
                         alerts.Add(new CollapseAlert
                         {
                             Layer = m.Layer,
                             Step = m.Step,
                             Stats = m.Stats,
                             Reason = a.Reason,
-                            Detail = a.Detail,
+                            Detail = a.Detail ?? "",
                             EpisodeStartStep = a.EpisodeStart,
                             Measurement = m,
                         });

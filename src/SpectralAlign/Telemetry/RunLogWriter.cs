@@ -1,6 +1,5 @@
 using System.Text.Json;
 using Microsoft.Extensions.Logging;
-using Microsoft.Extensions.Logging.Abstractions;
 
 namespace SpectralAlign.Telemetry;
 
@@ -39,7 +38,7 @@ public sealed class RunLogWriter : ISpectralSink, IDisposable
         ArgumentNullException.ThrowIfNull(options);
         OptionProblems.ThrowIfAny(options.Validate(), nameof(RunLogOptions), nameof(options));
         _options = options.Clone();
-        _logger = logger ?? NullLogger.Instance;
+        _logger = SafeLogger.Wrap(logger);
         Path = System.IO.Path.GetFullPath(_options.Path);
         if (System.IO.Path.GetDirectoryName(Path) is { Length: > 0 } directory)
             Directory.CreateDirectory(directory);

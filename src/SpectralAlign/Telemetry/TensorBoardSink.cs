@@ -1,5 +1,4 @@
 using Microsoft.Extensions.Logging;
-using Microsoft.Extensions.Logging.Abstractions;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 
@@ -36,7 +35,7 @@ public sealed class TensorBoardSink : ISpectralSink
         ArgumentNullException.ThrowIfNull(options);
         OptionProblems.ThrowIfAny(options.Validate(), nameof(TensorBoardOptions), nameof(options));
         _options = options.Clone();
-        _logger = logger ?? NullLogger.Instance;
+        _logger = SafeLogger.Wrap(logger);
         _writer = TorchSharp.torch.utils.tensorboard.SummaryWriter(Path.GetFullPath(_options.LogDirectory));
     }
 

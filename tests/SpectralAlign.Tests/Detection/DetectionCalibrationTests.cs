@@ -72,6 +72,24 @@ public sealed class DetectionCalibrationTests
         Assert.Contains("thresholds.X", Assert.Throws<InvalidDataException>(() => Load(document)).Message, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("null", "thresholds.X")]
+    [InlineData("{\"a\": 1.5, \"b\": null}", null)]
+    public void Load_NullRuleThresholds_ThrowsInvalidDataNamingTheRule(string json, string? named)
+    {
+        var document = Saved();
+        document["thresholds"]!["X"] = JsonNode.Parse(json);
+        if (named is null)
+        {
+            // A null layer threshold is +∞ (how Save writes it), not an error.
+            Assert.Equal(double.PositiveInfinity, Load(document).ThresholdFor("X", "b"));
+            return;
+        }
+
+        var ex = Assert.Throws<InvalidDataException>(() => Load(document));
+        Assert.Contains(named, ex.Message, StringComparison.Ordinal);
+    }
+
     [Fact]
     public void Load_OtherDocuments_ThrowInvalidData()
     {

@@ -128,6 +128,34 @@ public sealed class DetectorStateTests
         Assert.Throws<InvalidDataException>(() => new CollapseDetector().LoadState(JsonValue.Create(3)));
     }
 
+    [Theory]
+    [InlineData("layers.l")]
+    [InlineData("layers.l.rules[0]")]
+    [InlineData("run[0]")]
+    public void LoadState_NullEntry_ThrowsInvalidDataNamingIt(string path)
+    {
+        var detector = new CollapseDetector(Only(new BaselineRelativeRule(), new LossSpikeRule()));
+        Feed(detector, [M(0)]);
+        var state = detector.SaveState();
+        if (state["run"]!.AsArray().Count == 0)
+            state["run"]!.AsArray().Add(JsonNode.Parse("{}"));   // the path must exist to be nulled
+        switch (path)
+        {
+            case "layers.l":
+                state["layers"]!["l"] = null;
+                break;
+            case "layers.l.rules[0]":
+                state["layers"]!["l"]!["rules"]![0] = null;
+                break;
+            default:
+                state["run"]![0] = null;
+                break;
+        }
+
+        var ex = Assert.Throws<InvalidDataException>(() => new CollapseDetector(Only(new BaselineRelativeRule(), new LossSpikeRule())).LoadState(state));
+        Assert.Contains(path, ex.Message, StringComparison.Ordinal);
+    }
+
     /// <summary>Removes the first property of that name, searching depth-first.</summary>
     private static bool Remove(JsonNode? node, string name)
     {

@@ -499,4 +499,46 @@ public sealed class TrainingGuardTests
         Assert.Equal(1, rig.Guard.SnapshotCount);
         Assert.Equal(1, rig.Monitor.CurrentStep);
     }
+
+    [Theory]
+    [InlineData("[1]", "object")]
+    [InlineData("{\"format\":7}", "format")]
+    [InlineData("{\"format\":\"SpectralAlign.GuardState\",\"version\":\"one\"}", "version")]
+    public void LoadState_NotAnObjectOrWrongType_ThrowsInvalidData(string json, string named)
+    {
+        using var rig = new GuardRig();
+        rig.Step(0);
+
+        var ex = Assert.Throws<InvalidDataException>(() => rig.Guard.LoadState(new MemoryStream(System.Text.Encoding.UTF8.GetBytes(json))));
+        Assert.Contains(named, ex.Message, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("step", "\"late\"", "step")]
+    [InlineData("schedule.floor", "\"low\"", "schedule.floor")]
+    [InlineData("scaler.scale", "0", "scaler.scale")]
+    [InlineData("scaler.written", "[1, 2, 3, 4, 5, 6, 7, 8, 9]", "scaler.written")]
+    [InlineData("losses", "[\"x\"]", "losses")]
+    public void LoadState_BadField_ThrowsNamingItAndChangesNothing(string field, string json, string named)
+    {
+        using var rig = new GuardRig();
+        for (int i = 0; i < 3; i++)
+            rig.Step(i);
+        using var saved = new MemoryStream();
+        rig.Guard.SaveState(saved);
+        var state = System.Text.Json.Nodes.JsonNode.Parse(saved.ToArray())!;
+        var path = field.Split('.');
+        var parent = path.Length == 1 ? state : state[path[0]]!;
+        parent[path[^1]] = System.Text.Json.Nodes.JsonNode.Parse(json);
+        for (int i = 3; i < 6; i++)
+            rig.Step(i);
+        long monitorStep = rig.Monitor.CurrentStep;
+        int snapshots = rig.Guard.SnapshotCount;
+
+        var ex = Assert.Throws<InvalidDataException>(() => rig.Guard.LoadState(new MemoryStream(System.Text.Encoding.UTF8.GetBytes(state.ToJsonString()))));
+
+        Assert.Contains(named, ex.Message, StringComparison.Ordinal);
+        Assert.Equal(monitorStep, rig.Monitor.CurrentStep);     // the monitor's state was not loaded either
+        Assert.Equal(snapshots, rig.Guard.SnapshotCount);
+    }
 }

@@ -166,4 +166,17 @@ public sealed class OfflineModeTests
         Assert.Contains("manifest.jsonl", ex.Message, StringComparison.Ordinal);
         Assert.Throws<DirectoryNotFoundException>(() => OfflineAnalyzer.Analyze(dir.File("missing")));
     }
+
+    [Theory]
+    [InlineData("null")]
+    [InlineData("[4]")]
+    public void Analyze_ManifestRecordWithoutAWeightShape_ThrowsNamingTheLine(string shape)
+    {
+        using var dir = new TempDirectory();
+        File.WriteAllText(dir.File("manifest.jsonl"), "{\"step\":0,\"layer\":\"l\",\"weight\":\"w.pt\",\"weightShape\":" + shape + ",\"weightDType\":\"Float32\"}\n");
+
+        var ex = Assert.Throws<InvalidDataException>(() => OfflineAnalyzer.Analyze(dir.Path));
+
+        Assert.Contains("line 1", ex.Message, StringComparison.Ordinal);
+    }
 }

@@ -229,6 +229,19 @@ public sealed class RunLogTests
         Assert.Contains("line 3", ex.Message, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("[null]")]
+    [InlineData("[{\"reason\": null, \"detail\": \"d\", \"episodeStart\": 1}]")]
+    public void Read_MeasurementWithANullOrReasonlessAlert_ThrowsInvalidDataNamingTheLine(string alerts)
+    {
+        var log = "{\"type\":\"header\",\"format\":\"spectralalign-runlog\",\"version\":1,\"tags\":{}}\n"
+            + "{\"type\":\"measurement\",\"step\":3,\"layer\":\"l\",\"alerts\":" + alerts + "}\n";
+
+        var ex = Assert.Throws<InvalidDataException>(() => RunLogReader.Read(new MemoryStream(Encoding.UTF8.GetBytes(log))));
+
+        Assert.Contains("line 2", ex.Message, StringComparison.Ordinal);
+    }
+
     [Fact]
     public void Constructor_AppendAfterAKilledWriter_CutsThePartialLineAndContinues()
     {
