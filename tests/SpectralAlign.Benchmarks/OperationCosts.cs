@@ -25,8 +25,19 @@ internal static class OperationCosts
         var q = linalg.qr(randn(layers, n, 4)).Q;
         var perLayer = Enumerable.Range(0, layers).Select(l => (Tensor?)h[l].unsqueeze(0)).ToList();
         var rowStack = new RowStack(perLayer, 1, n, h.device);
-        var hostCosines = (rand(layers * rows, dtype: ScalarType.Float64) * 2 - 1).data<double>().ToArray();
-        var hostMax = Enumerable.Repeat(1.0, layers * rows).ToArray();
+        // Host result rows of the bucket: |h|max = ‖hᵢ‖ = 1, hᵢ·v1 and hᵢ·S uniform in [−1, 1].
+        var layout = new ResultLayout(rows);
+        var hostRows = new double[layers * layout.Width];
+        var hostDots = (rand(2 * layers * rows, dtype: ScalarType.Float64) * 2 - 1).data<double>().ToArray();
+        for (int l = 0; l < layers; l++)
+        {
+            int offset = l * layout.Width;
+            Array.Fill(hostRows, 1.0, offset + layout.Offset(ResultField.RowMaxAbs), rows);
+            Array.Fill(hostRows, 1.0, offset + layout.Offset(ResultField.RowNorm), rows);
+            Array.Copy(hostDots, 2 * l * rows, hostRows, offset + layout.Offset(ResultField.RowDotVector), rows);
+            Array.Copy(hostDots, ((2 * l) + 1) * rows, hostRows, offset + layout.Offset(ResultField.RowDotSum), rows);
+        }
+
         var summary = new AlignmentSummary(20);
         var tiny = randn(4);
 
@@ -42,8 +53,8 @@ internal static class OperationCosts
             ($"SA cosines of the bucket, plain and centred, on the device", () => new RowAlignment(rowStack).Compute(v, [])),
             ($"SA statistics of the bucket's 2 × {layers} distributions on the host", () =>
             {
-                for (int l = 0; l < 2 * layers; l++)
-                    summary.Summarize(hostCosines.AsSpan(l % layers * rows, rows), hostMax.AsSpan(l % layers * rows, rows), 1, rows, rows);
+                for (int l = 0; l < layers; l++)
+                    summary.Summarize(layout.Row(hostRows, 0, l), 1, rows, rows, vectorDefined: true);
             }),
             ($"one subspace step of ({layers}, {m}, {n}) weights, k = 4", () => _ = SubspaceIteration.Iterate(w, q, 1)),
             ($"Rayleigh–Ritz + residual + sign of the bucket", () => _ = SubspaceIteration.RayleighRitz(w, q, v, ones(layers, dtype: ScalarType.Bool))),

@@ -3,86 +3,125 @@ using MathNet.Numerics.Statistics;
 namespace SpectralAlign.Spectral;
 
 /// <summary>
-/// The statistics of a layer's SA distribution, on the host, from the per-row values the device sent back
-/// (<see cref="RowAlignment"/>): counts of valid, zero and non-finite rows, mean, population standard deviation,
-/// sign fractions, R-7 quantiles (MathNet) and the histogram. Works on a reusable buffer.
+/// The host side of <see cref="RowAlignment"/>: from a layer's per-row values the device sent back (largest
+/// |element|, ‖hᵢ‖, hᵢ·v1, hᵢ·S), each valid row's SA = cos(hᵢ, v1) and centred SA = cos(hᵢ − h̄, v1), the
+/// input-mean alignment, the largest row norm and |element|, and the statistics of both SA distributions: counts of
+/// valid, zero and non-finite rows, mean, population standard deviation, sign fractions, R-7 quantiles (MathNet) and
+/// the histogram. Works on reusable buffers.
 /// </summary>
+/// <remarks>
+/// Per group, with c valid rows, S·v1 = Σ hᵢ·v1 and ‖S‖² = Σ hᵢ·S are compensated sums over the valid rows (exact to a
+/// few units of rounding whatever c), h̄·v1 = S·v1 / c, ‖hᵢ − h̄‖² = ‖hᵢ‖² − 2hᵢ·S / c + ‖S‖² / c² (clamped at 0) and
+/// cos(h̄, v1) = S·v1 / ‖S‖: the same float64 formulas the device used before, so the values differ from those only
+/// by rounding (about 1e-15).
+/// </remarks>
 internal sealed class AlignmentSummary(int bins)
 {
     /// <summary>Values with |SA| at or below this count half positive, half negative.</summary>
     public const double ZeroTolerance = 1e-6;
 
-    private double[] _buffer = [];
+    private const double FloorSquared = RowAlignment.CenteredFloor * RowAlignment.CenteredFloor;
 
-    /// <summary>Only the zero and non-finite row counts (for a measurement without a defined v1).</summary>
-    public static SpectralAlignmentStats CountsOnly(ReadOnlySpan<double> rowMaxAbs, int groups, int capacity, long rows)
-    {
-        int zeroRows = 0, nonFiniteRows = 0;
-        for (int g = 0; g < groups; g++)
-        {
-            foreach (double max in rowMaxAbs.Slice(g * capacity, (int)rows))
-            {
-                if (!double.IsFinite(max))
-                    nonFiniteRows++;
-                else if (max == 0)
-                    zeroRows++;
-            }
-        }
+    private double[] _plain = [];
+    private double[] _centered = [];
 
-        return new SpectralAlignmentStats { ZeroRows = zeroRows, NonFiniteRows = nonFiniteRows };
-    }
-
-    /// <summary>The largest finite value among the rows' largest |element|s (0 when there is none).</summary>
-    public static double MaxFinite(ReadOnlySpan<double> rowMaxAbs, int groups, int capacity, long rows)
-    {
-        double result = 0;
-        for (int g = 0; g < groups; g++)
-        {
-            foreach (double max in rowMaxAbs.Slice(g * capacity, (int)rows))
-            {
-                if (double.IsFinite(max) && max > result)
-                    result = max;
-            }
-        }
-
-        return result;
-    }
-
-    /// <summary>Summarises the values of the first <paramref name="rows"/> slots of each of <paramref name="groups"/>
-    /// groups of <paramref name="capacity"/> slots.</summary>
-    /// <param name="values">Per slot: the SA value (NaN excludes a valid row: counted as zero, see
-    /// <see cref="RowAlignment.CenteredFloor"/>).</param>
-    /// <param name="rowMaxAbs">Per slot: the row's largest |element| (non-finite: a non-finite row; 0: a zero row).</param>
+    /// <summary>The SA of a layer's rows from its result row.</summary>
+    /// <param name="row">The layer's results (<see cref="ResultField.RowMaxAbs"/>, <see cref="ResultField.RowNorm"/>,
+    /// <see cref="ResultField.RowDotVector"/>, <see cref="ResultField.RowDotSum"/>).</param>
     /// <param name="groups">G.</param>
     /// <param name="capacity">Slots per group (M).</param>
     /// <param name="rows">Rows present in each group.</param>
-    public SpectralAlignmentStats Summarize(ReadOnlySpan<double> values, ReadOnlySpan<double> rowMaxAbs, int groups, int capacity, long rows)
+    /// <param name="vectorDefined">Whether v1 is defined; without it only the row counts are filled in.</param>
+    public LayerAlignment Summarize(ResultRow row, int groups, int capacity, long rows, bool vectorDefined)
     {
-        if (_buffer.Length < values.Length)
-            _buffer = new double[values.Length];
-        int count = 0, zeroRows = 0, nonFiniteRows = 0;
+        var rowMax = row.Span(ResultField.RowMaxAbs);
+        var norm = row.Span(ResultField.RowNorm);
+        var dotVector = row.Span(ResultField.RowDotVector);
+        var dotSum = row.Span(ResultField.RowDotSum);
+        if (_plain.Length < rowMax.Length)
+        {
+            _plain = new double[rowMax.Length];
+            _centered = new double[rowMax.Length];
+        }
+
+        int zeroRows = 0, nonFiniteRows = 0, plainCount = 0, centeredCount = 0;
+        double maxNorm = 0, maxAbs = 0, meanAlignment = 0;
         for (int g = 0; g < groups; g++)
         {
-            for (int i = 0; i < rows; i++)
+            int first = g * capacity, end = first + (int)rows, count = 0;
+            var sumVector = default(CompensatedSum);
+            var sumSquared = default(CompensatedSum);
+            for (int slot = first; slot < end; slot++)
             {
-                int slot = (g * capacity) + i;
-                double max = rowMaxAbs[slot];
+                double max = rowMax[slot];
                 if (!double.IsFinite(max))
+                {
                     nonFiniteRows++;
-                else if (max == 0 || double.IsNaN(values[slot]))
+                }
+                else if (max == 0)
+                {
                     zeroRows++;
+                }
                 else
-                    _buffer[count++] = values[slot];
+                {
+                    count++;
+                    sumVector.Add(dotVector[slot]);
+                    sumSquared.Add(dotSum[slot]);
+                    maxNorm = Math.Max(maxNorm, norm[slot]);
+                    maxAbs = Math.Max(maxAbs, max);
+                }
+            }
+
+            if (!vectorDefined || count == 0)
+                continue;
+            double meanDot = sumVector.Value / count;                     // h̄·v1
+            double sNormSquared = Math.Max(0, sumSquared.Value);         // ‖S‖²
+            double meanNormSquared = sNormSquared / count / count;       // ‖h̄‖²
+            meanAlignment += sNormSquared > 0 ? Math.Clamp(sumVector.Value / Math.Sqrt(sNormSquared), -1, 1) : 0;
+            for (int slot = first; slot < end; slot++)
+            {
+                double max = rowMax[slot];
+                if (!double.IsFinite(max) || max == 0)
+                    continue;
+                double rowNorm = norm[slot], dot = dotVector[slot];
+                double plain = Math.Clamp(dot / rowNorm, -1, 1);
+                if (!double.IsNaN(plain))   // NaN: a norm that underflowed (float64 rows below about 1e-154)
+                    _plain[plainCount++] = plain;
+
+                double normSquared = rowNorm * rowNorm;
+                double centeredSquared = Math.Max(0, normSquared - (2 * dotSum[slot] / count) + meanNormSquared);
+                double centered = Math.Clamp((dot - meanDot) / Math.Sqrt(centeredSquared), -1, 1);
+                if (centeredSquared > normSquared * FloorSquared && !double.IsNaN(centered))
+                    _centered[centeredCount++] = centered;
             }
         }
 
+        var counts = new SpectralAlignmentStats { ZeroRows = zeroRows, NonFiniteRows = nonFiniteRows };
+        if (!vectorDefined)
+            return new LayerAlignment(counts, counts, counts, 0, maxNorm, maxAbs);
+
+        // A finite row without a value counts as a zero row: rows of norm 0, and in the centred statistics those within
+        // the floor of their mean.
+        int finite = (int)(groups * rows) - nonFiniteRows;
+        return new LayerAlignment(
+            counts,
+            Statistics(_plain.AsSpan(0, plainCount), finite - plainCount, nonFiniteRows),
+            Statistics(_centered.AsSpan(0, centeredCount), finite - centeredCount, nonFiniteRows),
+            meanAlignment / groups,
+            maxNorm,
+            maxAbs);
+    }
+
+    /// <summary>The statistics of <paramref name="values"/> (sorted in place).</summary>
+    private SpectralAlignmentStats Statistics(Span<double> values, int zeroRows, int nonFiniteRows)
+    {
+        int count = values.Length;
         if (count == 0)
             return new SpectralAlignmentStats { ZeroRows = zeroRows, NonFiniteRows = nonFiniteRows, Histogram = new int[bins] };
 
-        var sa = _buffer.AsSpan(0, count);
         double sum = 0, positive = 0;
         var histogram = new int[bins];
-        foreach (double x in sa)
+        foreach (double x in values)
         {
             sum += x;
             positive += x > ZeroTolerance ? 1 : Math.Abs(x) <= ZeroTolerance ? 0.5 : 0;
@@ -90,10 +129,10 @@ internal sealed class AlignmentSummary(int bins)
         }
 
         double mean = sum / count, squares = 0;
-        foreach (double x in sa)
+        foreach (double x in values)
             squares += (x - mean) * (x - mean);
-        sa.Sort();
-        var sorted = _buffer[..count];
+        values.Sort();
+        var sorted = values.ToArray();
         double fraction = positive / count;
         return new SpectralAlignmentStats
         {
@@ -113,5 +152,21 @@ internal sealed class AlignmentSummary(int bins)
             Max = sorted[^1],
             Histogram = histogram,
         };
+    }
+
+    /// <summary>A Neumaier-compensated sum.</summary>
+    private struct CompensatedSum
+    {
+        private double _sum;
+        private double _compensation;
+
+        public readonly double Value => _sum + _compensation;
+
+        public void Add(double x)
+        {
+            double t = _sum + x;
+            _compensation += Math.Abs(_sum) >= Math.Abs(x) ? (_sum - t) + x : (x - t) + _sum;
+            _sum = t;
+        }
     }
 }

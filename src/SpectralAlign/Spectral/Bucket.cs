@@ -379,9 +379,11 @@ internal sealed class Bucket
             bool hasInput = layer.Rows is not null;
             bool converged = !weightFinite || zeroWeight || row[ResultField.Residual] <= options.ResidualTolerance;
 
+            bool vectorDefined = weightFinite && !zeroWeight;
+            var alignment = _summary.Summarize(row, _groups, _rows.Capacity, _rows.Counts[j], vectorDefined);
+            var counts = alignment.Counts;
             var flags = MeasurementConditions.None;
             if (!hasInput) flags |= MeasurementConditions.NoInput;
-            var counts = AlignmentSummary.CountsOnly(row.Span(ResultField.RowMaxAbs), _groups, _rows.Capacity, _rows.Counts[j]);
             if (counts.NonFiniteRows > 0) flags |= MeasurementConditions.NonFiniteInput;
             if (!weightFinite) flags |= MeasurementConditions.NonFiniteWeight;
             if (zeroWeight) flags |= MeasurementConditions.ZeroWeight;
@@ -389,26 +391,21 @@ internal sealed class Bucket
             if (!converged) flags |= MeasurementConditions.NotConverged;
             if (_cold[j]) flags |= MeasurementConditions.ColdStart;
 
-            bool vectorDefined = weightFinite && !zeroWeight;
-            var rowMax = row.Span(ResultField.RowMaxAbs);
-            long rows = _rows.Counts[j];
-            var plain = vectorDefined ? _summary.Summarize(row.Span(ResultField.Cosines), rowMax, _groups, _rows.Capacity, rows) : counts;
-            var centered = vectorDefined ? _summary.Summarize(row.Span(ResultField.CenteredCosines), rowMax, _groups, _rows.Capacity, rows) : counts;
             double frobenius = row[ResultField.Frobenius];
             output[index] = new LayerMeasurement
             {
                 Layer = layer.Name,
                 Step = step,
-                Stats = plain,
-                CenteredStats = centered,
+                Stats = alignment.Stats,
+                CenteredStats = alignment.CenteredStats,
                 SpectralNorm = weightFinite ? row[ResultField.Sigma1] : double.PositiveInfinity,
                 SecondSingularValue = weightFinite ? row[ResultField.Sigma2] : 0,
                 FrobeniusNorm = weightFinite ? frobenius : double.PositiveInfinity,
                 Residual = vectorDefined ? row[ResultField.Residual] : 0,
                 Iterations = _done[j],
-                InputMeanAlignment = vectorDefined ? row[ResultField.InputMeanAlignment] : 0,
-                MaxAbsInput = AlignmentSummary.MaxFinite(rowMax, _groups, _rows.Capacity, rows),
-                MaxInputRowNorm = row[ResultField.MaxRowNorm],
+                InputMeanAlignment = alignment.InputMeanAlignment,
+                MaxAbsInput = alignment.MaxAbsInput,
+                MaxInputRowNorm = alignment.MaxRowNorm,
                 UpstreamAlignment = upstreamAlignment[index],
                 UpdateRatio = _hasSketch[j] && weightFinite && frobenius > 0 ? Math.Sqrt(Math.Max(0, row[ResultField.UpdateSquared])) / frobenius : double.NaN,
                 InputRows = layer.SeenRows,

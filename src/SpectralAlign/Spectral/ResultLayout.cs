@@ -23,12 +23,6 @@ internal enum ResultField
     /// <summary>1 when every group's v1 is finite, else 0.</summary>
     VectorFinite,
 
-    /// <summary>cos(mean of the valid rows, v1), averaged over groups.</summary>
-    InputMeanAlignment,
-
-    /// <summary>Largest ‖hᵢ‖ among the valid rows (0 without any).</summary>
-    MaxRowNorm,
-
     /// <summary>‖(W_t − W_prev)Ω‖²_F / r, the sketch estimate of ‖W_t − W_prev‖²_F (see <see cref="UpdateSketch"/>).</summary>
     UpdateSquared,
 
@@ -36,11 +30,14 @@ internal enum ResultField
     /// for a zero or padding row).</summary>
     RowMaxAbs,
 
-    /// <summary>Per group and row slot: cos(hᵢ, v1); meaningful for valid rows only.</summary>
-    Cosines,
+    /// <summary>Per group and row slot: ‖hᵢ‖ (of the row with its non-finite entries zeroed).</summary>
+    RowNorm,
 
-    /// <summary>Per group and row slot: cos(hᵢ − h̄, v1); NaN where ‖hᵢ − h̄‖ is negligible.</summary>
-    CenteredCosines,
+    /// <summary>Per group and row slot: hᵢ·v1.</summary>
+    RowDotVector,
+
+    /// <summary>Per group and row slot: hᵢ·S, S the sum of the group's valid rows.</summary>
+    RowDotSum,
 }
 
 /// <summary>
@@ -61,7 +58,7 @@ internal sealed class ResultLayout
         int offset = 0;
         foreach (var field in Fields)
         {
-            int width = field is ResultField.RowMaxAbs or ResultField.Cosines or ResultField.CenteredCosines ? rowSlots : 1;
+            int width = field is ResultField.RowMaxAbs or ResultField.RowNorm or ResultField.RowDotVector or ResultField.RowDotSum ? rowSlots : 1;
             _offsets[(int)field] = offset;
             _widths[(int)field] = width;
             offset += width;

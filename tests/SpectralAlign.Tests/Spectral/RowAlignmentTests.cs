@@ -49,6 +49,7 @@ public sealed class RowAlignmentTests
     [InlineData(7)]
     [InlineData(100)]
     [InlineData(256)]
+    [InlineData(4096)]
     public void Measure_IdenticalRows_NoCenteredValues(int count)
     {
         using var scope = NewDisposeScope();
@@ -64,6 +65,59 @@ public sealed class RowAlignmentTests
         double expected = Reference.Cosine(Reference.Rows(row)[0], v1[0]);
         Assert.Equal(expected, m.Stats.Min, 1e-6);
         Assert.Equal(expected, m.Stats.Max, 1e-6);
+    }
+
+    /// <summary>The host side against a direct float64 computation on hand-made rows of two groups (3 of 4 slots
+    /// used): per valid row cos(hᵢ, v) and cos(hᵢ − h̄, v) with h̄ formed explicitly from the valid rows, the
+    /// input-mean alignment averaged over groups, the largest row norm and |element|; a NaN row, a zero row and a row
+    /// equal to its group's mean (centred rows below the floor) are counted, not summarised.</summary>
+    [Fact]
+    public void Summarize_HandMadeRows_MatchesDirectComputation()
+    {
+        double[][][] groups =
+        [
+            [[3, 4, 0], [double.NaN, 1, 2], [1, -2, 2]],
+            [[0, 0, 0], [2, 1, -1], [2, 1, -1]],
+        ];
+        double[][] v = [[0.6, 0, 0.8], [0, 1, 0]];
+        const int capacity = 4;
+        var layout = new ResultLayout(2 * capacity);
+        var values = new double[layout.Width];
+        var expectedPlain = new List<double>();
+        var expectedCentered = new List<double>();
+        double meanAlignment = 0;
+        for (int g = 0; g < 2; g++)
+        {
+            var valid = groups[g].Where(r => r.All(double.IsFinite) && Reference.Norm(r) > 0).ToArray();
+            var mean = Enumerable.Range(0, 3).Select(k => valid.Average(r => r[k])).ToArray();
+            meanAlignment += Reference.Cosine(mean, v[g]) / 2;
+            for (int i = 0; i < 3; i++)
+            {
+                var r = groups[g][i];
+                int slot = (g * capacity) + i;
+                values[layout.Offset(ResultField.RowMaxAbs) + slot] = r.Select(Math.Abs).Aggregate(0.0, (a, b) => double.IsNaN(b) ? b : Math.Max(a, b));
+                var zeroed = r.Select(x => double.IsFinite(x) ? x : 0).ToArray();
+                values[layout.Offset(ResultField.RowNorm) + slot] = Reference.Norm(zeroed);
+                values[layout.Offset(ResultField.RowDotVector) + slot] = zeroed.Zip(v[g], (a, b) => a * b).Sum();
+                values[layout.Offset(ResultField.RowDotSum) + slot] = zeroed.Zip(mean, (a, b) => a * b * valid.Length).Sum();
+            }
+
+            expectedPlain.AddRange(Reference.Alignments(valid, v[g]));
+            expectedCentered.AddRange(EngineHarness.CenteredAlignments(valid, v[g]));
+        }
+
+        var result = new AlignmentSummary(EngineHarness.Bins).Summarize(layout.Row(values, 0, 0), 2, capacity, 3, vectorDefined: true);
+
+        Assert.Equal((4, 2), (expectedPlain.Count, expectedCentered.Count));   // group 1's two rows equal their mean
+        Assert.Equal((4, 1, 1), (result.Stats.Count, result.Stats.ZeroRows, result.Stats.NonFiniteRows));
+        Assert.Equal((2, 3, 1), (result.CenteredStats.Count, result.CenteredStats.ZeroRows, result.CenteredStats.NonFiniteRows));
+        Reference.AssertMatches(Reference.Stats([.. expectedPlain], EngineHarness.Bins), result.Stats, 1e-12);
+        Reference.AssertMatches(Reference.Stats([.. expectedCentered], EngineHarness.Bins), result.CenteredStats, 1e-12);
+        Assert.Equal(1, result.Counts.NonFiniteRows);
+        Assert.Equal(1, result.Counts.ZeroRows);
+        Assert.Equal(meanAlignment, result.InputMeanAlignment, 1e-12);
+        Assert.Equal(5, result.MaxRowNorm, 1e-12);
+        Assert.Equal(4, result.MaxAbsInput);
     }
 
     /// <summary>float64 rows beyond float32's range (1e100, 1e-100) keep float64 and match the reference.</summary>

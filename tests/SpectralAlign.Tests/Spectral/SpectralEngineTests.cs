@@ -246,7 +246,7 @@ public sealed class SpectralEngineTests
         using var scope = NewDisposeScope();
         var columns = Enum.GetValues<ResultField>().ToDictionary(f => f, f => f switch
         {
-            ResultField.RowMaxAbs or ResultField.Cosines or ResultField.CenteredCosines => zeros(3, 6),
+            ResultField.RowMaxAbs or ResultField.RowNorm or ResultField.RowDotVector or ResultField.RowDotSum => zeros(3, 6),
             _ => arange(3, dtype: ScalarType.Float64) + (int)f,
         });
 
@@ -256,10 +256,10 @@ public sealed class SpectralEngineTests
         Assert.Equal(2 + (int)ResultField.Sigma1, layout.Row(values, 0, 2)[ResultField.Sigma1]);
         Assert.Equal(2 + (int)ResultField.UpdateSquared, layout.Row(values, 0, 2)[ResultField.UpdateSquared]);
 
-        columns[ResultField.Cosines] = zeros(3, 5);
-        Assert.Contains("Cosines", Assert.Throws<InvalidOperationException>(() => { layout.Pack(columns); }).Message, StringComparison.Ordinal);
-        columns.Remove(ResultField.Cosines);
-        Assert.Contains("Cosines", Assert.Throws<InvalidOperationException>(() => { layout.Pack(columns); }).Message, StringComparison.Ordinal);
+        columns[ResultField.RowDotVector] = zeros(3, 5);
+        Assert.Contains("RowDotVector", Assert.Throws<InvalidOperationException>(() => { layout.Pack(columns); }).Message, StringComparison.Ordinal);
+        columns.Remove(ResultField.RowDotVector);
+        Assert.Contains("RowDotVector", Assert.Throws<InvalidOperationException>(() => { layout.Pack(columns); }).Message, StringComparison.Ordinal);
     }
 
     [Fact]
