@@ -1,4 +1,5 @@
 using System.Text;
+using SpectralAlign.Hooks;
 using SpectralAlign.Spectral;
 using static SpectralAlign.Benchmarks.Harness;
 using static TorchSharp.torch;
@@ -41,6 +42,26 @@ internal static class OperationCosts
         var summary = new AlignmentSummary(20);
         var tiny = randn(4);
 
+        // The hook side of the demo model's Linear layers: 16 × 64 tokens of width 64, 256 rows kept.
+        var tokens = randn(16, 64, n);
+        var tokenRows = tokens.reshape(1, -1, n);
+        var unwatched = nn.Linear(n, n);
+        var idle = nn.Linear(n, n);
+        var measured = nn.Linear(n, n);
+        var idleMonitor = new SpectralMonitor(new SpectralMonitorOptions { Interval = 1_000_000 });
+        idleMonitor.Watch(idle, "idle");
+        idleMonitor.Step();   // step 0 was a measured step; every later one is not
+        var stepMonitor = new SpectralMonitor(new SpectralMonitorOptions { Interval = 1_000_000 });
+        var demoLayers = Enumerable.Range(0, 29).Select(_ => nn.Linear(n, n)).ToList();
+        for (int l = 0; l < demoLayers.Count; l++)
+            stepMonitor.Watch(demoLayers[l], $"l{l}");
+        stepMonitor.Step();
+        var capture = new InputCapture("blocks.0.attn.q", 256, 1);
+        var receiver = new CaptureReceiver(capture);
+        LayerAdapters.TryCreate(measured, "measured", out var adapter, out _);
+        using var hooks = adapter!.Attach(receiver);
+        long captureStep = 0;
+
         var cases = new (string Name, Action Body)[]
         {
             ("add of two 4-element tensors (dispatch floor)", () => _ = tiny + tiny),
@@ -58,6 +79,20 @@ internal static class OperationCosts
             }),
             ($"one subspace step of ({layers}, {m}, {n}) weights, k = 4", () => _ = SubspaceIteration.Iterate(w, q, 1)),
             ($"Rayleigh–Ritz + residual + sign of the bucket", () => _ = SubspaceIteration.RayleighRitz(w, q, v, ones(layers, dtype: ScalarType.Bool))),
+            ($"Linear {n} → {n} on 16 × 64 tokens, not watched (call)", () => _ = unwatched.call(tokens)),
+            ($"the same, watched, on an unmeasured step (hook returns at once)", () => _ = idle.call(tokens)),
+            ($"the same, watched, on a measured step (hook captures 256 of 1,024 rows; Take after)", () =>
+            {
+                receiver.Step = captureStep++;
+                _ = measured.call(tokens);
+                capture.Take().Rows?.Dispose();
+            }),
+            ($"hook capture alone: InputCapture.Add of 1,024 × {n} rows, 256 kept, + Take", () =>
+            {
+                capture.Add(captureStep++, tokenRows);
+                capture.Take().Rows?.Dispose();
+            }),
+            ($"SpectralMonitor.Step() on an unmeasured step, 29 watched layers", stepMonitor.Step),
         };
 
         var text = new StringBuilder();
@@ -69,6 +104,23 @@ internal static class OperationCosts
             text.AppendLine(FormattableString.Invariant($"| {name} | {F(1000 * ms, "0.0")} |"));
         }
 
+        idleMonitor.Dispose();
+        stepMonitor.Dispose();
+        capture.Dispose();
         return text.ToString();
+    }
+
+    /// <summary>Delivers every hooked call's rows to one capture, as the monitor's receiver does on a measured step.</summary>
+    private sealed class CaptureReceiver(InputCapture capture) : IInputReceiver
+    {
+        public long Step { get; set; }
+
+        public bool BeginCall(nn.Module module) => true;
+
+        public void Deliver(int view, Tensor rows, RowRecovery? recovery = null) => capture.Add(Step, rows, recovery);
+
+        public void Reject(int view, Tensor input) => throw new InvalidOperationException("unexpected input");
+
+        public void Fail(Exception exception) => throw new InvalidOperationException("capture failed", exception);
     }
 }

@@ -69,7 +69,7 @@ internal sealed class AttentionAdapter : LayerAdapter
                 Run(receiver, () =>
                 {
                     if (IsUsable(output.Item1, _embed))
-                        receiver.Deliver(3, output.Item1.reshape(-1, _embed).unsqueeze(0), ProjectionInputRecovery());
+                        receiver.Deliver(3, output.Item1.reshape(1, -1, _embed), ProjectionInputRecovery());
                     else
                         receiver.Reject(3, output.Item1);
                 });
@@ -84,7 +84,7 @@ internal sealed class AttentionAdapter : LayerAdapter
     private static void DeliverRows(IInputReceiver receiver, int view, Tensor input, int width)
     {
         if (IsUsable(input, width))
-            receiver.Deliver(view, input.reshape(-1, width).unsqueeze(0));
+            receiver.Deliver(view, input.reshape(1, -1, width));
         else
             receiver.Reject(view, input);
     }

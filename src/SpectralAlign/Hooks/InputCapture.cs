@@ -8,29 +8,35 @@ namespace SpectralAlign.Hooks;
 /// Holds the input rows one view saw on the current measured step: a detached, subsampled (G, rows, n) copy on the
 /// input's device, at most <c>capacity</c> rows, filled in call order (with gradient accumulation the first
 /// micro-batch usually fills it). The sample is a uniform one without replacement (every subset of the kept size
-/// equally likely), drawn on the input's device from a private generator reseeded from (seed, layer, step) — never
-/// torch's global generator, and no index crosses between host and device; so a run resumed from a checkpoint draws
-/// the same rows. Thread-safe; owns its tensors until <see cref="Take"/> hands them over.
+/// equally likely): the first rows of randperm(N) from a private generator seeded from (seed, layer, step) — never
+/// torch's global generator — so a run resumed from a checkpoint draws the same rows. On the CPU the indices are drawn
+/// on the host by <see cref="RowSampler"/> (the same indices, without randperm's draws for the rows not kept); on
+/// other devices by randperm on the device, so no index crosses between host and device. Thread-safe; owns its
+/// tensors until <see cref="Take"/> hands them over.
 /// </summary>
 internal sealed class InputCapture(string layer, int capacity, int seed) : IDisposable
 {
     private readonly object _sync = new();
     private readonly List<(Tensor Rows, RowRecovery? Recovery)> _parts = [];
     private readonly ulong _layerHash = StableHash.Fnv1a(layer);
+    private long[]? _index;
     private Generator? _generator;
-    private long _randomStep = -1;
     private int _rows;
     private long _seenRows;
     private bool _disposed;
 
+    /// <summary>Whether CPU inputs draw their indices on the host (<see cref="RowSampler"/>); <c>false</c> makes them
+    /// use the device path (randperm), as other devices do (tests compare the two).</summary>
+    internal bool HostSampling { get; init; } = true;
+
     /// <summary>Counts the rows of <paramref name="rows"/> (G, N, n) and, while there is room, copies a uniform
     /// subsample of them. <paramref name="recovery"/>, if given, is applied to the copy at <see cref="Take"/> and then
-    /// disposed (at once when nothing is kept). Call under <c>no_grad</c>; never modifies the input.</summary>
+    /// disposed (at once when nothing is kept). Never modifies the input.</summary>
     public void Add(long step, Tensor rows, RowRecovery? recovery = null)
     {
         lock (_sync)
         {
-            long count = rows.shape[1];
+            long count = rows.size(1);
             if (!_disposed)
                 _seenRows += count;
             if (_disposed || _rows >= capacity || count == 0)
@@ -39,43 +45,40 @@ internal sealed class InputCapture(string layer, int capacity, int seed) : IDisp
                 return;
             }
 
+            using var noGrad = no_grad();
             using var scope = NewDisposeScope();
             int take = (int)Math.Min(count, capacity - _rows);
-            // Always a copy: the caller's activation may be modified in place later (e.g. an in-place ReLU).
-            Tensor copy;
-            if (take == count)
-            {
-                copy = rows.detach().clone();
-            }
-            else
-            {
-                var index = randperm(count, dtype: ScalarType.Int64, device: rows.device, generator: Generator(rows.device, step)).narrow(0, 0, take);
-                copy = rows.detach().index_select(1, index);
-            }
-
+            // Always a copy: the caller's activation may be modified in place later (e.g. an in-place ReLU). Made
+            // under no_grad, so it has no autograd history.
+            var copy = take == count ? rows.clone() : rows.index_select(1, SampleIndex(rows.device, step, count, take));
             _parts.Add((copy.DetachFromDisposeScope(), recovery));
             _rows += take;
         }
     }
 
-    /// <summary>The private generator on <paramref name="device"/>, reseeded at the first sample of each step (later
-    /// calls of the same step continue its stream).</summary>
-    private Generator Generator(Device device, long step)
+    /// <summary>The indices of the <paramref name="take"/> rows kept of <paramref name="count"/> at
+    /// <paramref name="step"/>: the first <paramref name="take"/> entries of randperm(<paramref name="count"/>) from a
+    /// generator seeded from (seed, layer, step), on <paramref name="device"/> (in the caller's dispose scope). A step
+    /// samples at most once (the capture is full afterwards), so every draw starts from the seed.</summary>
+    private Tensor SampleIndex(Device device, long step, long count, int take)
     {
+        ulong mixed = StableHash.Mix((ulong)(uint)seed, _layerHash, (ulong)step);
+        if (HostSampling && device.type == DeviceType.CPU && count <= RowSampler.MaxRows)
+        {
+            // The CPU tensor shares the array's memory (no copy); index_select has read it before the lock is left.
+            _index ??= new long[capacity];
+            RowSampler.Draw(mixed, count, _index.AsSpan(0, take));
+            return frombuffer(_index, ScalarType.Int64, take);
+        }
+
         if (_generator is null || _generator.device.type != device.type || _generator.device.index != device.index)
         {
             _generator?.Dispose();
             _generator = new Generator(0, device);
-            _randomStep = -1;
         }
 
-        if (_randomStep != step)
-        {
-            _generator.manual_seed((long)StableHash.Mix((ulong)(uint)seed, _layerHash, (ulong)step));
-            _randomStep = step;
-        }
-
-        return _generator;
+        _generator.manual_seed((long)mixed);
+        return randperm(count, dtype: ScalarType.Int64, device: device, generator: _generator).narrow(0, 0, take);
     }
 
     /// <summary>Hands over the captured (G, rows, n) tensor, owned by the caller (or <c>null</c> when nothing was

@@ -56,5 +56,5 @@ internal abstract class LayerAdapter(nn.Module module, string kind)
 
     /// <summary>Whether a tensor can serve as input rows of width <paramref name="width"/>.</summary>
     protected static bool IsUsable(Tensor? input, int width) =>
-        input is not null && input.is_floating_point() && input.dim() >= 1 && input.shape[^1] == width;
+        input is not null && input.is_floating_point() && input.dim() >= 1 && input.size(-1) == width;
 }

@@ -33,12 +33,22 @@ internal sealed class WatchedLayer(LayerView view, InputCapture capture, long wa
 
     /// <summary>Hands over the rows captured since the last call with the current weight as the engine's input
     /// (the caller disposes <see cref="LayerInput.Rows"/>; the weight view belongs to the caller's dispose scope), or
-    /// <c>null</c> (rows released) when the module has no such weight any more.</summary>
+    /// <c>null</c> (rows released) when the module has no such weight any more. The rows are released also when looking
+    /// the weight up throws.</summary>
     public LayerInput? TakeInput()
     {
         var (rows, seen) = Capture.Take();
-        if (View.CurrentWeight() is { } weight)
-            return new LayerInput(Name, weight, rows, seen, Spectral);
+        try
+        {
+            if (View.CurrentWeight() is { } weight)
+                return new LayerInput(Name, weight, rows, seen, Spectral);
+        }
+        catch
+        {
+            rows?.Dispose();
+            throw;
+        }
+
         rows?.Dispose();
         return null;
     }

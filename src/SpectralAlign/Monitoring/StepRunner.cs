@@ -33,22 +33,10 @@ internal sealed class StepRunner(WatchRegistry registry, CaptureScheduler schedu
     {
         outcome.Measured = true;
         var profile = engine.Profile;
-        var measurable = new List<WatchedLayer>(layers.Length);
-        foreach (var layer in layers)
-        {
-            if (HasWeight(layer))
-            {
-                measurable.Add(layer);
-                continue;
-            }
-
-            outcome.MissingWeights.Add(layer.Name);
-            layer.Capture.Take().Rows?.Dispose();
-        }
-
+        var measured = new List<WatchedLayer>(layers.Length);
         try
         {
-            outcome.Measurements = measurable.Count > 0 ? MeasureCaptured(outcome, measurable, keepCaptures) : [];
+            outcome.Measurements = MeasureCaptured(outcome, layers, measured, keepCaptures);
         }
 #pragma warning disable CA1031 // A failure of the monitor must never stop training.
         catch (Exception ex)
@@ -60,34 +48,40 @@ internal sealed class StepRunner(WatchRegistry registry, CaptureScheduler schedu
 
         long start = profile is null ? 0 : CostProfile.Now;
         for (int i = 0; i < outcome.Measurements.Length; i++)
-            measurable[i].LastMeasurement = outcome.Measurements[i];
+            measured[i].LastMeasurement = outcome.Measurements[i];
         Detect(outcome, CollapseAlert.RunLayer, () => detector.ObserveStep(outcome.Step, outcome.Measurements, signals));
 
         profile?.Add(CostProfile.Phase.Detector, start);
         profile?.CountMeasuredStep();
     }
 
-    /// <summary>Takes the layers' captured rows, keeps them with the weights for the capture sinks if asked, measures
-    /// them and releases them. Returns one measurement per entry of <paramref name="layers"/> (from which a layer whose
-    /// weight vanished since <see cref="HasWeight"/> is removed).</summary>
-    private LayerMeasurement[] MeasureCaptured(StepOutcome outcome, List<WatchedLayer> layers, bool keepCaptures)
+    /// <summary>Takes every layer's captured rows (all of them, also when something fails, so that no capture carries
+    /// over to a later step) with its current weight, keeps them for the capture sinks if asked, measures them and
+    /// releases them. A layer whose module no longer has a matching weight is reported in
+    /// <see cref="StepOutcome.MissingWeights"/>; the others are added to <paramref name="measured"/>, one per
+    /// returned measurement.</summary>
+    private LayerMeasurement[] MeasureCaptured(StepOutcome outcome, WatchedLayer[] layers, List<WatchedLayer> measured, bool keepCaptures)
     {
         using var scope = NewDisposeScope();
-        var inputs = new List<LayerInput>(layers.Count);
+        var inputs = new List<LayerInput>(layers.Length);
+        int next = 0;
         try
         {
-            for (int i = 0; i < layers.Count;)
+            for (; next < layers.Length; next++)
             {
-                if (layers[i].TakeInput() is { } input)
+                if (layers[next].TakeInput() is { } input)
                 {
                     inputs.Add(input);
-                    i++;
+                    measured.Add(layers[next]);
                 }
                 else
                 {
-                    layers.RemoveAt(i);
+                    outcome.MissingWeights.Add(layers[next].Name);
                 }
             }
+
+            if (inputs.Count == 0)
+                return [];
 
             if (keepCaptures)
             {
@@ -100,6 +94,10 @@ internal sealed class StepRunner(WatchRegistry registry, CaptureScheduler schedu
         }
         finally
         {
+            // Layers not reached because an earlier one failed: their rows are released, not kept for a later step.
+            for (int i = next + 1; i < layers.Length; i++)
+                layers[i].Capture.Take().Rows?.Dispose();
+
             // Rows handed to a capture record belong to the outcome now (released after the capture sinks).
             foreach (var input in inputs)
             {
@@ -121,14 +119,6 @@ internal sealed class StepRunner(WatchRegistry registry, CaptureScheduler schedu
         {
             outcome.DetectionFailures.Add((layer, ex));
         }
-    }
-
-    /// <summary>Whether the layer's module still has a matching weight (the view is released at once, also when
-    /// <see cref="SpectralMonitor.Step()"/> runs outside a dispose scope).</summary>
-    private static bool HasWeight(WatchedLayer layer)
-    {
-        using var scope = NewDisposeScope();
-        return layer.View.CurrentWeight() is not null;
     }
 
     /// <summary>A capture record that outlives the engine's call: it takes over the captured rows (the engine never

@@ -65,6 +65,21 @@ public sealed class InputCaptureTests
         Assert.All(inclusions, c => Assert.InRange(c, mean - (6 * sd), mean + (6 * sd)));
     }
 
+    [Theory]
+    [InlineData(10_000, 64, 0)]
+    [InlineData(1024, 256, 3)]
+    [InlineData(300, 299, 17)]
+    [InlineData(5000, 700, 1_000_000_007)]
+    public void Add_OnTheCpu_HostAndDevicePathsKeepTheSameRows(int count, int capacity, long step)
+    {
+        foreach (var (seed, layer) in new[] { (7, "blocks.0.q"), (-3, "head"), (int.MaxValue, "x") })
+        {
+            using var host = new InputCapture(layer, capacity, seed);
+            using var device = new InputCapture(layer, capacity, seed) { HostSampling = false };
+            Assert.Equal(Sample(device, step, count), Sample(host, step, count));
+        }
+    }
+
     [Fact]
     public void Add_SameSeedLayerStep_SameSample_AnyDifference_DifferentSample()
     {

@@ -72,6 +72,30 @@ public sealed class StepDefectTests
     }
 
     [Fact]
+    public void Step_WeightSelectorThrows_StepDoesNotThrow_AndNoLayersRowsCarryOverToTheNextStep()
+    {
+        using var broken = Layers.Gapped(8, 8, ScalarType.Float32, seed: 1);
+        using var fine = Layers.Gapped(8, 8, ScalarType.Float32, seed: 3);
+        using var input = Layers.Randn([16, 8], ScalarType.Float32, seed: 2);
+        bool fail = false;
+        var logger = new FakeLogger();
+        using var harness = new MonitorHarness(new SpectralMonitorOptions { Interval = 1, MaxSamplesPerLayer = 64 }, logger);
+        harness.Monitor.Watch(broken, "broken", () => fail ? throw new InvalidOperationException("selector bug") : broken.weight!);
+        harness.Monitor.Watch(fine, "fine");
+
+        fail = true;
+        var (failed, _) = harness.StepOnce((broken, input), (fine, input));   // must not throw into the training loop
+
+        Assert.Empty(failed);
+        Assert.Equal(1, logger.Collector.GetSnapshot().Count(r => r.Id.Id == 6 && r.Exception is InvalidOperationException));
+        fail = false;
+        var (next, _) = harness.StepOnce((broken, input), (fine, input));
+        // Each layer measured on this step's 16 rows only: nothing captured on the failed step was kept.
+        Assert.Equal(["broken", "fine"], next.Select(m => m.Layer));
+        Assert.All(next, m => Assert.Equal(16, m.InputRows));
+    }
+
+    [Fact]
     public void AddCaptureSink_SinkWaitsForAnotherThreadThatUsesTheMonitor_DoesNotBlock()
     {
         using var layer = Layers.Gapped(8, 8, ScalarType.Float32, seed: 1);
