@@ -263,12 +263,9 @@ internal sealed class Bucket
         {
             // (WΩ)ᵀ = ΩᵀWᵀ of the true weight per run (the narrow factor on the left), and ‖(W_t − W_prev)Ω‖²_F / r
             // per layer.
-            var omegaT = _projection.t();
-            _sketch = [.. _weights.Runs.Select((w, r) =>
-            {
-                var sketch = bmm(omegaT.expand(_weights.Count(r), -1, -1), w.transpose(1, 2)).to(ScalarType.Float64);
-                return _scale is null ? sketch : sketch.mul_(_weights.Part(_scale, r).view(-1, 1, 1));
-            })];
+            var scale = _scale is null ? null : _weights.Parts(_scale.view(-1, 1, 1));
+            _sketch = [.. _weights.SharedTimes(_projection.t()).Select((sketch, r) =>
+                scale is null ? sketch.to(ScalarType.Float64) : sketch.to(ScalarType.Float64).mul_(scale[r]))];
             _updateSquared = WeightRuns.Cat(_sketch.Select((sketch, r) => (sketch - _previousSketch[r]).pow(Scalars.Two).sum([1, 2])))
                 .view(-1, _groups).sum([1]).div(UpdateSketch.ColumnCount);
         }

@@ -124,8 +124,8 @@ internal static class SubspaceIteration
         var zero = lambda1.eq(Scalars.Zero);
 
         // Residual of the top Ritz pair: ‖WᵀW v − λ1 v‖ / λ1.
-        var top = vectors.narrow(2, 0, 1).transpose(1, 2);           // (L, 1, k)
-        var wvT = bT.Select((b, r) => bmm(w.Part(top, r), b)).ToList();   // per run (L_r, 1, m_r) = (W v)ᵀ
+        var top = w.Parts(vectors.narrow(2, 0, 1).transpose(1, 2));  // per run (L_r, 1, k)
+        var wvT = bT.Select((b, r) => bmm(top[r], b)).ToList();      // per run (L_r, 1, m_r) = (W v)ᵀ
         var wtwv = w.TransposeTimes(wvT).squeeze(2);                  // (L, n)
         var residual = (linalg.norm(wtwv - (lambda1.unsqueeze(1) * v), [1], false) / lambda1.masked_fill(zero, Scalars.One))
             .masked_fill_(zero, Scalars.Zero);
@@ -134,8 +134,8 @@ internal static class SubspaceIteration
         var sign = reference is null ? ColdSign(v) : hasReference is null ? WarmSign(v, reference) : where(hasReference, WarmSign(v, reference), ColdSign(v));
         v.mul_(sign.unsqueeze(1));
         var sigma1 = lambda1.sqrt();
-        var factor = (sign / sigma1.masked_fill(zero, Scalars.One)).masked_fill_(zero, Scalars.Zero).unsqueeze(1);
-        var u = wvT.Select((y, r) => y.squeeze(1) * w.Part(factor, r)).ToList();
+        var factor = w.Parts((sign / sigma1.masked_fill(zero, Scalars.One)).masked_fill_(zero, Scalars.Zero).view(-1, 1, 1));
+        var u = wvT.Select((y, r) => y.mul_(factor[r]).squeeze(1)).ToList();   // per run (L_r, m_r)
 
         return new Ritz(ritz, v, sigma1, sigma2, residual, u);
     }

@@ -13,6 +13,7 @@ internal sealed class WeightRuns
 {
     private readonly long[] _starts;
     private readonly long[] _counts;
+    private readonly Tensor[] _transposed;   // per run Wᵀ (units_r, n, m_r), views made with the runs
 
     /// <param name="runs">(units_r, m_r, n) tensors with the same n, in unit order.</param>
     public WeightRuns(params Tensor[] runs)
@@ -23,6 +24,7 @@ internal sealed class WeightRuns
         for (int r = 1; r < runs.Length; r++)
             _starts[r] = _starts[r - 1] + _counts[r - 1];
         Units = _starts[^1] + _counts[^1];
+        _transposed = [.. runs.Select(run => run.transpose(1, 2))];
     }
 
     public IReadOnlyList<Tensor> Runs { get; }
@@ -93,15 +95,27 @@ internal sealed class WeightRuns
     /// <summary>Units of run <paramref name="run"/> in an (L, …) tensor (no copy for a single run).</summary>
     public Tensor Part(Tensor t, int run) => Runs.Count == 1 ? t : t.narrow(0, _starts[run], _counts[run]);
 
+    /// <summary>Every run's units of an (L, …) tensor (views; one call for all runs).</summary>
+    public Tensor[] Parts(Tensor t) => Runs.Count == 1 ? [t] : t.split(_counts);
+
     /// <summary>W·Q returned transposed, per run (units_r, k, m_r) = (W Q)ᵀ = Qᵀ Wᵀ: the CPU BLAS measured here is
     /// several times slower on a batched product with a narrow right factor (k columns) than on the same product with
     /// the narrow factor on the left (the operation-cost table of the benchmark shows the effect).</summary>
     /// <param name="q">(L, n, k).</param>
     public List<Tensor> Times(Tensor q)
     {
-        var qT = q.transpose(1, 2).contiguous();
-        return [.. Runs.Select((w, r) => bmm(Part(qT, r), w.transpose(1, 2)))];
+        var qT = Parts(q.transpose(1, 2));   // BLAS reads the transposed view as it is (no copy)
+        var wT = _transposed;
+        var products = new List<Tensor>(qT.Length);
+        for (int r = 0; r < qT.Length; r++)
+            products.Add(bmm(qT[r], wT[r]));
+        return products;
     }
+
+    /// <summary>Per run (units_r, rows, m_r) = A Wᵀ for one (rows, n) matrix A shared by all units: libtorch folds
+    /// the broadcast product into one matrix product over the run's stacked rows (no expanded copy of A).</summary>
+    /// <param name="left">(rows, n), e.g. Ωᵀ of the update sketch.</param>
+    public List<Tensor> SharedTimes(Tensor left) => [.. _transposed.Select(wT => matmul(left, wT))];
 
     /// <summary>Wᵀ·Y computed as (Yᵀ·W)ᵀ from Yᵀ per run: the CPU BLAS measured here multiplies a row-major W from
     /// the left about twice as fast as its transpose.</summary>

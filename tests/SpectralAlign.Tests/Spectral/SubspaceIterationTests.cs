@@ -10,7 +10,7 @@ namespace SpectralAlign.Tests.Spectral;
 public sealed class SubspaceIterationTests
 {
     [Fact]
-    public void WeightRuns_ProductsAndNarrow_MatchEachUnitsOwnProducts()
+    public void WeightRuns_ProductsPartsAndNarrow_MatchEachUnitsOwnProducts()
     {
         using var scope = NewDisposeScope();
         // Two runs (m = 5 and 9) over n = 7; Q (5 units, n, k = 2).
@@ -20,13 +20,17 @@ public sealed class SubspaceIterationTests
         var runs = new WeightRuns(first, second);
         var units = Enumerable.Range(0, 3).Select(u => first[u]).Concat(Enumerable.Range(0, 2).Select(u => second[u])).ToArray();
 
+        var omega = Layers.Randn([7, 3], ScalarType.Float32, seed: 4);
         var times = runs.Times(q);
         var back = runs.TransposeTimes(times);
+        var shared = runs.SharedTimes(omega.t());
+        var parts = runs.Parts(q);
         var part = runs.Narrow(2, 2);                                   // the last unit of the first run, the first of the second
         var partTimes = part.Times(q.narrow(0, 2, 2));
 
         Assert.Equal(5, runs.Units);
         Assert.Equal(new[] { new long[] { 3, 2, 5 }, [2, 2, 9] }, times.Select(t => t.shape).ToArray());
+        Assert.Equal(new[] { new long[] { 3, 3, 5 }, [2, 3, 9] }, shared.Select(t => t.shape).ToArray());
         Assert.Equal(new[] { new long[] { 1, 5, 7 }, [1, 9, 7] }, part.Runs.Select(t => t.shape).ToArray());
         for (int u = 0; u < 5; u++)
         {
@@ -35,6 +39,8 @@ public sealed class SubspaceIterationTests
             var ours = (u < 3 ? times[0][u] : times[1][u - 3]).to(ScalarType.Float64).t();
             AssertClose(wq, ours);
             AssertClose(w.t().matmul(wq), back[u].to(ScalarType.Float64));
+            AssertClose(w.matmul(omega.to(ScalarType.Float64)), (u < 3 ? shared[0][u] : shared[1][u - 3]).to(ScalarType.Float64).t());
+            AssertClose(q[u].to(ScalarType.Float64), (u < 3 ? parts[0][u] : parts[1][u - 3]).to(ScalarType.Float64), 0);
             if (u is 2 or 3)
                 AssertClose(wq, partTimes[u - 2][0].to(ScalarType.Float64).t());
         }
