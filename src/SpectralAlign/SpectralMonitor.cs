@@ -251,17 +251,18 @@ public sealed class SpectralMonitor : IDisposable
     {
         ArgumentNullException.ThrowIfNull(upstream);
         ArgumentNullException.ThrowIfNull(downstream);
+        object link;
         lock (_gate)
         {
             ThrowIfDisposed();
             _registry.Links.Check(_registry.Find(upstream), _registry.Find(downstream), upstream, downstream);
-            _registry.Links.Add(upstream, downstream);
+            link = _registry.Links.Add(upstream, downstream);
         }
 
         return new Registration(() =>
         {
             lock (_gate)
-                _registry.Links.Remove(upstream, downstream);
+                _registry.Links.Remove(downstream, link);
         });
     }
 

@@ -57,7 +57,8 @@ internal static class OperationCosts
             stepMonitor.Watch(demoLayers[l], $"l{l}");
         stepMonitor.Step();
         var capture = new InputCapture("blocks.0.attn.q", 256, 1);
-        var receiver = new CaptureReceiver(capture);
+        var stepIndex = new HostRowIndex();   // the monitor's index tensor, shared by a step's hooks
+        var receiver = new CaptureReceiver(capture, stepIndex);
         LayerAdapters.TryCreate(measured, "measured", out var adapter, out _);
         using var hooks = adapter!.Attach(receiver);
         long captureStep = 0;
@@ -89,7 +90,7 @@ internal static class OperationCosts
             }),
             ($"hook capture alone: InputCapture.Add of 1,024 × {n} rows, 256 kept, + Take", () =>
             {
-                capture.Add(captureStep++, tokenRows);
+                capture.Add(captureStep++, tokenRows, index: stepIndex);
                 capture.Take().Rows?.Dispose();
             }),
             ($"SpectralMonitor.Step() on an unmeasured step, 29 watched layers", stepMonitor.Step),
@@ -107,17 +108,18 @@ internal static class OperationCosts
         idleMonitor.Dispose();
         stepMonitor.Dispose();
         capture.Dispose();
+        stepIndex.Dispose();
         return text.ToString();
     }
 
     /// <summary>Delivers every hooked call's rows to one capture, as the monitor's receiver does on a measured step.</summary>
-    private sealed class CaptureReceiver(InputCapture capture) : IInputReceiver
+    private sealed class CaptureReceiver(InputCapture capture, HostRowIndex index) : IInputReceiver
     {
         public long Step { get; set; }
 
         public bool BeginCall(nn.Module module) => true;
 
-        public void Deliver(int view, Tensor rows, RowRecovery? recovery = null) => capture.Add(Step, rows, recovery);
+        public void Deliver(int view, Tensor rows, RowRecovery? recovery = null) => capture.Add(Step, rows, recovery, index);
 
         public void Reject(int view, Tensor input) => throw new InvalidOperationException("unexpected input");
 

@@ -10,8 +10,9 @@ namespace SpectralAlign.Hooks;
 /// micro-batch usually fills it). The sample is a uniform one without replacement (every subset of the kept size
 /// equally likely): the first rows of randperm(N) from a private generator seeded from (seed, layer, step) — never
 /// torch's global generator — so a run resumed from a checkpoint draws the same rows. On the CPU the indices are drawn
-/// on the host by <see cref="RowSampler"/> (the same indices, without randperm's draws for the rows not kept); on
-/// other devices by randperm on the device, so no index crosses between host and device. Thread-safe; owns its
+/// on the host by <see cref="RowSampler"/> (the same indices, without randperm's draws for the rows not kept), through
+/// the monitor's <see cref="HostRowIndex"/>; on other devices by randperm on the device, so no index crosses between host
+/// and device. Thread-safe; owns its
 /// tensors until <see cref="Take"/> hands them over.
 /// </summary>
 internal sealed class InputCapture(string layer, int capacity, int seed) : IDisposable
@@ -19,7 +20,6 @@ internal sealed class InputCapture(string layer, int capacity, int seed) : IDisp
     private readonly object _sync = new();
     private readonly List<(Tensor Rows, RowRecovery? Recovery)> _parts = [];
     private readonly ulong _layerHash = StableHash.Fnv1a(layer);
-    private long[]? _index;
     private Generator? _generator;
     private int _rows;
     private long _seenRows;
@@ -31,8 +31,9 @@ internal sealed class InputCapture(string layer, int capacity, int seed) : IDisp
 
     /// <summary>Counts the rows of <paramref name="rows"/> (G, N, n) and, while there is room, copies a uniform
     /// subsample of them. <paramref name="recovery"/>, if given, is applied to the copy at <see cref="Take"/> and then
-    /// disposed (at once when nothing is kept). Never modifies the input.</summary>
-    public void Add(long step, Tensor rows, RowRecovery? recovery = null)
+    /// disposed (at once when nothing is kept); <paramref name="index"/>, if given, is the monitor's shared index
+    /// tensor for CPU draws (else each draw makes its own). Never modifies the input.</summary>
+    public void Add(long step, Tensor rows, RowRecovery? recovery = null, HostRowIndex? index = null)
     {
         lock (_sync)
         {
@@ -50,26 +51,23 @@ internal sealed class InputCapture(string layer, int capacity, int seed) : IDisp
             int take = (int)Math.Min(count, capacity - _rows);
             // Always a copy: the caller's activation may be modified in place later (e.g. an in-place ReLU). Made
             // under no_grad, so it has no autograd history.
-            var copy = take == count ? rows.clone() : rows.index_select(1, SampleIndex(rows.device, step, count, take));
+            var copy = take == count ? rows.clone() : Sample(rows, step, count, take, index);
             _parts.Add((copy.DetachFromDisposeScope(), recovery));
             _rows += take;
         }
     }
 
-    /// <summary>The indices of the <paramref name="take"/> rows kept of <paramref name="count"/> at
-    /// <paramref name="step"/>: the first <paramref name="take"/> entries of randperm(<paramref name="count"/>) from a
-    /// generator seeded from (seed, layer, step), on <paramref name="device"/> (in the caller's dispose scope). A step
-    /// samples at most once (the capture is full afterwards), so every draw starts from the seed.</summary>
-    private Tensor SampleIndex(Device device, long step, long count, int take)
+    /// <summary>The <paramref name="take"/> rows kept of the <paramref name="count"/> rows of
+    /// <paramref name="rows"/> at <paramref name="step"/> (in the caller's dispose scope): those at the first
+    /// <paramref name="take"/> entries of randperm(<paramref name="count"/>) from a generator seeded from
+    /// (seed, layer, step), drawn on the input's device. A step samples at most once (the capture is full afterwards),
+    /// so every draw starts from the seed.</summary>
+    private Tensor Sample(Tensor rows, long step, long count, int take, HostRowIndex? index)
     {
         ulong mixed = StableHash.Mix((ulong)(uint)seed, _layerHash, (ulong)step);
+        var device = rows.device;
         if (HostSampling && device.type == DeviceType.CPU && count <= RowSampler.MaxRows)
-        {
-            // The CPU tensor shares the array's memory (no copy); index_select has read it before the lock is left.
-            _index ??= new long[capacity];
-            RowSampler.Draw(mixed, count, _index.AsSpan(0, take));
-            return frombuffer(_index, ScalarType.Int64, take);
-        }
+            return index is null ? HostRowIndex.SelectOnce(rows, mixed, count, take) : index.Select(rows, mixed, count, take);
 
         if (_generator is null || _generator.device.type != device.type || _generator.device.index != device.index)
         {
@@ -78,7 +76,7 @@ internal sealed class InputCapture(string layer, int capacity, int seed) : IDisp
         }
 
         _generator.manual_seed((long)mixed);
-        return randperm(count, dtype: ScalarType.Int64, device: device, generator: _generator).narrow(0, 0, take);
+        return rows.index_select(1, randperm(count, dtype: ScalarType.Int64, device: device, generator: _generator).narrow(0, 0, take));
     }
 
     /// <summary>Hands over the captured (G, rows, n) tensor, owned by the caller (or <c>null</c> when nothing was

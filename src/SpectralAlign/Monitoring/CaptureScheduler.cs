@@ -11,9 +11,11 @@ namespace SpectralAlign.Monitoring;
 /// The receivers run on the forward thread without the monitor's lock; they touch only the counter, the layers'
 /// captures and the publisher's immediate reports.
 /// </summary>
+[System.Diagnostics.CodeAnalysis.SuppressMessage("Design", "CA1001:Types that own disposable fields should be disposable", Justification = "Stop() disposes the index; the monitor calls it when disposed.")]
 internal sealed class CaptureScheduler(int interval, int silentHookSteps, StepPublisher publisher)
 {
     private readonly StepPublisher _publisher = publisher;
+    private readonly HostRowIndex _index = new();
     private long _step;
     private volatile bool _stopped;
 
@@ -31,8 +33,15 @@ internal sealed class CaptureScheduler(int interval, int silentHookSteps, StepPu
     /// <summary>Continues counting from a restored step.</summary>
     public void Restore(long step) => Interlocked.Exchange(ref _step, step);
 
-    /// <summary>From now on no hook captures anything (the monitor is disposed).</summary>
-    public void Stop() => _stopped = true;
+    /// <summary>From now on no hook captures anything (the monitor is disposed); the hooks' index tensor is freed.</summary>
+    public void Stop()
+    {
+        _stopped = true;
+        _index.Dispose();
+    }
+
+    /// <summary>Frees the index tensor the hooks shared during a step (called at the end of every step).</summary>
+    public void ReleaseStepIndex() => _index.Release();
 
     /// <summary>The receiver of one watch's hooks.</summary>
     public IInputReceiver ReceiverFor(WatchEntry watch) => new Receiver(this, watch);
@@ -76,7 +85,7 @@ internal sealed class CaptureScheduler(int interval, int silentHookSteps, StepPu
         {
             var profile = scheduler.Profile;
             long start = profile is null ? 0 : CostProfile.Now;
-            watch.Layers[view].Capture.Add(scheduler.CurrentStep, rows, recovery);
+            watch.Layers[view].Capture.Add(scheduler.CurrentStep, rows, recovery, scheduler._index);
             profile?.Add(CostProfile.Phase.Capture, start);
         }
 

@@ -10,10 +10,10 @@ namespace SpectralAlign.Monitoring;
 /// </summary>
 internal sealed class LayerLinks
 {
-    private readonly Dictionary<string, string> _upstreamOf = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, Link> _upstreamOf = new(StringComparer.Ordinal);
 
     /// <summary>The links, as (upstream, downstream) names.</summary>
-    public IEnumerable<(string Upstream, string Downstream)> All => _upstreamOf.Select(p => (p.Value, p.Key));
+    public IEnumerable<(string Upstream, string Downstream)> All => _upstreamOf.Select(p => (p.Value.Upstream, p.Key));
 
     /// <summary>Throws unless <paramref name="upstream"/> may be linked to <paramref name="downstream"/>.</summary>
     /// <exception cref="ArgumentException">A name is empty or unknown, the two are the same layer, or the shapes do not
@@ -40,19 +40,26 @@ internal sealed class LayerLinks
         if (problems.Count > 0)
             throw new ArgumentException($"Cannot link '{upstreamName}' → '{downstreamName}': {string.Join("; ", problems)}. Watched layers' names are listed by SpectralMonitor.Watches (LayerWatch.Layers).");
         if (_upstreamOf.TryGetValue(downstreamName, out var existing))
-            throw new InvalidOperationException($"'{downstreamName}' is already linked to the upstream layer '{existing}'; a layer has at most one upstream layer. Dispose that link first.");
+            throw new InvalidOperationException($"'{downstreamName}' is already linked to the upstream layer '{existing.Upstream}'; a layer has at most one upstream layer. Dispose that link first.");
     }
 
     /// <summary>Whether <paramref name="downstream"/> has an upstream layer.</summary>
     public bool HasUpstream(string downstream) => _upstreamOf.ContainsKey(downstream);
 
-    /// <summary>Adds a checked link.</summary>
-    public void Add(string upstream, string downstream) => _upstreamOf.Add(downstream, upstream);
-
-    /// <summary>Removes the link into <paramref name="downstream"/> if it still comes from <paramref name="upstream"/>.</summary>
-    public void Remove(string upstream, string downstream)
+    /// <summary>Adds a checked link; returns the token that <see cref="Remove"/> takes, so that a stale handle never
+    /// removes a later link between the same names.</summary>
+    public object Add(string upstream, string downstream)
     {
-        if (_upstreamOf.TryGetValue(downstream, out var current) && current == upstream)
+        var link = new Link(upstream);
+        _upstreamOf.Add(downstream, link);
+        return link;
+    }
+
+    /// <summary>Removes the link into <paramref name="downstream"/> if it is still the one <paramref name="token"/>
+    /// was returned for.</summary>
+    public void Remove(string downstream, object token)
+    {
+        if (_upstreamOf.TryGetValue(downstream, out var current) && ReferenceEquals(current, token))
             _upstreamOf.Remove(downstream);
     }
 
@@ -78,7 +85,13 @@ internal sealed class LayerLinks
             index[inputs[i].Name] = i;
         foreach (var input in inputs)
         {
-            input.Upstream = _upstreamOf.TryGetValue(input.Name, out var upstream) && index.TryGetValue(upstream, out int i) ? i : -1;
+            input.Upstream = _upstreamOf.TryGetValue(input.Name, out var link) && index.TryGetValue(link.Upstream, out int i) ? i : -1;
         }
+    }
+
+    /// <summary>One link, compared by reference (its identity is the handle's token).</summary>
+    private sealed class Link(string upstream)
+    {
+        public string Upstream { get; } = upstream;
     }
 }

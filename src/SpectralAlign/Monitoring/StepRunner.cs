@@ -11,7 +11,7 @@ namespace SpectralAlign.Monitoring;
 /// captured rows and weights to the engine and the step's measurements and signals to the detector (one
 /// <see cref="CollapseDetector.ObserveStep"/>, so that cross-layer rules see the whole step); on other steps, the
 /// run-level signals; on every step, the watchdog's check. The detector isolates failing rules itself (their faults
-/// are passed on to be logged). Never throws: every failure is recorded in the
+/// are passed on to be logged); at the end, the hooks' shared index tensor is released. Never throws: every failure is recorded in the
 /// <see cref="StepOutcome"/> for the publisher, so the step counter always advances and training goes on.
 /// </summary>
 internal sealed class StepRunner(WatchRegistry registry, CaptureScheduler scheduler, SpectralEngine engine, CollapseDetector detector)
@@ -26,6 +26,7 @@ internal sealed class StepRunner(WatchRegistry registry, CaptureScheduler schedu
             Detect(outcome, CollapseAlert.RunLayer, () => detector.ObserveSignals(step, signals));
         outcome.RuleFaults.AddRange(detector.TakeFaults());
         outcome.SilentHooks = scheduler.FindSilentHooks(layers, step);
+        scheduler.ReleaseStepIndex();   // the hooks' shared index tensor lives within a step only
         return outcome;
     }
 

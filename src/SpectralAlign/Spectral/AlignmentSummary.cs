@@ -24,6 +24,7 @@ internal sealed class AlignmentSummary(int bins)
 
     private double[] _plain = [];
     private double[] _centered = [];
+    private double[] _sorted = [];   // exactly as long as the last distribution (MathNet reads the whole array)
 
     /// <summary>The SA of a layer's rows from its result row.</summary>
     /// <param name="row">The layer's results (<see cref="ResultField.RowMaxAbs"/>, <see cref="ResultField.RowNorm"/>,
@@ -112,28 +113,34 @@ internal sealed class AlignmentSummary(int bins)
             maxAbs);
     }
 
-    /// <summary>The statistics of <paramref name="values"/> (sorted in place).</summary>
-    private SpectralAlignmentStats Statistics(Span<double> values, int zeroRows, int nonFiniteRows)
+    /// <summary>The statistics of <paramref name="values"/>.</summary>
+    private SpectralAlignmentStats Statistics(ReadOnlySpan<double> values, int zeroRows, int nonFiniteRows)
     {
         int count = values.Length;
         if (count == 0)
             return new SpectralAlignmentStats { ZeroRows = zeroRows, NonFiniteRows = nonFiniteRows, Histogram = new int[bins] };
 
-        double sum = 0, positive = 0;
+        if (_sorted.Length != count)
+            _sorted = new double[count];
+        var sorted = _sorted;
+        values.CopyTo(sorted);
+        Array.Sort(sorted);
+        double sum = 0;
         var histogram = new int[bins];
-        foreach (double x in values)
+        foreach (double x in sorted)
         {
             sum += x;
-            positive += x > ZeroTolerance ? 1 : Math.Abs(x) <= ZeroTolerance ? 0.5 : 0;
             histogram[Math.Clamp((int)Math.Floor((x + 1) * (bins / 2.0)), 0, bins - 1)]++;
         }
 
         double mean = sum / count, squares = 0;
-        foreach (double x in values)
+        foreach (double x in sorted)
             squares += (x - mean) * (x - mean);
-        values.Sort();
-        var sorted = values.ToArray();
-        double fraction = positive / count;
+
+        // Values above the tolerance count 1, those within ±tolerance one half (found in the sorted values).
+        int aboveZero = count - CountAtMost(sorted, ZeroTolerance);
+        int nearZero = count - aboveZero - CountAtMost(sorted, Math.BitDecrement(-ZeroTolerance));
+        double fraction = (aboveZero + (0.5 * nearZero)) / count;
         return new SpectralAlignmentStats
         {
             Count = count,
@@ -152,6 +159,20 @@ internal sealed class AlignmentSummary(int bins)
             Max = sorted[^1],
             Histogram = histogram,
         };
+    }
+
+    /// <summary>How many values of <paramref name="sorted"/> are ≤ <paramref name="x"/> (a binary search).</summary>
+    private static int CountAtMost(double[] sorted, double x)
+    {
+        int low = 0, high = sorted.Length;
+        while (low < high)
+        {
+            int middle = (low + high) >>> 1;
+            if (sorted[middle] <= x) low = middle + 1;
+            else high = middle;
+        }
+
+        return low;
     }
 
     /// <summary>A Neumaier-compensated sum.</summary>

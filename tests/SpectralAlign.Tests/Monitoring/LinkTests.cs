@@ -144,6 +144,24 @@ public sealed class LinkTests
     }
 
     [Fact]
+    public void Link_StaleHandleDisposedAfterRelinking_KeepsTheNewLink()
+    {
+        using var model = Training.Mlp(seed: 4, input: 12, hidden: 16, classes: 5);
+        using var input = Layers.Randn([40, 12], ScalarType.Float32, seed: 5);
+        using var harness = new MonitorHarness(new SpectralMonitorOptions { Interval = 1, ResidualTolerance = 1e-5 });
+        var watches = harness.Monitor.WatchAll(model);
+        var stale = harness.Monitor.Link("fc1", "fc2");
+        watches[0].Dispose();                                       // forgets fc1 and its link
+        harness.Monitor.Watch(model.fc1, "fc1");
+        using var current = harness.Monitor.Link("fc1", "fc2");
+
+        stale.Dispose();                                            // the old handle's link is already gone
+        harness.Step(2, (model, input));
+
+        Assert.Equal(Reference.UpstreamAlignment(model.fc1.weight!, model.fc2.weight!), harness.Of("fc2")[^1].UpstreamAlignment, 1e-3);
+    }
+
+    [Fact]
     public void Step_LinkedLayers_OneTransferPerMeasuredStep()
     {
         using var model = Chain();
