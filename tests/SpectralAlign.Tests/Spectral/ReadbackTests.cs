@@ -30,17 +30,26 @@ public sealed partial class ReadbackTests(Xunit.Abstractions.ITestOutputHelper o
         monitor.WatchAll(model);   // three layers, three different weight shapes
         var perStep = new List<long>();
         long inForward = 0;
-        using var optimizer = optim.Adam(model.parameters(), 1e-3);
+        // Plain SGD written out with a kept Scalar: TorchSharp's optimizers make temporary Scalars inside step(), which
+        // a collection caused by the parallel test classes can free during the native call (see Scalars) — a
+        // TorchSharp failure that would show up here as this test's.
+        using var minusLearningRate = (-0.05).ToScalar();
+        var parameters = model.parameters().ToList();
         for (int step = 0; step < steps; step++)
         {
             using var scope = NewDisposeScope();
             var (x, y) = task.Batch(64);
             (x, y) = (x.to(device), y.to(device));
             long before = DeviceTransfer.Count;
-            optimizer.zero_grad();
-            var loss = nn.functional.cross_entropy(model.call(x), y);
-            loss.backward();
-            optimizer.step();
+            foreach (var p in parameters)
+                p.grad?.zero_();
+            nn.functional.cross_entropy(model.call(x), y).backward();
+            using (no_grad())
+            {
+                foreach (var p in parameters)
+                    p.add_(p.grad!, minusLearningRate);
+            }
+
             inForward += DeviceTransfer.Count - before;
             long beforeStep = DeviceTransfer.Count;
             monitor.Step();
