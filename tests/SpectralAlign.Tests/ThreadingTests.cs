@@ -48,9 +48,7 @@ public sealed class ThreadingTests
         });
 
         // Thread A (this one): the training loop. It stops calling Step() once the monitor is disposed. Plain SGD
-        // written out with a kept Scalar: TorchSharp's optimizers make temporary Scalars inside step(), which the
-        // collections this test's other threads cause can free during the native call (see Scalars) — a TorchSharp
-        // failure, not the monitor's.
+        // with a kept Scalar, not a TorchSharp optimizer (see Training.SgdStep): this test's other threads collect.
         using var minusLearningRate = (-0.05).ToScalar();
         var parameters = model.parameters().ToList();
         for (int step = 0; step < 300; step++)
@@ -61,14 +59,7 @@ public sealed class ThreadingTests
             {
                 using var scope = NewDisposeScope();
                 var (x, y) = task.Batch(64);
-                foreach (var p in parameters)
-                    p.grad?.zero_();
-                nn.functional.cross_entropy(model.call(x), y).backward();
-                using (no_grad())
-                {
-                    foreach (var p in parameters)
-                        p.add_(p.grad!, minusLearningRate);
-                }
+                Training.SgdStep(model, parameters, x, y, minusLearningRate);
 
                 if (!monitor.IsDisposed)
                 {

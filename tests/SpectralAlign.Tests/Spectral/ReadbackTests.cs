@@ -30,9 +30,7 @@ public sealed partial class ReadbackTests(Xunit.Abstractions.ITestOutputHelper o
         monitor.WatchAll(model);   // three layers, three different weight shapes
         var perStep = new List<long>();
         long inForward = 0;
-        // Plain SGD written out with a kept Scalar: TorchSharp's optimizers make temporary Scalars inside step(), which
-        // a collection caused by the parallel test classes can free during the native call (see Scalars) — a
-        // TorchSharp failure that would show up here as this test's.
+        // Plain SGD with a kept Scalar, not a TorchSharp optimizer (see Training.SgdStep).
         using var minusLearningRate = (-0.05).ToScalar();
         var parameters = model.parameters().ToList();
         for (int step = 0; step < steps; step++)
@@ -41,15 +39,7 @@ public sealed partial class ReadbackTests(Xunit.Abstractions.ITestOutputHelper o
             var (x, y) = task.Batch(64);
             (x, y) = (x.to(device), y.to(device));
             long before = DeviceTransfer.Count;
-            foreach (var p in parameters)
-                p.grad?.zero_();
-            nn.functional.cross_entropy(model.call(x), y).backward();
-            using (no_grad())
-            {
-                foreach (var p in parameters)
-                    p.add_(p.grad!, minusLearningRate);
-            }
-
+            Training.SgdStep(model, parameters, x, y, minusLearningRate);
             inForward += DeviceTransfer.Count - before;
             long beforeStep = DeviceTransfer.Count;
             monitor.Step();

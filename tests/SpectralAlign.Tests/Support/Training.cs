@@ -24,6 +24,21 @@ internal static class Training
         }
     }
 
+    /// <summary>One plain SGD step on cross-entropy, written out with a kept Scalar (p ← p + (−lr)·∇p): TorchSharp's
+    /// optimizers make temporary Scalars inside step(), which a collection on another thread can free during the
+    /// native call (see Scalars) — a TorchSharp failure that would show up as the calling test's.</summary>
+    public static void SgdStep(SmallMlp model, IReadOnlyList<Tensor> parameters, Tensor x, Tensor y, Scalar minusLearningRate)
+    {
+        foreach (var p in parameters)
+            p.grad?.zero_();
+        nn.functional.cross_entropy(model.call(x), y).backward();
+        using (no_grad())
+        {
+            foreach (var p in parameters)
+                p.add_(p.grad!, minusLearningRate);
+        }
+    }
+
     public static SmallMlp Mlp(long seed, int input = 32, int hidden = 64, int classes = 10)
     {
         manual_seed(seed);
