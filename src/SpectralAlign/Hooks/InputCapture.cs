@@ -12,8 +12,7 @@ namespace SpectralAlign.Hooks;
 /// torch's global generator — so a run resumed from a checkpoint draws the same rows. On the CPU the indices are drawn
 /// on the host by <see cref="RowSampler"/> (the same indices, without randperm's draws for the rows not kept), through
 /// the monitor's <see cref="HostRowIndex"/>; on other devices by randperm on the device, so no index crosses between host
-/// and device. Thread-safe; owns its
-/// tensors until <see cref="Take"/> hands them over.
+/// and device. Thread-safe; owns its tensors until <see cref="Take"/> hands them over.
 /// </summary>
 internal sealed class InputCapture(string layer, int capacity, int seed) : IDisposable
 {
