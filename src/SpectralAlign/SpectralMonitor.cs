@@ -78,7 +78,7 @@ public sealed class SpectralMonitor : IDisposable
         _scheduler = new CaptureScheduler(_options.Interval, _options.SilentHookSteps, _publisher);
         _engine = new SpectralEngine(_options);
         _detector = new CollapseDetector(_options.Detection);
-        _runner = new StepRunner(_registry, _scheduler, _engine, _detector);
+        _runner = new StepRunner(_registry, _scheduler, _engine, _detector, _options.MeasureInBackground);
     }
 
     /// <summary>Raised for every measured layer on every measured step, in the order the layers were watched.
@@ -311,11 +311,13 @@ public sealed class SpectralMonitor : IDisposable
     /// <exception cref="ObjectDisposedException">The monitor has been disposed.</exception>
     public void Step(TrainingSignals signals)
     {
-        StepOutcome outcome;
+        StepOutcome? previous, outcome = null;
         lock (_gate)
         {
             ThrowIfDisposed();
             long step = _scheduler.CurrentStep;
+            _runner.Finish();
+            previous = _runner.TakeFinished();
             try
             {
                 outcome = _runner.Run(step, signals, _publisher.HasCaptureSinks);
@@ -326,8 +328,28 @@ public sealed class SpectralMonitor : IDisposable
             }
         }
 
-        using (outcome)
-            _publisher.Publish(outcome);
+        Publish(previous);
+        Publish(outcome);
+    }
+
+    /// <summary>
+    /// With <see cref="SpectralMonitorOptions.MeasureInBackground"/>: waits for the measurement still running in the
+    /// background, if any, and publishes it now, on the calling thread (<see cref="Measured"/>,
+    /// <see cref="CollapseDetected"/>, sinks, log), instead of at the next <see cref="Step()"/>. Call it after the last
+    /// step of a run. Does nothing when no measurement is pending (always so in the foreground).
+    /// </summary>
+    /// <exception cref="ObjectDisposedException">The monitor has been disposed.</exception>
+    public void Flush()
+    {
+        StepOutcome? finished;
+        lock (_gate)
+        {
+            ThrowIfDisposed();
+            _runner.Finish();
+            finished = _runner.TakeFinished();
+        }
+
+        Publish(finished);
     }
 
     /// <summary>
@@ -344,6 +366,7 @@ public sealed class SpectralMonitor : IDisposable
         lock (_gate)
         {
             ThrowIfDisposed();
+            _runner.Finish();   // a background measurement's results belong to the state (published at the next Step())
             document = MonitorStateSerializer.Capture(_scheduler.CurrentStep, _options.Seed, _registry.Layers, _detector.SaveState());
         }
 
@@ -376,6 +399,8 @@ public sealed class SpectralMonitor : IDisposable
         lock (_gate)
         {
             ThrowIfDisposed();
+            _runner.Finish();
+            _runner.TakeFinished()?.Dispose();   // measured before the restored state: never published
             var detectorProblems = _detector.LoadState(document.Detector!.AsObject());
             problems = MonitorStateSerializer.Restore(document, _registry.Layers);
             problems.AddRange(detectorProblems);
@@ -403,6 +428,8 @@ public sealed class SpectralMonitor : IDisposable
             if (_disposed)
                 return;
             _disposed = true;
+            _runner.Finish();   // the background measurement reads the layers' states: wait for it, publish nothing
+            _runner.TakeFinished()?.Dispose();
             _scheduler.Stop();
             _registry.Clear();
         }
@@ -427,6 +454,7 @@ public sealed class SpectralMonitor : IDisposable
             state = null;
             if (_disposed || _registry.Find(layer) is not { } watched)
                 return false;
+            _runner.Finish();
             weight = watched.View.CurrentWeight();
             state = watched.Spectral;
             return weight is not null;
@@ -437,6 +465,7 @@ public sealed class SpectralMonitor : IDisposable
     {
         lock (_gate)
         {
+            _runner.Finish();
             if (!_registry.Remove(watch))
                 return;
             foreach (var layer in watch.Layers)
@@ -447,7 +476,10 @@ public sealed class SpectralMonitor : IDisposable
     internal Tensor? CopySingularVector(WatchedLayer layer)
     {
         lock (_gate)
+        {
+            _runner.Finish();
             return WatchRegistry.CopySingularVector(layer);
+        }
     }
 
     /// <summary>Registers adapters all or nothing: every module and name is checked before the first hook is
@@ -458,6 +490,7 @@ public sealed class SpectralMonitor : IDisposable
         lock (_gate)
         {
             ThrowIfDisposed();
+            _runner.Finish();
             _registry.CheckCanAdd(adapters);
             for (int i = 0; i < adapters.Count; i++)
             {
@@ -468,6 +501,14 @@ public sealed class SpectralMonitor : IDisposable
 
         _publisher.Watching(entries.SelectMany(e => e.Layers));
         return [.. entries.Select(e => e.Handle)];
+    }
+
+    private void Publish(StepOutcome? outcome)
+    {
+        if (outcome is null)
+            return;
+        using (outcome)
+            _publisher.Publish(outcome);
     }
 
     private void ThrowIfDisposed()

@@ -64,6 +64,17 @@ public sealed class SpectralMonitorOptions
     /// only by activations or dropout) for <see cref="LayerMeasurement.UpstreamAlignment"/>. Default: <c>true</c>.</summary>
     public bool AutoLink { get; set; } = true;
 
+    /// <summary>
+    /// Whether a measured step's computation runs on a thread-pool thread while training goes on. <see cref="SpectralMonitor.Step()"/>
+    /// then only copies the watched weights (the optimizer changes them in place) and starts the measurement; the
+    /// measurements, alerts, events, sinks and log lines of step t are published by the next call of
+    /// <see cref="SpectralMonitor.Step()"/> (or <see cref="SpectralMonitor.Flush"/>), on the calling thread, with the
+    /// same values a foreground measurement gives — one step later, so a <see cref="TrainingGuard"/> acts one step later.
+    /// It pays where training leaves a core (or the GPU's host thread) idle; when training keeps every core busy the
+    /// work only moves. Costs one copy of the watched weights per measured step. Default <c>false</c>.
+    /// </summary>
+    public bool MeasureInBackground { get; set; }
+
     /// <summary>Detection rules and episode settings. Default: see <see cref="DetectionOptions"/>.</summary>
     public DetectionOptions Detection { get; set; } = new();
 
@@ -141,6 +152,7 @@ public sealed class SpectralMonitorOptions
         Seed = Seed,
         SilentHookSteps = SilentHookSteps,
         AutoLink = AutoLink,
+        MeasureInBackground = MeasureInBackground,
         MeterFactory = MeterFactory,
         MetricTags = MetricTags is null ? null! : new Dictionary<string, object?>(MetricTags),
         Detection = Detection?.Clone()!,

@@ -49,13 +49,17 @@ if (only.Contains("overhead"))
 {
     Section("Training-step overhead on the demo model", () =>
     {
-        string text = OverheadBenchmark.Run(quick, out double interval1, out double standard, out double profiled1, out double profiledDefault);
+        string text = OverheadBenchmark.Run(quick, out var interleaved, out var profiled);
+        double interval1 = interleaved[0], standard = interleaved[1], profiled1 = profiled[0], profiledDefault = profiled[1];
         summary.Add(FormattableString.Invariant($"| added step time, all Linear layers, Interval = 1: interleaved timing (profile) | {F(interval1, "+0.00;-0.00")}% ({F(profiled1, "+0.00")}%) | ≤ 3% (issue 4) | {Verdict(interval1 <= 3 && profiled1 <= 3)} |"));
         summary.Add(FormattableString.Invariant($"| added step time, default interval (10): interleaved timing (profile) | {F(standard, "+0.00;-0.00")}% ({F(profiledDefault, "+0.00")}%) | ≤ 0.5% (issue 4) | {Verdict(standard <= 0.5 && profiledDefault <= 0.5)} |"));
         // Issue 13's targets: ≤ +10% at Interval = 1 (both measures); ≤ +1% at the default interval by the profile (the
         // interleaved timing's round-to-round noise, a few percent, cannot resolve 1%; it is reported alongside).
         summary.Add(FormattableString.Invariant($"| issue 13: added step time at Interval = 1, interleaved timing (profile) | {F(interval1, "+0.00;-0.00")}% ({F(profiled1, "+0.00")}%) | ≤ 10% | {Verdict(interval1 <= 10 && profiled1 <= 10)} |"));
         summary.Add(FormattableString.Invariant($"| issue 13: added step time at the default interval, profile (interleaved timing) | {F(profiledDefault, "+0.00")}% ({F(standard, "+0.00;-0.00")}%) | ≤ 1% by the profile | {Verdict(profiledDefault <= 1)} |"));
+        // The same with MeasureInBackground: the training thread's share (the worker's own time is in the section).
+        summary.Add(FormattableString.Invariant($"| issue 13, MeasureInBackground: Interval = 1, interleaved timing (training-thread profile) | {F(interleaved[2], "+0.00;-0.00")}% ({F(profiled[2], "+0.00")}%) | ≤ 10% | {Verdict(interleaved[2] <= 10 && profiled[2] <= 10)} |"));
+        summary.Add(FormattableString.Invariant($"| issue 13, MeasureInBackground: default interval, training-thread profile (interleaved timing) | {F(profiled[3], "+0.00")}% ({F(interleaved[3], "+0.00;-0.00")}%) | ≤ 1% by the profile | {Verdict(profiled[3] <= 1)} |"));
         return text + Environment.NewLine + "What single operations cost on this machine (the floor under the figures above):" + Environment.NewLine + Environment.NewLine + OperationCosts.Run();
     });
 }

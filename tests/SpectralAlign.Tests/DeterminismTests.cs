@@ -15,11 +15,13 @@ public sealed class DeterminismTests
     /// <summary>What a run produced: every loss, and the final weights and gradients, as raw bits.</summary>
     private sealed record RunResult(float[] Losses, float[] Weights, float[] Gradients);
 
-    [Fact]
-    public void Training_MonitoredEveryStep_IsBitIdenticalToUnmonitored()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]   // MeasureInBackground: the worker reads copies of the weights while training goes on
+    public void Training_MonitoredEveryStep_IsBitIdenticalToUnmonitored(bool background)
     {
         var plain = Train(monitor: null);
-        var monitored = Train(new SpectralMonitorOptions { Interval = 1, MaxSamplesPerLayer = 64 });
+        var monitored = Train(new SpectralMonitorOptions { Interval = 1, MaxSamplesPerLayer = 64, MeasureInBackground = background });
 
         Assert.Equal(plain.Losses, monitored.Losses);
         Assert.Equal(plain.Weights, monitored.Weights);

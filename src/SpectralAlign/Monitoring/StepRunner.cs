@@ -14,30 +14,52 @@ namespace SpectralAlign.Monitoring;
 /// are passed on to be logged); at the end, the hooks' shared index tensor is released. Never throws: every failure is recorded in the
 /// <see cref="StepOutcome"/> for the publisher, so the step counter always advances and training goes on.
 /// </summary>
-internal sealed class StepRunner(WatchRegistry registry, CaptureScheduler scheduler, SpectralEngine engine, CollapseDetector detector)
+/// <remarks>
+/// With <see cref="SpectralMonitorOptions.MeasureInBackground"/>, a measured step only takes the captured rows and a
+/// copy of each weight on the caller's thread and hands them to <see cref="BackgroundMeasurement"/>; the engine runs on
+/// a thread-pool thread while training goes on, and <see cref="Finish"/> (called first by every later entry point of
+/// the monitor) waits for it and runs the detector there, in step order, so that the results are the same as in the
+/// foreground. Its outcome is then held for the next <see cref="TakeFinished"/>.
+/// </remarks>
+internal sealed class StepRunner(WatchRegistry registry, CaptureScheduler scheduler, SpectralEngine engine, CollapseDetector detector, bool background)
 {
-    public StepOutcome Run(long step, TrainingSignals signals, bool keepCaptures)
+    private BackgroundMeasurement? _inFlight;
+    private StepOutcome? _finished;
+
+    /// <summary>Whether a background measurement has not been finished yet.</summary>
+    public bool InFlight => _inFlight is not null;
+
+    /// <summary>Runs <paramref name="step"/>; returns its outcome to publish now, or <c>null</c> when it is measured in
+    /// the background (its outcome comes from <see cref="TakeFinished"/> after <see cref="Finish"/>).</summary>
+    public StepOutcome? Run(long step, TrainingSignals signals, bool keepCaptures)
     {
+        Finish();
         var outcome = new StepOutcome(step);
         var layers = registry.Layers;
+        bool deferred = false;
         if (scheduler.IsMeasuredStep(step) && layers.Length > 0)
-            Measure(outcome, layers, keepCaptures, signals);
+            deferred = Measure(outcome, layers, keepCaptures, signals);
         else if (signals.Loss is not null || signals.GradientNorm is not null)
             Detect(outcome, CollapseAlert.RunLayer, () => detector.ObserveSignals(step, signals));
-        outcome.RuleFaults.AddRange(detector.TakeFaults());
         outcome.SilentHooks = scheduler.FindSilentHooks(layers, step);
         scheduler.ReleaseStepIndex();   // the hooks' shared index tensor lives within a step only
+        if (deferred)
+            return null;
+        outcome.RuleFaults.AddRange(detector.TakeFaults());
         return outcome;
     }
 
-    private void Measure(StepOutcome outcome, WatchedLayer[] layers, bool keepCaptures, TrainingSignals signals)
+    /// <summary>Waits for the background measurement, if one is in flight, and concludes it (measurements, detector);
+    /// its outcome is kept for <see cref="TakeFinished"/>. Does nothing otherwise.</summary>
+    public void Finish()
     {
-        outcome.Measured = true;
-        var profile = engine.Profile;
-        var measured = new List<WatchedLayer>(layers.Length);
+        if (_inFlight is not { } pending)
+            return;
+        _inFlight = null;
+        var outcome = pending.Outcome;
         try
         {
-            outcome.Measurements = MeasureCaptured(outcome, layers, measured, keepCaptures);
+            outcome.Measurements = pending.Wait(engine.Profile);
         }
 #pragma warning disable CA1031 // A failure of the monitor must never stop training.
         catch (Exception ex)
@@ -47,6 +69,47 @@ internal sealed class StepRunner(WatchRegistry registry, CaptureScheduler schedu
             outcome.Measurements = [];
         }
 
+        Conclude(outcome, pending.Layers, pending.Signals);
+        outcome.RuleFaults.AddRange(detector.TakeFaults());
+        _finished?.Dispose();   // not reached in practice: each Step() takes the previous one first
+        _finished = outcome;
+    }
+
+    /// <summary>The outcome of the last finished background measurement, once; <c>null</c> when there is none.</summary>
+    public StepOutcome? TakeFinished()
+    {
+        var outcome = _finished;
+        _finished = null;
+        return outcome;
+    }
+
+    /// <summary>Measures the captured layers, in the foreground or (returning <c>true</c>) in the background.</summary>
+    private bool Measure(StepOutcome outcome, WatchedLayer[] layers, bool keepCaptures, TrainingSignals signals)
+    {
+        outcome.Measured = true;
+        var measured = new List<WatchedLayer>(layers.Length);
+        try
+        {
+            outcome.Measurements = MeasureCaptured(outcome, layers, measured, keepCaptures, signals);
+            if (_inFlight is not null)
+                return true;
+        }
+#pragma warning disable CA1031 // A failure of the monitor must never stop training.
+        catch (Exception ex)
+#pragma warning restore CA1031
+        {
+            outcome.MeasurementFailure = ex;
+            outcome.Measurements = [];
+        }
+
+        Conclude(outcome, measured, signals);
+        return false;
+    }
+
+    /// <summary>Hands the measurements to their layers and, with the step's signals, to the detector.</summary>
+    private void Conclude(StepOutcome outcome, List<WatchedLayer> measured, TrainingSignals signals)
+    {
+        var profile = engine.Profile;
         long start = profile is null ? 0 : CostProfile.Now;
         for (int i = 0; i < outcome.Measurements.Length; i++)
             measured[i].LastMeasurement = outcome.Measurements[i];
@@ -61,7 +124,9 @@ internal sealed class StepRunner(WatchRegistry registry, CaptureScheduler schedu
     /// releases them. A layer whose module no longer has a matching weight is reported in
     /// <see cref="StepOutcome.MissingWeights"/>; the others are added to <paramref name="measured"/>, one per
     /// returned measurement.</summary>
-    private LayerMeasurement[] MeasureCaptured(StepOutcome outcome, WatchedLayer[] layers, List<WatchedLayer> measured, bool keepCaptures)
+    /// In the background, the rows and a copy of each weight go to a <see cref="BackgroundMeasurement"/> instead
+    /// (which releases them) and no measurement is returned yet.
+    private LayerMeasurement[] MeasureCaptured(StepOutcome outcome, WatchedLayer[] layers, List<WatchedLayer> measured, bool keepCaptures, TrainingSignals signals)
     {
         using var scope = NewDisposeScope();
         var inputs = new List<LayerInput>(layers.Length);
@@ -91,7 +156,12 @@ internal sealed class StepRunner(WatchRegistry registry, CaptureScheduler schedu
             }
 
             registry.Links.Resolve(inputs);
-            return engine.Measure(outcome.Step, inputs);
+            if (!background)
+                return engine.Measure(outcome.Step, inputs);
+
+            _inFlight = BackgroundMeasurement.Start(engine, outcome, inputs, measured, signals);
+            inputs.Clear();   // the background measurement owns the rows now
+            return [];
         }
         finally
         {

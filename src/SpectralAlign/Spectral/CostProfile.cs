@@ -39,6 +39,11 @@ internal sealed class CostProfile
 
         /// <summary>Logging, events and sinks.</summary>
         Events,
+
+        /// <summary>With <see cref="SpectralMonitorOptions.MeasureInBackground"/>: copying the weights and waiting for
+        /// the background measurement, on the training thread (the engine's phases above then run on the
+        /// worker).</summary>
+        Handoff,
     }
 
     /// <summary>A timestamp to pass to <see cref="Add"/>.</summary>

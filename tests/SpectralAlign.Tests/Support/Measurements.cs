@@ -135,4 +135,23 @@ internal static class Measurements
             return detector.LastScores.Count == 0 ? (double?)null : detector.LastScores[0].Score;
         })];
     }
+
+    /// <summary>Asserts that two measurements agree in every public property, bit for bit (doubles by
+    /// <see cref="double.Equals(double)"/>, so NaN equals NaN; statistics and histograms element by element).</summary>
+    public static void AssertIdentical(LayerMeasurement expected, LayerMeasurement actual) => AssertSameProperties(expected, actual, $"{expected.Layer}@{expected.Step}");
+
+    private static void AssertSameProperties(object expected, object actual, string path)
+    {
+        foreach (var property in expected.GetType().GetProperties(System.Reflection.BindingFlags.Instance | System.Reflection.BindingFlags.Public).Where(p => p.GetIndexParameters().Length == 0))
+        {
+            object? a = property.GetValue(expected), b = property.GetValue(actual);
+            string where = $"{path}.{property.Name}";
+            if (a is SpectralAlignmentStats statsA && b is SpectralAlignmentStats statsB)
+                AssertSameProperties(statsA, statsB, where);
+            else if (a is IReadOnlyList<int> listA && b is IReadOnlyList<int> listB)
+                Assert.True(listA.SequenceEqual(listB), $"{where}: [{string.Join(", ", listA)}] vs [{string.Join(", ", listB)}]");
+            else
+                Assert.True(Equals(a, b), $"{where}: {a} vs {b}");
+        }
+    }
 }

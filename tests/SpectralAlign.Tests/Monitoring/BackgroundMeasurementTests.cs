@@ -1,0 +1,155 @@
+using SpectralAlign.Tests.Support;
+using static TorchSharp.torch;
+
+namespace SpectralAlign.Tests.Monitoring;
+
+/// <summary>
+/// <see cref="SpectralMonitorOptions.MeasureInBackground"/>: the same measurements, alerts and state as the foreground
+/// (the reference: the same seeded run measured on the training thread), published one <see cref="SpectralMonitor.Step()"/>
+/// later or by <see cref="SpectralMonitor.Flush"/>; training unchanged; nothing left behind.
+/// </summary>
+[Collection(TorchCollection.Name)]
+public sealed class BackgroundMeasurementTests
+{
+    private const int Steps = 40;
+
+    /// <summary>A seeded MLP trained on a seeded task for <see cref="Steps"/> Adam steps, watched by a harness whose
+    /// every published measurement is recorded with the monitor's <see cref="SpectralMonitor.CurrentStep"/> at that
+    /// moment; the background run ends with <see cref="SpectralMonitor.Flush"/>.</summary>
+    private static (MonitorHarness Harness, List<(LayerMeasurement Measurement, long PublishedAt, bool ByFlush)> Published) Run(int interval, bool background, int hidden = 48)
+    {
+        using var model = Training.Mlp(seed: 7, hidden: hidden);
+        using var task = new TeacherTask(32, 10, seed: 8);
+        var harness = new MonitorHarness(new SpectralMonitorOptions { Interval = interval, MaxSamplesPerLayer = 32, MeasureInBackground = background });
+        var published = new List<(LayerMeasurement, long, bool)>();
+        bool flushing = false;
+        harness.Monitor.Measured += (_, m) => published.Add((m, harness.Monitor.CurrentStep, flushing));
+        harness.Train(model, task, Steps, lr: 3e-3);
+        flushing = true;
+        harness.Monitor.Flush();
+        return (harness, published);
+    }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(3)]
+    public void Step_MeasureInBackground_PublishesTheForegroundMeasurementsOneStepLater(int interval)
+    {
+        var (foreground, expected) = Run(interval, background: false);
+        var (background, actual) = Run(interval, background: true);
+        using (foreground)
+        using (background)
+        {
+            // Same measurements, in the same order, bit for bit (both measure the same weights and rows with the same
+            // operations; only the thread differs).
+            Assert.Equal(3 * (((Steps - 1) / interval) + 1), expected.Count);
+            Assert.Equal(expected.Count, actual.Count);
+            for (int i = 0; i < expected.Count; i++)
+                Measurements.AssertIdentical(expected[i].Measurement, actual[i].Measurement);
+
+            // Foreground: published by the Step() call of the measured step itself (CurrentStep has just advanced past
+            // it); background: by the next Step() call, or by Flush() after the last step.
+            Assert.All(expected, p => Assert.Equal(p.Measurement.Step + 1, p.PublishedAt));
+            Assert.All(actual, p => Assert.Equal(p.ByFlush ? Steps : p.Measurement.Step + 2, p.PublishedAt));
+            Assert.Equal((Steps - 1) % interval == 0 ? 3 : 0, actual.Count(p => p.ByFlush));
+        }
+    }
+
+    [Fact]
+    public void SaveState_MeasureInBackground_EqualsTheForegroundState()
+    {
+        var (foreground, _) = Run(interval: 1, background: false);
+        var (background, _) = Run(interval: 1, background: true);
+        using (foreground)
+        using (background)
+        {
+            Assert.Equal(SavedState(foreground.Monitor), SavedState(background.Monitor));
+        }
+
+        static byte[] SavedState(SpectralMonitor monitor)
+        {
+            using var stream = new MemoryStream();
+            monitor.SaveState(stream);
+            return stream.ToArray();
+        }
+    }
+
+    [Fact]
+    public void Step_MeasureInBackgroundWithoutFlush_SaveStateWaitsForTheMeasurement()
+    {
+        // The last step's measurement is still pending (not published): SaveState waits for it, so the state equals
+        // the foreground's, and the pending measurement is still published by Flush afterwards.
+        using var model = Training.Mlp(seed: 7, hidden: 48);
+        using var task = new TeacherTask(32, 10, seed: 8);
+        using var harness = new MonitorHarness(new SpectralMonitorOptions { Interval = 1, MaxSamplesPerLayer = 32, MeasureInBackground = true });
+        harness.Train(model, task, 5);
+        Assert.Equal(4 * 3, harness.Measurements.Count);
+        using var stream = new MemoryStream();
+        harness.Monitor.SaveState(stream);
+        Assert.Equal(4 * 3, harness.Measurements.Count);
+        harness.Monitor.Flush();
+        Assert.Equal(5 * 3, harness.Measurements.Count);
+        Assert.All(harness.Measurements.Skip(12), m => Assert.Equal(4, m.Step));
+        harness.Monitor.Flush();   // nothing pending: publishes nothing
+        Assert.Equal(5 * 3, harness.Measurements.Count);
+    }
+
+    [Fact]
+    public void Flush_Foreground_PublishesNothing_AndThrowsOnceDisposed()
+    {
+        using var model = Training.Mlp(seed: 7, hidden: 48);
+        using var task = new TeacherTask(32, 10, seed: 8);
+        var harness = new MonitorHarness(new SpectralMonitorOptions { Interval = 1, MaxSamplesPerLayer = 32 });
+        harness.Train(model, task, 3);
+        int count = harness.Measurements.Count;
+        harness.Monitor.Flush();
+        Assert.Equal(count, harness.Measurements.Count);
+        harness.Dispose();
+        Assert.Throws<ObjectDisposedException>(harness.Monitor.Flush);
+    }
+
+    [Fact]
+    public void Dispose_MeasurementInFlight_WaitsPublishesNothingAndReleasesEveryTensor()
+    {
+        using var model = Training.Mlp(seed: 7, hidden: 48);
+        using var task = new TeacherTask(32, 10, seed: 8);
+        long before = Live();
+        var harness = new MonitorHarness(new SpectralMonitorOptions { Interval = 1, MaxSamplesPerLayer = 32, MeasureInBackground = true });
+        harness.Train(model, task, 6);
+        int published = harness.Measurements.Count;
+        harness.Dispose();   // the sixth step's measurement is in flight (or done, not yet published)
+
+        Assert.Equal(5 * 3, published);
+        Assert.Equal(published, harness.Measurements.Count);
+        Assert.Equal(before, Live());   // weight copies, rows, warm state: all released
+    }
+
+    [Fact]
+    public void Step_MeasureInBackground_HoldsBetweenStepsWhatTheForegroundHoldsAfterFlush()
+    {
+        // After Flush, the monitor holds exactly its warm state (see MemoryTests): per bucket one basis tensor, per run
+        // one u1 and one sketch tensor, per layer Ω — the weight copies and rows of the background step are released.
+        long Held(bool background)
+        {
+            using var model = Training.Mlp(seed: 1, hidden: 48);
+            using var task = new TeacherTask(32, 10, seed: 2);
+            long start = Live();
+            using var harness = new MonitorHarness(new SpectralMonitorOptions { Interval = 1, MaxSamplesPerLayer = 32, MeasureInBackground = background });
+            harness.Train(model, task, 20);
+            harness.Monitor.Flush();
+            return Live() - start;
+        }
+
+        const int buckets = 2, runs = 3, layers = 3;
+        Assert.Equal(buckets + (2 * runs) + layers, Held(background: false));
+        Assert.Equal(buckets + (2 * runs) + layers, Held(background: true));
+    }
+
+    /// <summary>The live tensor count after finalising what earlier tests left to the finaliser.</summary>
+    private static long Live()
+    {
+        GC.Collect();
+        GC.WaitForPendingFinalizers();
+        return Tensor.TotalCount;
+    }
+}
