@@ -70,8 +70,11 @@ public sealed class SpectralMonitorOptions
     /// measurements, alerts, events, sinks and log lines of step t are published by the next call of
     /// <see cref="SpectralMonitor.Step()"/> (or <see cref="SpectralMonitor.Flush"/>), on the calling thread, with the
     /// same values a foreground measurement gives — one step later, so a <see cref="TrainingGuard"/> acts one step later.
-    /// It pays where training leaves a core (or the GPU's host thread) idle; when training keeps every core busy the
-    /// work only moves. Costs one copy of the watched weights per measured step. Default <c>false</c>.
+    /// It pays only where training leaves a core idle: on the benchmark's demo model with one torch thread on two cores,
+    /// +5.5% step time at <see cref="Interval"/> = 1 against +17.9% in the foreground; with torch's intra-op threads on
+    /// both cores the worker competes with training and cost more than the foreground (+32% against +27%;
+    /// tests/SpectralAlign.Benchmarks/RESULTS.md). Costs one copy of the watched weights per measured step; not yet
+    /// measured on a GPU. Default <c>false</c>.
     /// </summary>
     public bool MeasureInBackground { get; set; }
 

@@ -31,6 +31,9 @@ internal sealed class BackgroundMeasurement
         Signals = signals;
     }
 
+    /// <summary>The engine's inputs: the captured rows with the weight copies (read only until <see cref="Wait"/>).</summary>
+    public IReadOnlyList<LayerInput> Inputs => _inputs;
+
     /// <summary>The step's outcome, filled in when the measurement is concluded.</summary>
     public StepOutcome Outcome { get; }
 

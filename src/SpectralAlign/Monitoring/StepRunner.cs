@@ -149,18 +149,17 @@ internal sealed class StepRunner(WatchRegistry registry, CaptureScheduler schedu
             if (inputs.Count == 0)
                 return [];
 
-            if (keepCaptures)
-            {
-                foreach (var input in inputs)
-                    outcome.Captures.Add(Keep(outcome.Step, input));
-            }
-
             registry.Links.Resolve(inputs);
             if (!background)
+            {
+                KeepCaptures(outcome, inputs, keepCaptures);
                 return engine.Measure(outcome.Step, inputs);
+            }
 
-            _inFlight = BackgroundMeasurement.Start(engine, outcome, inputs, measured, signals);
+            var pending = _inFlight = BackgroundMeasurement.Start(engine, outcome, inputs, measured, signals);
             inputs.Clear();   // the background measurement owns the rows now
+            // Published a step later: the records hold the measured step's weight copies, not the live parameters.
+            KeepCaptures(outcome, pending.Inputs, keepCaptures);
             return [];
         }
         finally
@@ -178,6 +177,14 @@ internal sealed class StepRunner(WatchRegistry registry, CaptureScheduler schedu
         }
     }
 
+    private static void KeepCaptures(StepOutcome outcome, IReadOnlyList<LayerInput> inputs, bool keepCaptures)
+    {
+        if (!keepCaptures)
+            return;
+        foreach (var input in inputs)
+            outcome.Captures.Add(Keep(outcome.Step, input));
+    }
+
     private static void Detect(StepOutcome outcome, string layer, Func<IReadOnlyList<CollapseAlert>> observe)
     {
         try
@@ -193,7 +200,8 @@ internal sealed class StepRunner(WatchRegistry registry, CaptureScheduler schedu
     }
 
     /// <summary>A capture record that outlives the engine's call: it takes over the captured rows (the engine never
-    /// writes them) and holds the weight as a new view of the live parameter.</summary>
+    /// writes them) and holds the weight as a new view of the engine's weight (the live parameter in the foreground,
+    /// the measured step's copy in the background).</summary>
     private static CaptureRecord Keep(long step, LayerInput input)
     {
         using var scope = NewDisposeScope();

@@ -1,3 +1,4 @@
+using SpectralAlign.Telemetry;
 using SpectralAlign.Tests.Support;
 using static TorchSharp.torch;
 
@@ -143,6 +144,45 @@ public sealed class BackgroundMeasurementTests
         const int buckets = 2, runs = 3, layers = 3;
         Assert.Equal(buckets + (2 * runs) + layers, Held(background: false));
         Assert.Equal(buckets + (2 * runs) + layers, Held(background: true));
+    }
+
+    [Fact]
+    public void AddCaptureSink_MeasureInBackground_RecordsHoldTheMeasuredStepsWeightsAndRows()
+    {
+        // Published one step later, a record must still hold the weight of its own step (the foreground's record, made
+        // before the next optimizer step), not the live parameter that has moved on since.
+        var expected = Captured(background: false);
+        var actual = Captured(background: true);
+        Assert.Equal(3 * 6, expected.Count);
+        Assert.Equal(expected.Select(r => (r.Layer, r.Step)), actual.Select(r => (r.Layer, r.Step)));
+        for (int i = 0; i < expected.Count; i++)
+        {
+            Assert.Equal(expected[i].Weight, actual[i].Weight);
+            Assert.Equal(expected[i].Rows, actual[i].Rows);
+        }
+
+        // The weights do change from step to step, so a record holding the live parameter would differ.
+        Assert.NotEqual(expected[0].Weight, expected[3].Weight);
+
+        static List<(string Layer, long Step, float[] Weight, float[] Rows)> Captured(bool background)
+        {
+            using var model = Training.Mlp(seed: 7, hidden: 48);
+            using var task = new TeacherTask(32, 10, seed: 8);
+            using var harness = new MonitorHarness(new SpectralMonitorOptions { Interval = 1, MaxSamplesPerLayer = 32, MeasureInBackground = background });
+            var sink = new RecordingCaptureSink();
+            using var registration = harness.Monitor.AddCaptureSink(sink);
+            harness.Train(model, task, 6, lr: 3e-2);
+            harness.Monitor.Flush();
+            return sink.Records;
+        }
+    }
+
+    private sealed class RecordingCaptureSink : ICaptureSink
+    {
+        public List<(string Layer, long Step, float[] Weight, float[] Rows)> Records { get; } = [];
+
+        public void OnCapture(CaptureRecord record) =>
+            Records.Add((record.Layer, record.Step, record.Weight.data<float>().ToArray(), record.Rows!.data<float>().ToArray()));
     }
 
     /// <summary>The live tensor count after finalising what earlier tests left to the finaliser.</summary>
