@@ -483,8 +483,9 @@ public sealed class SpectralMonitor : IDisposable
     }
 
     /// <summary>Registers adapters all or nothing: every module and name is checked before the first hook is
-    /// attached.</summary>
-    private LayerWatch[] Register(List<LayerAdapter> adapters)
+    /// attached, and if attaching one adapter's hooks throws, the watches added so far are removed (their hooks
+    /// with them) before the exception propagates.</summary>
+    internal LayerWatch[] Register(List<LayerAdapter> adapters)
     {
         var entries = new WatchEntry[adapters.Count];
         lock (_gate)
@@ -492,10 +493,25 @@ public sealed class SpectralMonitor : IDisposable
             ThrowIfDisposed();
             _runner.Finish();
             _registry.CheckCanAdd(adapters);
-            for (int i = 0; i < adapters.Count; i++)
+            int added = 0;
+            try
             {
-                entries[i] = _registry.Add(this, adapters[i], _scheduler.CurrentStep);
-                entries[i].Hooks = adapters[i].Attach(_scheduler.ReceiverFor(entries[i]));
+                for (; added < adapters.Count; added++)
+                {
+                    entries[added] = _registry.Add(this, adapters[added], _scheduler.CurrentStep);
+                    entries[added].Hooks = adapters[added].Attach(_scheduler.ReceiverFor(entries[added]));
+                }
+            }
+            catch
+            {
+                // entries[added] is the failing one: added before its Attach threw (no hooks), or null if Add threw.
+                for (int i = added; i >= 0; i--)
+                {
+                    if (entries[i] is { } entry)
+                        _registry.Remove(entry);
+                }
+
+                throw;
             }
         }
 

@@ -161,5 +161,5 @@ public sealed class SpectralMonitorOptions
         Detection = Detection?.Clone()!,
     };
 
-    internal void ThrowIfInvalid(string paramName) => Telemetry.OptionProblems.ThrowIfAny(Validate(), nameof(SpectralMonitorOptions), paramName);
+    internal void ThrowIfInvalid(string paramName) => OptionProblems.ThrowIfAny(Validate(), nameof(SpectralMonitorOptions), paramName);
 }

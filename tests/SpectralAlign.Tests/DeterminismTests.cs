@@ -1,4 +1,3 @@
-using System.Reflection;
 using SpectralAlign.Tests.Support;
 using TorchSharp;
 using TorchSharp.Modules;
@@ -42,13 +41,13 @@ public sealed class DeterminismTests
             {
                 var first = monitor.Watches[0];
                 first.Dispose();
-                Assert.Equal(0, PreHookCount(first.Module));
+                Assert.Equal(0, TorchHooks.PreHookCount(first.Module));
             }
 
             if (step == 200)
             {
                 monitor.Dispose();
-                Assert.All(m.modules().OfType<Linear>(), l => Assert.Equal(0, PreHookCount(l)));
+                Assert.All(m.modules().OfType<Linear>(), l => Assert.Equal(0, TorchHooks.PreHookCount(l)));
                 monitor.Measured += (_, _) => measurementsAfterDispose++;   // tests the event: a disposed monitor raises nothing
             }
         });
@@ -108,18 +107,5 @@ public sealed class DeterminismTests
         spectral?.Dispose();
         model.Dispose();
         return new RunResult(losses, weights, gradients);
-    }
-
-    /// <summary>The number of forward pre-hooks TorchSharp holds for a module (its private hook table).</summary>
-    private static int PreHookCount(nn.Module module)
-    {
-        for (var type = module.GetType(); type is not null; type = type.BaseType)
-        {
-            var field = type.GetField("pre_hooks", BindingFlags.Instance | BindingFlags.NonPublic);
-            if (field?.GetValue(module) is System.Collections.ICollection hooks)
-                return hooks.Count;
-        }
-
-        throw new InvalidOperationException("TorchSharp's hook table was not found.");
     }
 }

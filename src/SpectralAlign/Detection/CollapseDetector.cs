@@ -36,9 +36,7 @@ public sealed class CollapseDetector
     public CollapseDetector(DetectionOptions? options = null)
     {
         _options = (options ?? new DetectionOptions()).Clone();
-        var problems = _options.Validate();
-        if (problems.Count > 0)
-            throw new ArgumentException("Invalid detection options:" + Environment.NewLine + string.Join(Environment.NewLine, problems.Select(p => "  - " + p)), nameof(options));
+        OptionProblems.ThrowIfAny(_options.Validate(), nameof(DetectionOptions), nameof(options));
         _layerRules = [.. _options.Rules.OfType<LayerRule>()];
         _crossRules = [.. _options.Rules.OfType<CrossLayerRule>()];
         _groups = [.. _crossRules.Select(_ => new Dictionary<string, GroupTrack>(StringComparer.Ordinal))];

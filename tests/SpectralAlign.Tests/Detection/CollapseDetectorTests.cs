@@ -286,6 +286,13 @@ public sealed class CollapseDetectorTests
         {
             Assert.Contains(fragment, ex.Message, StringComparison.Ordinal);
         }
+
+        // Formatted as every options type's message is: the monitor given the same detection options (and nothing
+        // else wrong) lists the same problems, the same way, under its own type name.
+        Assert.Equal("options", ex.ParamName);
+        Assert.StartsWith($"Invalid DetectionOptions ({options.Validate().Count} problems):", ex.Message, StringComparison.Ordinal);
+        var monitor = Assert.Throws<ArgumentException>(() => new SpectralMonitor(new SpectralMonitorOptions { Detection = options }));
+        Assert.Equal(monitor.Message.Replace(nameof(SpectralMonitorOptions), nameof(DetectionOptions), StringComparison.Ordinal), ex.Message);
     }
 
     [Fact]

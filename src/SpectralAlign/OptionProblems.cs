@@ -1,6 +1,7 @@
-namespace SpectralAlign.Telemetry;
+namespace SpectralAlign;
 
-/// <summary>Turns a list of option problems into the one <see cref="ArgumentException"/> that lists them all.</summary>
+/// <summary>Turns a list of option problems into the one <see cref="ArgumentException"/> that lists them all: the
+/// format of every options type's validation message (monitor, detection, guard, sinks).</summary>
 internal static class OptionProblems
 {
     public static void ThrowIfAny(IReadOnlyList<string> problems, string typeName, string paramName)
