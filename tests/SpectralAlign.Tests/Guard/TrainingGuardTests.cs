@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Diagnostics.Metrics.Testing;
+using SpectralAlign.Detection;
 using SpectralAlign.Guard;
 using SpectralAlign.Tests.Support;
 using TorchSharp.Modules;
@@ -74,6 +75,38 @@ public sealed class TrainingGuardTests
         Assert.Equal(1, scales[^1]);
         Assert.Equal(1e-2, rig.LearningRate);
         Assert.Single(rig.Logged(51));
+    }
+
+    /// <summary>Scores 1 from step <see cref="From"/> on (0 before), for every layer.</summary>
+    private sealed class FromStepRule() : LayerRule("FromStep", 0.5)
+    {
+        public long From { get; init; }
+
+        protected internal override RuleScorer<LayerMeasurement> CreateScorer(string layer) => new Scorer(this);
+
+        private sealed class Scorer(FromStepRule rule) : RuleScorer<LayerMeasurement>
+        {
+            public override double? Score(long step, LayerMeasurement input) => step >= rule.From ? 1 : 0;
+        }
+    }
+
+    [Theory]
+    [InlineData(false, 24)]   // the alert of step 24 is published by Step(24): the guard acts at step 24
+    [InlineData(true, 25)]    // in the background it is published by Step(25): the guard acts one step later
+    public void Step_MonitorAlert_GuardActsWhenTheAlertIsPublished(bool background, long actsAt)
+    {
+        var detection = new DetectionOptions { WarmupSteps = 0, MinSamples = 1, ConsecutiveMeasurements = 1, Rules = [new FromStepRule { From = 24 }] };
+        var monitor = new SpectralMonitorOptions { Interval = 2, MeasureInBackground = background, Detection = detection };
+        using var rig = new GuardRig(new TrainingGuardOptions { SnapshotInterval = 10, RollbackMargin = 5 }, monitor: monitor);
+        for (int i = 0; i < 30; i++)
+            rig.Step(i);
+
+        var intervention = Assert.Single(rig.Interventions);
+        Assert.Equal(actsAt, intervention.Step);
+        Assert.Equal(GuardAction.RolledBack, intervention.Action);
+        Assert.Equal(10, intervention.RestoredSnapshotStep);   // the newest snapshot at least 5 steps before the episode (24)
+        Assert.All(intervention.Triggers, t => Assert.Equal((GuardTriggerKind.Alert, 24L), (t.Kind, t.Step)));
+        Assert.Equal(3, intervention.Triggers.Count);          // one per layer of the MLP
     }
 
     [Fact]
