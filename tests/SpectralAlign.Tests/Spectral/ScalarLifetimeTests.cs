@@ -99,7 +99,7 @@ public sealed class ScalarLifetimeTests
         // operators, implicit conversions, optional Scalar parameters, lambdas.
         // Accepted: TensorBoardSink.Write, whose SummaryWriter.add_histogram (TorchSharp's only overload) bins the values
         // with temporaries inside TorchSharp; a sink's failure is caught and logged, never reaching training.
-        var library = ScalarRule.Read(typeof(SpectralEngine).Assembly.Location);
+        var library = CompiledCode.Read(typeof(SpectralEngine).Assembly.Location);
         var offences = library.MainModule.GetTypes().SelectMany(t => t.Methods)
             .Where(m => m.FullName != "System.Void SpectralAlign.Telemetry.TensorBoardSink::Write(SpectralAlign.LayerMeasurement,System.Int32)")
             .SelectMany(ScalarRule.Offences)
@@ -137,7 +137,7 @@ public sealed class ScalarLifetimeTests
     /// <summary>The compiled sample method and the lambdas the compiler generated for it.</summary>
     private static List<MethodDefinition> Sample(Type type, string method)
     {
-        var tests = ScalarRule.Read(typeof(ScalarLifetimeTests).Assembly.Location);
+        var tests = CompiledCode.Read(typeof(ScalarLifetimeTests).Assembly.Location);
         var sample = tests.MainModule.GetType(typeof(ScalarLifetimeTests).FullName).NestedTypes.Single(t => t.Name == type.Name);
         var found = sample.NestedTypes.Prepend(sample).SelectMany(t => t.Methods)
             .Where(m => m.Name == method || m.Name.StartsWith($"<{method}>", StringComparison.Ordinal))
@@ -213,13 +213,6 @@ public sealed class ScalarLifetimeTests
         private const string ScalarTypeName = "TorchSharp.Scalar";
         private static readonly Lazy<HashSet<string>> s_makesTemporaries = new(MakesTemporaries);
 
-        public static AssemblyDefinition Read(string path)
-        {
-            var resolver = new DefaultAssemblyResolver();
-            resolver.AddSearchDirectory(Path.GetDirectoryName(typeof(torch).Assembly.Location)!);
-            return AssemblyDefinition.ReadAssembly(path, new ReaderParameters { AssemblyResolver = resolver });
-        }
-
         public static IEnumerable<string> Offences(MethodDefinition method)
         {
             if (!method.HasBody)
@@ -227,7 +220,7 @@ public sealed class ScalarLifetimeTests
             var body = method.Body.Instructions;
             for (int i = 0; i < body.Count; i++)
             {
-                if (Callee(body[i]) is not { } callee)
+                if (CompiledCode.Callee(body[i]) is not { } callee)
                     continue;
                 string where = $"{method.DeclaringType.FullName}::{method.Name} (IL_{body[i].Offset:x4})";
                 if (IsConversion(callee))
@@ -236,23 +229,15 @@ public sealed class ScalarLifetimeTests
                     if (callee.Name == "op_Implicit" || !stored)
                         yield return $"{where}: {callee.Name}({callee.Parameters[0].ParameterType.Name}) → Scalar, not kept";
                 }
-                else if (IsTorchSharp(callee) && callee.Resolve() is { } target && s_makesTemporaries.Value.Contains(target.FullName))
+                else if (CompiledCode.IsTorchSharp(callee) && callee.Resolve() is { } target && s_makesTemporaries.Value.Contains(target.FullName))
                 {
                     yield return $"{where}: {target.DeclaringType.Name}.{target.Name}({string.Join(", ", target.Parameters.Select(p => p.ParameterType.Name))}) makes a temporary Scalar inside TorchSharp";
                 }
             }
         }
 
-        private static MethodReference? Callee(Instruction instruction) =>
-            (instruction.OpCode == OpCodes.Call || instruction.OpCode == OpCodes.Callvirt || instruction.OpCode == OpCodes.Newobj || instruction.OpCode == OpCodes.Ldftn)
-                ? instruction.Operand as MethodReference
-                : null;
-
         private static bool IsConversion(MethodReference method) =>
             method.ReturnType.FullName == ScalarTypeName && method.Name is "op_Implicit" or "ToScalar";
-
-        private static bool IsTorchSharp(MethodReference method) =>
-            method.DeclaringType.Scope.Name is "TorchSharp" or "TorchSharp.dll";
 
         private static bool IsStore(OpCode code) =>
             code.Code is Code.Stloc or Code.Stloc_S or Code.Stloc_0 or Code.Stloc_1 or Code.Stloc_2 or Code.Stloc_3 or Code.Stsfld or Code.Stfld;
@@ -261,18 +246,18 @@ public sealed class ScalarLifetimeTests
         /// conversions themselves), closed over their callers within TorchSharp.</summary>
         private static HashSet<string> MakesTemporaries()
         {
-            var torchSharp = Read(typeof(torch).Assembly.Location).MainModule;
+            var torchSharp = CompiledCode.Read(typeof(torch).Assembly.Location).MainModule;
             var callers = new Dictionary<string, List<string>>();
             var result = new HashSet<string>();
             foreach (var method in torchSharp.GetTypes().SelectMany(t => t.Methods).Where(m => m.HasBody && !IsConversion(m)))
             {
                 foreach (var instruction in method.Body.Instructions)
                 {
-                    if (Callee(instruction) is not { } callee)
+                    if (CompiledCode.Callee(instruction) is not { } callee)
                         continue;
                     if (IsConversion(callee))
                         result.Add(method.FullName);
-                    else if (IsTorchSharp(callee) && callee.Resolve() is { } target)
+                    else if (CompiledCode.IsTorchSharp(callee) && callee.Resolve() is { } target)
                         (callers.TryGetValue(target.FullName, out var list) ? list : callers[target.FullName] = []).Add(method.FullName);
                 }
             }

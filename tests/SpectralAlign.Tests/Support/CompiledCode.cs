@@ -1,0 +1,28 @@
+using Mono.Cecil;
+using Mono.Cecil.Cil;
+using TorchSharp;
+
+namespace SpectralAlign.Tests.Support;
+
+/// <summary>Compiled assemblies read with Mono.Cecil, for tests that check rules about the code as compiled (every
+/// operator, conversion, optional argument and lambda shows up as a call).</summary>
+internal static class CompiledCode
+{
+    /// <summary>Reads an assembly; references to TorchSharp resolve to the TorchSharp the tests run with.</summary>
+    public static AssemblyDefinition Read(string path)
+    {
+        var resolver = new DefaultAssemblyResolver();
+        resolver.AddSearchDirectory(Path.GetDirectoryName(typeof(torch).Assembly.Location)!);
+        return AssemblyDefinition.ReadAssembly(path, new ReaderParameters { AssemblyResolver = resolver });
+    }
+
+    /// <summary>The method an instruction calls, constructs with or takes the address of; <c>null</c> for others.</summary>
+    public static MethodReference? Callee(Instruction instruction) =>
+        (instruction.OpCode == OpCodes.Call || instruction.OpCode == OpCodes.Callvirt || instruction.OpCode == OpCodes.Newobj || instruction.OpCode == OpCodes.Ldftn)
+            ? instruction.Operand as MethodReference
+            : null;
+
+    /// <summary>Whether a method belongs to TorchSharp's assembly.</summary>
+    public static bool IsTorchSharp(MemberReference member) =>
+        member.DeclaringType.Scope.Name is "TorchSharp" or "TorchSharp.dll";
+}
