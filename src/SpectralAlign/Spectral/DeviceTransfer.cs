@@ -5,8 +5,8 @@ namespace SpectralAlign.Spectral;
 /// <summary>
 /// The library's only way to bring tensor data to the host (<c>.cpu()</c>, <c>data&lt;T&gt;()</c>): every copy is
 /// counted, so tests can hold the library to its budget (one transfer per measured step, none in hooks or on
-/// unmeasured steps); a source test fails if library code copies to the host any other way. A copy from a GPU waits
-/// for the device, so each one is a synchronisation.
+/// unmeasured steps); a test on the compiled library (HostCopyTests) fails if library code copies to the host any
+/// other way. A copy from a GPU waits for the device, so each one is a synchronisation.
 /// </summary>
 internal static class DeviceTransfer
 {
