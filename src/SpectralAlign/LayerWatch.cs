@@ -40,17 +40,21 @@ public sealed class LayerWatch : IDisposable
     /// <summary>Number of groups of the first measured layer (1 except for grouped convolutions).</summary>
     public int Groups => _entry.Layers[0].View.Groups;
 
-    /// <summary>The most recent measurement of the first measured layer, or <c>null</c> before the first.</summary>
-    public LayerMeasurement? LastMeasurement => _entry.Layers[0].LastMeasurement;
+    /// <summary>The most recent measurement of the first measured layer, or <c>null</c> before the first. With
+    /// <see cref="SpectralMonitorOptions.MeasureInBackground"/> it waits for a measurement still running, so it is the
+    /// measurement of the last measured <see cref="SpectralMonitor.Step()"/>, as in the foreground (whose events come
+    /// with the next <see cref="SpectralMonitor.Step()"/> or <see cref="SpectralMonitor.Flush"/>).</summary>
+    public LayerMeasurement? LastMeasurement => _monitor.LastMeasurement(_entry.Layers[0]);
 
     /// <summary>Whether this watch (or its monitor) has been disposed.</summary>
     public bool IsDisposed => _disposed;
 
-    /// <summary>The most recent measurement of one of this module's layers.</summary>
+    /// <summary>The most recent measurement of one of this module's layers (waiting, as <see cref="LastMeasurement"/>
+    /// does, for a measurement still running in the background).</summary>
     /// <param name="layer">One of <see cref="Layers"/>.</param>
     /// <returns>The measurement, or <c>null</c> before the first.</returns>
     /// <exception cref="ArgumentException"><paramref name="layer"/> is not one of <see cref="Layers"/>.</exception>
-    public LayerMeasurement? GetLastMeasurement(string layer) => Find(layer).LastMeasurement;
+    public LayerMeasurement? GetLastMeasurement(string layer) => _monitor.LastMeasurement(Find(layer));
 
     /// <summary>
     /// A copy of a layer's current principal input direction v1 (unit length, float32, on the weight's device), with

@@ -336,7 +336,8 @@ public sealed class SpectralMonitor : IDisposable
     /// With <see cref="SpectralMonitorOptions.MeasureInBackground"/>: waits for the measurement still running in the
     /// background, if any, and publishes it now, on the calling thread (<see cref="Measured"/>,
     /// <see cref="CollapseDetected"/>, sinks, log), instead of at the next <see cref="Step()"/>. Call it after the last
-    /// step of a run. Does nothing when no measurement is pending (always so in the foreground).
+    /// step of a run, before <see cref="Dispose"/> or <see cref="LoadState(Stream)"/>, which drop a measurement not yet
+    /// published. Does nothing when no measurement is pending (always so in the foreground).
     /// </summary>
     /// <exception cref="ObjectDisposedException">The monitor has been disposed.</exception>
     public void Flush()
@@ -385,7 +386,8 @@ public sealed class SpectralMonitor : IDisposable
     /// Restores a state written by <see cref="SaveState(Stream)"/>. Call it after watching the same layers (matched by
     /// name) and before the first <see cref="Step()"/> of the resumed run. A layer whose shape changed, or that the
     /// state does not know, starts cold; a rule whose detector cannot restore its state starts afresh; each such case
-    /// is returned and logged.
+    /// is returned and logged. With <see cref="SpectralMonitorOptions.MeasureInBackground"/>, a measurement not yet
+    /// published is waited for and dropped (it belongs to the run being replaced).
     /// </summary>
     /// <param name="stream">A readable stream holding the state.</param>
     /// <returns>What could not be restored; empty when everything was.</returns>
@@ -420,7 +422,9 @@ public sealed class SpectralMonitor : IDisposable
         return LoadState(file);
     }
 
-    /// <summary>Removes every hook and releases the monitor's tensors. Idempotent; training can continue.</summary>
+    /// <summary>Removes every hook and releases the monitor's tensors. Idempotent; training can continue. With
+    /// <see cref="SpectralMonitorOptions.MeasureInBackground"/>, a measurement not yet published is waited for and dropped:
+    /// call <see cref="Flush"/> first to publish it.</summary>
     public void Dispose()
     {
         lock (_gate)
@@ -470,6 +474,17 @@ public sealed class SpectralMonitor : IDisposable
                 return;
             foreach (var layer in watch.Layers)
                 _detector.Reset(layer.Name);
+        }
+    }
+
+    /// <summary>A layer's most recent measurement, after a background measurement in flight has been concluded (as the
+    /// foreground has it after the same <see cref="Step()"/>).</summary>
+    internal LayerMeasurement? LastMeasurement(WatchedLayer layer)
+    {
+        lock (_gate)
+        {
+            _runner.Finish();
+            return layer.LastMeasurement;
         }
     }
 

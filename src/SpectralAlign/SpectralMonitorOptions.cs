@@ -74,7 +74,13 @@ public sealed class SpectralMonitorOptions
     /// +5.5% step time at <see cref="Interval"/> = 1 against +17.9% in the foreground; with torch's intra-op threads on
     /// both cores the worker competes with training and cost more than the foreground (+32% against +27%;
     /// tests/SpectralAlign.Benchmarks/RESULTS.md). Costs one copy of the watched weights per measured step; not yet
-    /// measured on a GPU. Default <c>false</c>.
+    /// measured on a GPU. The monitor's other entry points that read the layers (<see cref="LayerWatch.LastMeasurement"/>,
+    /// <see cref="LayerWatch.CopySingularVector"/>, <see cref="SpectralMonitor.SaveState(Stream)"/>, watching, unwatching,
+    /// the guard) first wait for a measurement still running; <see cref="SpectralMonitor.LoadState(Stream)"/> and
+    /// <see cref="SpectralMonitor.Dispose"/> drop one not yet published, so call <see cref="SpectralMonitor.Flush"/> after
+    /// the last step. The worker allocates while the training loop runs, so the loop's own TorchSharp 0.107 calls that
+    /// make temporary <c>Scalar</c>s (the optimizers' <c>step()</c>, <c>t * 0.5</c>) become exposed to the failure the
+    /// README describes under Threading, as with any other thread that allocates. Default <c>false</c>.
     /// </summary>
     public bool MeasureInBackground { get; set; }
 

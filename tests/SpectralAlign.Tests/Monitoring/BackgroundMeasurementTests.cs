@@ -1,5 +1,8 @@
+using System.Globalization;
+using Microsoft.Extensions.Logging.Testing;
 using SpectralAlign.Telemetry;
 using SpectralAlign.Tests.Support;
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace SpectralAlign.Tests.Monitoring;
@@ -175,6 +178,78 @@ public sealed class BackgroundMeasurementTests
             harness.Monitor.Flush();
             return sink.Records;
         }
+    }
+
+    [Fact]
+    public void LastMeasurement_MeasureInBackground_IsTheForegroundsOfTheSameStep()
+    {
+        // After Step(4) the foreground's watches hold step 4's measurements; in the background step 4 is still being
+        // measured (published by the next Step() or Flush()), and reading a watch's last measurement waits for it, as
+        // CopySingularVector does, instead of returning step 3's beside step 4's v1.
+        var expected = Last(background: false);
+        var actual = Last(background: true);
+        Assert.Equal(3, expected.Count);
+        Assert.All(expected, m => Assert.Equal(4, m.Step));
+        Assert.Equal(expected.Count, actual.Count);
+        for (int i = 0; i < expected.Count; i++)
+            Measurements.AssertIdentical(expected[i], actual[i]);
+
+        static List<LayerMeasurement> Last(bool background)
+        {
+            using var model = Training.Mlp(seed: 7, hidden: 48);
+            using var task = new TeacherTask(32, 10, seed: 8);
+            using var harness = new MonitorHarness(new SpectralMonitorOptions { Interval = 1, MaxSamplesPerLayer = 32, MeasureInBackground = background });
+            harness.Train(model, task, 5);
+            var watches = harness.Monitor.Watches;
+            var last = watches.Take(2).Select(w => w.LastMeasurement!).Append(watches[2].GetLastMeasurement(watches[2].Layers[0])!).ToList();
+            // Reading it publishes nothing: step 4's events still come with Flush() (or the next Step()).
+            Assert.Equal(background ? 4 * 3 : 5 * 3, harness.Measurements.Count);
+            harness.Monitor.Flush();
+            Assert.Equal(5 * 3, harness.Measurements.Count);
+            return last;
+        }
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void Step_EngineThrows_LoggedAsMeasurementFailedOfItsStep_TrainingAndLaterStepsGoOn(bool background)
+    {
+        // A real input the engine cannot measure: a weight on the meta device (shapes only, no data) — LayerInput
+        // accepts it, the engine fails at its read-back, in the background on the worker. The foreground is the
+        // reference: the same failures, of the same steps, logged by the Step() of the step (by the next one in the
+        // background); the step counter advances; once the layer is gone, the others are measured again; nothing leaks.
+        using var fine = Layers.Gapped(8, 8, ScalarType.Float32, seed: 1);
+        using var host = Layers.Gapped(8, 8, ScalarType.Float32, seed: 3);
+        using var metaWeight = empty([8, 8], dtype: ScalarType.Float32, device: new Device(DeviceType.META));
+        using var input = Layers.Randn([16, 8], ScalarType.Float32, seed: 2);
+        var logger = new FakeLogger();
+        long before = Live();
+        var harness = new MonitorHarness(new SpectralMonitorOptions { Interval = 1, MaxSamplesPerLayer = 16, MeasureInBackground = background }, logger);
+        harness.Monitor.Watch(fine, "fine");
+        var meta = harness.Monitor.Watch(host, "meta", () => metaWeight);
+
+        List<long> FailedSteps() =>
+            [.. logger.Collector.GetSnapshot().Where(r => r.Id.Id == 6).Select(r => long.Parse(r.StructuredState!.Single(p => p.Key == "Step").Value!, CultureInfo.InvariantCulture))];
+
+        long[] afterFirst = background ? [] : [0L], afterSecond = background ? [0L] : [0L, 1L];
+        harness.Step(1, (fine, input), (host, input));
+        Assert.Equal(afterFirst, FailedSteps());
+        harness.Step(1, (fine, input), (host, input));
+        Assert.Equal(afterSecond, FailedSteps());
+        Assert.All(logger.Collector.GetSnapshot().Where(r => r.Id.Id == 6), r => Assert.NotNull(r.Exception));
+        Assert.Equal(2, harness.Monitor.CurrentStep);
+        Assert.Empty(harness.Measurements);
+
+        meta.Dispose();   // in the background, step 1's failing measurement is concluded first
+        harness.Step(1, (fine, input));
+        harness.Monitor.Flush();
+        Assert.Equal([0L, 1L], FailedSteps());
+        Assert.Equal([("fine", 2L)], harness.Measurements.Select(m => (m.Layer, m.Step)));
+        Assert.Equal(3, harness.Monitor.CurrentStep);
+
+        harness.Dispose();
+        Assert.Equal(before, Live());   // the weight copies and rows of the failed steps too
     }
 
     private sealed class RecordingCaptureSink : ICaptureSink
