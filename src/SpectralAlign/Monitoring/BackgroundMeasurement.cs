@@ -72,6 +72,21 @@ internal sealed class BackgroundMeasurement
         return new BackgroundMeasurement(task, copies, outcome, layers, signals);
     }
 
+    /// <summary>Waits for the measurement and releases what it holds, discarding its result or failure (the step is
+    /// reported otherwise).</summary>
+    public void Abandon()
+    {
+        try
+        {
+            Wait(profile: null);
+        }
+#pragma warning disable CA1031 // The step's failure is already being reported; this one adds nothing.
+        catch (Exception)
+#pragma warning restore CA1031
+        {
+        }
+    }
+
     /// <summary>Waits for the measurements, then releases the weight copies and the rows no capture record
     /// holds.</summary>
     /// <returns>One measurement per input, in order.</returns>

@@ -156,10 +156,20 @@ internal sealed class StepRunner(WatchRegistry registry, CaptureScheduler schedu
                 return engine.Measure(outcome.Step, inputs);
             }
 
-            var pending = _inFlight = BackgroundMeasurement.Start(engine, outcome, inputs, measured, signals);
+            var pending = BackgroundMeasurement.Start(engine, outcome, inputs, measured, signals);
             inputs.Clear();   // the background measurement owns the rows now
-            // Published a step later: the records hold the measured step's weight copies, not the live parameters.
-            KeepCaptures(outcome, pending.Inputs, keepCaptures);
+            try
+            {
+                // Published a step later: the records hold the measured step's weight copies, not the live parameters.
+                KeepCaptures(outcome, pending.Inputs, keepCaptures);
+            }
+            catch
+            {
+                pending.Abandon();   // this step is reported as failed now, never again at the next step
+                throw;
+            }
+
+            _inFlight = pending;
             return [];
         }
         finally

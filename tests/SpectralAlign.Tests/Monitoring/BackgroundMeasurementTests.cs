@@ -10,7 +10,9 @@ namespace SpectralAlign.Tests.Monitoring;
 /// <summary>
 /// <see cref="SpectralMonitorOptions.MeasureInBackground"/>: the same measurements, alerts and state as the foreground
 /// (the reference: the same seeded run measured on the training thread), published one <see cref="SpectralMonitor.Step()"/>
-/// later or by <see cref="SpectralMonitor.Flush"/>; training unchanged; nothing left behind.
+/// later or by <see cref="SpectralMonitor.Flush"/>; training unchanged; nothing left behind. The runs train with the
+/// written-out SGD step: the worker allocates while the loop runs, and TorchSharp's Adam makes temporary Scalars that
+/// a collection could free mid-call (README, "Threading") — a TorchSharp failure that would show up as these tests'.
 /// </summary>
 [Collection(TorchCollection.Name)]
 public sealed class BackgroundMeasurementTests
@@ -28,7 +30,7 @@ public sealed class BackgroundMeasurementTests
         var published = new List<(LayerMeasurement, long, bool)>();
         bool flushing = false;
         harness.Monitor.Measured += (_, m) => published.Add((m, harness.Monitor.CurrentStep, flushing));
-        harness.Train(model, task, Steps, lr: 3e-3);
+        harness.Train(model, task, Steps, lr: 3e-2, sgd: true);
         flushing = true;
         harness.Monitor.Flush();
         return (harness, published);
@@ -86,7 +88,7 @@ public sealed class BackgroundMeasurementTests
         using var model = Training.Mlp(seed: 7, hidden: 48);
         using var task = new TeacherTask(32, 10, seed: 8);
         using var harness = new MonitorHarness(new SpectralMonitorOptions { Interval = 1, MaxSamplesPerLayer = 32, MeasureInBackground = true });
-        harness.Train(model, task, 5);
+        harness.Train(model, task, 5, sgd: true);
         Assert.Equal(4 * 3, harness.Measurements.Count);
         using var stream = new MemoryStream();
         harness.Monitor.SaveState(stream);
@@ -104,7 +106,7 @@ public sealed class BackgroundMeasurementTests
         using var model = Training.Mlp(seed: 7, hidden: 48);
         using var task = new TeacherTask(32, 10, seed: 8);
         var harness = new MonitorHarness(new SpectralMonitorOptions { Interval = 1, MaxSamplesPerLayer = 32 });
-        harness.Train(model, task, 3);
+        harness.Train(model, task, 3, sgd: true);
         int count = harness.Measurements.Count;
         harness.Monitor.Flush();
         Assert.Equal(count, harness.Measurements.Count);
@@ -119,7 +121,7 @@ public sealed class BackgroundMeasurementTests
         using var task = new TeacherTask(32, 10, seed: 8);
         long before = Live();
         var harness = new MonitorHarness(new SpectralMonitorOptions { Interval = 1, MaxSamplesPerLayer = 32, MeasureInBackground = true });
-        harness.Train(model, task, 6);
+        harness.Train(model, task, 6, sgd: true);
         int published = harness.Measurements.Count;
         harness.Dispose();   // the sixth step's measurement is in flight (or done, not yet published)
 
@@ -139,7 +141,7 @@ public sealed class BackgroundMeasurementTests
             using var task = new TeacherTask(32, 10, seed: 2);
             long start = Live();
             using var harness = new MonitorHarness(new SpectralMonitorOptions { Interval = 1, MaxSamplesPerLayer = 32, MeasureInBackground = background });
-            harness.Train(model, task, 20);
+            harness.Train(model, task, 20, sgd: true);
             harness.Monitor.Flush();
             return Live() - start;
         }
@@ -174,7 +176,7 @@ public sealed class BackgroundMeasurementTests
             using var harness = new MonitorHarness(new SpectralMonitorOptions { Interval = 1, MaxSamplesPerLayer = 32, MeasureInBackground = background });
             var sink = new RecordingCaptureSink();
             using var registration = harness.Monitor.AddCaptureSink(sink);
-            harness.Train(model, task, 6, lr: 3e-2);
+            harness.Train(model, task, 6, lr: 3e-2, sgd: true);
             harness.Monitor.Flush();
             return sink.Records;
         }
@@ -199,7 +201,7 @@ public sealed class BackgroundMeasurementTests
             using var model = Training.Mlp(seed: 7, hidden: 48);
             using var task = new TeacherTask(32, 10, seed: 8);
             using var harness = new MonitorHarness(new SpectralMonitorOptions { Interval = 1, MaxSamplesPerLayer = 32, MeasureInBackground = background });
-            harness.Train(model, task, 5);
+            harness.Train(model, task, 5, sgd: true);
             var watches = harness.Monitor.Watches;
             var last = watches.Take(2).Select(w => w.LastMeasurement!).Append(watches[2].GetLastMeasurement(watches[2].Layers[0])!).ToList();
             // Reading it publishes nothing: step 4's events still come with Flush() (or the next Step()).

@@ -64,13 +64,13 @@ internal sealed class MonitorHarness : IDisposable
             layer.call(input);
     }
 
-    /// <summary>Trains <paramref name="model"/> on <paramref name="task"/> for <paramref name="steps"/> Adam steps
+    /// <summary>Trains <paramref name="model"/> on <paramref name="task"/> for <paramref name="steps"/> Adam steps (written-out SGD steps with <paramref name="sgd"/>)
     /// with the monitor watching every Linear (<see cref="Training.Run"/>).</summary>
-    public void Train(SmallMlp model, TeacherTask task, int steps, int batch = 64, double lr = 1e-3, Action<int>? beforeStep = null, Action<int, double>? afterStep = null)
+    public void Train(SmallMlp model, TeacherTask task, int steps, int batch = 64, double lr = 1e-3, Action<int>? beforeStep = null, Action<int, double>? afterStep = null, bool sgd = false)
     {
         if (Monitor.Watches.Count == 0)
             Monitor.WatchAll(model);
-        Training.Run(model, task, Monitor, steps, batch, lr, beforeStep, afterStep);
+        Training.Run(model, task, Monitor, steps, batch, lr, beforeStep, afterStep, sgd);
     }
 
     public void Dispose() => Monitor.Dispose();
