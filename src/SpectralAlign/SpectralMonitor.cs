@@ -64,6 +64,10 @@ public sealed class SpectralMonitor : IDisposable
     private readonly StepPublisher _publisher;
     private volatile bool _disposed;
 
+    /// <summary>The monitor whose step this thread is publishing (its handlers run), if any.</summary>
+    [ThreadStatic]
+    private static SpectralMonitor? t_publishing;
+
     /// <summary>Creates a monitor.</summary>
     /// <param name="options">Settings; <c>null</c> for the defaults. Validated and copied.</param>
     /// <param name="logger">Receives alerts as warnings and problems as errors; <c>null</c> for none.</param>
@@ -337,7 +341,9 @@ public sealed class SpectralMonitor : IDisposable
     /// background, if any, and publishes it now, on the calling thread (<see cref="Measured"/>,
     /// <see cref="CollapseDetected"/>, sinks, log), instead of at the next <see cref="Step()"/>. Call it after the last
     /// step of a run, before <see cref="Dispose"/> or <see cref="LoadState(Stream)"/>, which drop a measurement not yet
-    /// published. Does nothing when no measurement is pending (always so in the foreground).
+    /// published. Does nothing when no measurement is pending (always so in the foreground). Called from a handler of
+    /// this monitor's own events, it only waits: the measurement is published by the next <see cref="Step()"/>, so
+    /// that steps are never published inside one another.
     /// </summary>
     /// <exception cref="ObjectDisposedException">The monitor has been disposed.</exception>
     public void Flush()
@@ -347,7 +353,7 @@ public sealed class SpectralMonitor : IDisposable
         {
             ThrowIfDisposed();
             _runner.Finish();
-            finished = _runner.TakeFinished();
+            finished = t_publishing == this ? null : _runner.TakeFinished();
         }
 
         Publish(finished);
@@ -538,8 +544,17 @@ public sealed class SpectralMonitor : IDisposable
     {
         if (outcome is null)
             return;
-        using (outcome)
-            _publisher.Publish(outcome);
+        var outer = t_publishing;
+        t_publishing = this;
+        try
+        {
+            using (outcome)
+                _publisher.Publish(outcome);
+        }
+        finally
+        {
+            t_publishing = outer;
+        }
     }
 
     private void ThrowIfDisposed()

@@ -101,6 +101,22 @@ public sealed class BackgroundMeasurementTests
     }
 
     [Fact]
+    public void Flush_FromAMeasuredHandler_PublishesNoStepInsideAnother()
+    {
+        // A handler of step t that calls Flush() while step t + 1 is already measured in the background must not
+        // receive step t + 1's events in the middle of step t's; they come with the next Step(), in order.
+        using var model = Training.Mlp(seed: 7, hidden: 48);
+        using var task = new TeacherTask(32, 10, seed: 8);
+        using var harness = new MonitorHarness(new SpectralMonitorOptions { Interval = 1, MaxSamplesPerLayer = 32, MeasureInBackground = true });
+        harness.Monitor.Measured += (_, _) => harness.Monitor.Flush();
+        harness.Train(model, task, 8, sgd: true);
+        harness.Monitor.Flush();
+
+        var steps = harness.Measurements.Select(m => m.Step).ToList();
+        Assert.Equal(Enumerable.Range(0, 8).SelectMany(s => Enumerable.Repeat((long)s, 3)), steps);
+    }
+
+    [Fact]
     public void Flush_Foreground_PublishesNothing_AndThrowsOnceDisposed()
     {
         using var model = Training.Mlp(seed: 7, hidden: 48);
