@@ -90,17 +90,7 @@ public sealed class HostCopyTests
             .SelectMany(a => a.MainModule.GetTypes())
             .SelectMany(t => t.Methods);
 
-    /// <summary>The compiled sample method and the lambdas the compiler generated for it.</summary>
-    private static List<MethodDefinition> Sample(Type type, string method)
-    {
-        var tests = CompiledCode.Read(typeof(HostCopyTests).Assembly.Location);
-        var sample = tests.MainModule.GetType(typeof(HostCopyTests).FullName).NestedTypes.Single(t => t.Name == type.Name);
-        var found = sample.NestedTypes.Prepend(sample).SelectMany(t => t.Methods)
-            .Where(m => m.Name == method || m.Name.StartsWith($"<{method}>", StringComparison.Ordinal))
-            .ToList();
-        Assert.NotEmpty(found);
-        return found;
-    }
+    private static List<MethodDefinition> Sample(Type type, string method) => CompiledCode.Sample(typeof(HostCopyTests), type, method);
 
     /// <summary>Forms that copy tensor data to the host.</summary>
     private static class HostCopies

@@ -134,17 +134,7 @@ public sealed class ScalarLifetimeTests
     public void ScalarRule_ScalarKeptAliveOrNoScalar_IsNotReported(string method) =>
         Assert.Empty(Sample(typeof(SafeForms), method).SelectMany(ScalarRule.Offences));
 
-    /// <summary>The compiled sample method and the lambdas the compiler generated for it.</summary>
-    private static List<MethodDefinition> Sample(Type type, string method)
-    {
-        var tests = CompiledCode.Read(typeof(ScalarLifetimeTests).Assembly.Location);
-        var sample = tests.MainModule.GetType(typeof(ScalarLifetimeTests).FullName).NestedTypes.Single(t => t.Name == type.Name);
-        var found = sample.NestedTypes.Prepend(sample).SelectMany(t => t.Methods)
-            .Where(m => m.Name == method || m.Name.StartsWith($"<{method}>", StringComparison.Ordinal))
-            .ToList();
-        Assert.NotEmpty(found);
-        return found;
-    }
+    private static List<MethodDefinition> Sample(Type type, string method) => CompiledCode.Sample(typeof(ScalarLifetimeTests), type, method);
 
     /// <summary>Forms that create a <see cref="Scalar"/> nothing keeps alive (each failed under concurrent collection
     /// in the TorchSharp 0.107 experiment described on <see cref="Scalars"/>, or is the same pattern).</summary>

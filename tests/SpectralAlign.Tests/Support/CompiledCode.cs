@@ -25,4 +25,18 @@ internal static class CompiledCode
     /// <summary>Whether a method belongs to TorchSharp's assembly.</summary>
     public static bool IsTorchSharp(MemberReference member) =>
         member.DeclaringType.Scope.Name is "TorchSharp" or "TorchSharp.dll";
+
+    /// <summary>The compiled sample method <paramref name="method"/> of <paramref name="sample"/> (a class nested in the
+    /// test class <paramref name="testClass"/>) and the lambdas the compiler generated for it; fails the test when
+    /// there is none.</summary>
+    public static List<MethodDefinition> Sample(Type testClass, Type sample, string method)
+    {
+        var tests = Read(testClass.Assembly.Location);
+        var type = tests.MainModule.GetType(testClass.FullName).NestedTypes.Single(t => t.Name == sample.Name);
+        var found = type.NestedTypes.Prepend(type).SelectMany(t => t.Methods)
+            .Where(m => m.Name == method || m.Name.StartsWith($"<{method}>", StringComparison.Ordinal))
+            .ToList();
+        Xunit.Assert.NotEmpty(found);
+        return found;
+    }
 }
