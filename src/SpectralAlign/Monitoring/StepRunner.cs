@@ -26,9 +26,6 @@ internal sealed class StepRunner(WatchRegistry registry, CaptureScheduler schedu
     private BackgroundMeasurement? _inFlight;
     private StepOutcome? _finished;
 
-    /// <summary>Whether a background measurement has not been finished yet.</summary>
-    public bool InFlight => _inFlight is not null;
-
     /// <summary>Runs <paramref name="step"/>; returns its outcome to publish now, or <c>null</c> when it is measured in
     /// the background (its outcome comes from <see cref="TakeFinished"/> after <see cref="Finish"/>).</summary>
     public StepOutcome? Run(long step, TrainingSignals signals, bool keepCaptures)
@@ -123,9 +120,8 @@ internal sealed class StepRunner(WatchRegistry registry, CaptureScheduler schedu
     /// over to a later step) with its current weight, keeps them for the capture sinks if asked, measures them and
     /// releases them. A layer whose module no longer has a matching weight is reported in
     /// <see cref="StepOutcome.MissingWeights"/>; the others are added to <paramref name="measured"/>, one per
-    /// returned measurement.</summary>
-    /// In the background, the rows and a copy of each weight go to a <see cref="BackgroundMeasurement"/> instead
-    /// (which releases them) and no measurement is returned yet.
+    /// returned measurement. In the background, the rows and a copy of each weight go to a
+    /// <see cref="BackgroundMeasurement"/> instead (which releases them) and no measurement is returned yet.</summary>
     private LayerMeasurement[] MeasureCaptured(StepOutcome outcome, WatchedLayer[] layers, List<WatchedLayer> measured, bool keepCaptures, TrainingSignals signals)
     {
         using var scope = NewDisposeScope();
