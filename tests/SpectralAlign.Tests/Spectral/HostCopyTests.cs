@@ -282,33 +282,8 @@ public sealed class HostCopyTests
         /// native reads, closed over their callers within TorchSharp.</summary>
         private static HashSet<string> ReadsOnHost()
         {
-            var torchSharp = CompiledCode.Read(typeof(torch).Assembly.Location).MainModule;
-            var callers = new Dictionary<string, List<string>>();
-            var result = new HashSet<string>();
-            foreach (var method in torchSharp.GetTypes().SelectMany(t => t.Methods).Where(m => m.HasBody && !Writes.Contains(m.Name)))
-            {
-                foreach (var instruction in method.Body.Instructions)
-                {
-                    if (CompiledCode.Callee(instruction) is not { } callee)
-                        continue;
-                    if (NativeReads.Contains(callee.Name))
-                        result.Add(method.FullName);
-                    else if (CompiledCode.IsTorchSharp(callee) && callee.Resolve() is { } target)
-                        (callers.TryGetValue(target.FullName, out var list) ? list : callers[target.FullName] = []).Add(method.FullName);
-                }
-            }
-
+            var result = CompiledCode.TorchSharpMethodsReaching(m => !Writes.Contains(m.Name), callee => NativeReads.Contains(callee.Name));
             Assert.Contains(result, m => m.EndsWith("Tensor::cpu()", StringComparison.Ordinal));   // the native names still exist
-            var pending = new Queue<string>(result);
-            while (pending.TryDequeue(out var method))
-            {
-                foreach (var caller in callers.GetValueOrDefault(method, []))
-                {
-                    if (result.Add(caller))
-                        pending.Enqueue(caller);
-                }
-            }
-
             return result;
         }
     }

@@ -234,35 +234,7 @@ public sealed class ScalarLifetimeTests
 
         /// <summary>The full names of TorchSharp's methods that convert a number to a Scalar inside (not the
         /// conversions themselves), closed over their callers within TorchSharp.</summary>
-        private static HashSet<string> MakesTemporaries()
-        {
-            var torchSharp = CompiledCode.Read(typeof(torch).Assembly.Location).MainModule;
-            var callers = new Dictionary<string, List<string>>();
-            var result = new HashSet<string>();
-            foreach (var method in torchSharp.GetTypes().SelectMany(t => t.Methods).Where(m => m.HasBody && !IsConversion(m)))
-            {
-                foreach (var instruction in method.Body.Instructions)
-                {
-                    if (CompiledCode.Callee(instruction) is not { } callee)
-                        continue;
-                    if (IsConversion(callee))
-                        result.Add(method.FullName);
-                    else if (CompiledCode.IsTorchSharp(callee) && callee.Resolve() is { } target)
-                        (callers.TryGetValue(target.FullName, out var list) ? list : callers[target.FullName] = []).Add(method.FullName);
-                }
-            }
-
-            var pending = new Queue<string>(result);
-            while (pending.TryDequeue(out var method))
-            {
-                foreach (var caller in callers.GetValueOrDefault(method, []))
-                {
-                    if (result.Add(caller))
-                        pending.Enqueue(caller);
-                }
-            }
-
-            return result;
-        }
+        private static HashSet<string> MakesTemporaries() =>
+            CompiledCode.TorchSharpMethodsReaching(m => !IsConversion(m), IsConversion);
     }
 }

@@ -39,4 +39,38 @@ internal static class CompiledCode
         Xunit.Assert.NotEmpty(found);
         return found;
     }
+
+    /// <summary>The full names of TorchSharp's methods (those <paramref name="include"/> accepts) that make a call
+    /// <paramref name="seed"/> recognises, closed over their callers within TorchSharp: every TorchSharp method that
+    /// reaches such a call through TorchSharp's own code.</summary>
+    public static HashSet<string> TorchSharpMethodsReaching(Func<MethodDefinition, bool> include, Func<MethodReference, bool> seed)
+    {
+        var torchSharp = Read(typeof(torch).Assembly.Location).MainModule;
+        var callers = new Dictionary<string, List<string>>();
+        var result = new HashSet<string>();
+        foreach (var method in torchSharp.GetTypes().SelectMany(t => t.Methods).Where(m => m.HasBody && include(m)))
+        {
+            foreach (var instruction in method.Body.Instructions)
+            {
+                if (Callee(instruction) is not { } callee)
+                    continue;
+                if (seed(callee))
+                    result.Add(method.FullName);
+                else if (IsTorchSharp(callee) && callee.Resolve() is { } target)
+                    (callers.TryGetValue(target.FullName, out var list) ? list : callers[target.FullName] = []).Add(method.FullName);
+            }
+        }
+
+        var pending = new Queue<string>(result);
+        while (pending.TryDequeue(out var method))
+        {
+            foreach (var caller in callers.GetValueOrDefault(method, []))
+            {
+                if (result.Add(caller))
+                    pending.Enqueue(caller);
+            }
+        }
+
+        return result;
+    }
 }
