@@ -45,12 +45,10 @@ internal sealed class AttentionAdapter : LayerAdapter
 
     public override IReadOnlyList<LayerView> Views => _views;
 
-    public override HookSet Attach(IInputReceiver receiver)
-    {
-        HookSet? hooks = null;
-        var pre = _attention.register_forward_pre_hook((module, query, key, value, _, _, _) =>
+    public override HookSet Attach(IInputReceiver receiver) => HookSet.Register(
+        hooks => _attention.register_forward_pre_hook((module, query, key, value, _, _, _) =>
         {
-            if (hooks!.Enter() && receiver.BeginCall(module))
+            if (hooks.Enter() && receiver.BeginCall(module))
             {
                 Run(receiver, () =>
                 {
@@ -61,10 +59,10 @@ internal sealed class AttentionAdapter : LayerAdapter
             }
 
             return null;
-        });
-        var post = _attention.register_forward_hook((module, _, _, _, _, _, _, output) =>
+        }).remove,
+        hooks => _attention.register_forward_hook((module, _, _, _, _, _, _, output) =>
         {
-            if (hooks!.Enter() && receiver.BeginCall(module))
+            if (hooks.Enter() && receiver.BeginCall(module))
             {
                 Run(receiver, () =>
                 {
@@ -76,10 +74,7 @@ internal sealed class AttentionAdapter : LayerAdapter
             }
 
             return null!;
-        });
-        hooks = new HookSet(pre.remove, post.remove);
-        return hooks;
-    }
+        }).remove);
 
     private static void DeliverRows(IInputReceiver receiver, int view, Tensor input, int width)
     {

@@ -13,7 +13,30 @@ internal sealed class HookSet : IDisposable
     private volatile bool _inert;
     private int _forwardThread = -1;
 
-    public HookSet(params Action[] removers) => _removers = removers;
+    private HookSet(Action[] removers) => _removers = removers;
+
+    /// <summary>Registers one watch's hooks, all or nothing: each registration is given the set (for its hook's
+    /// <see cref="Enter"/>) and returns its remover. If a registration throws, the hooks registered before it are
+    /// removed, latest first, before the exception propagates, so the module is left with no hook of ours.</summary>
+    public static HookSet Register(params Func<HookSet, Action>[] registrations)
+    {
+        var removers = new Action[registrations.Length];
+        var hooks = new HookSet(removers);
+        int registered = 0;
+        try
+        {
+            for (; registered < registrations.Length; registered++)
+                removers[registered] = registrations[registered](hooks);
+        }
+        catch
+        {
+            for (int i = registered - 1; i >= 0; i--)
+                removers[i]();
+            throw;
+        }
+
+        return hooks;
+    }
 
     /// <summary>True once disposed: hooks must return at once.</summary>
     public bool IsInert => _inert;

@@ -18,23 +18,19 @@ internal abstract class LayerAdapter(nn.Module module, string kind)
     /// <summary>The measured views, in a fixed order.</summary>
     public abstract IReadOnlyList<LayerView> Views { get; }
 
-    /// <summary>Registers the hooks; disposing the result removes them. Hooks never modify inputs or outputs.</summary>
+    /// <summary>Registers the hooks, all or nothing (through <see cref="HookSet.Register"/>): if one registration
+    /// throws, none of them stays. Disposing the result removes them. Hooks never modify inputs or outputs.</summary>
     public abstract HookSet Attach(IInputReceiver receiver);
 
     /// <summary>Registers the pre-hook of a single-tensor module: returns at once unless the receiver wants this
     /// call, then runs <paramref name="capture"/> on the input (guarded by <see cref="Run"/>).</summary>
-    protected static HookSet AttachPreHook(nn.Module<Tensor, Tensor> module, IInputReceiver receiver, Action<Tensor> capture)
-    {
-        HookSet? hooks = null;
-        var remover = module.register_forward_pre_hook((m, input) =>
+    protected static HookSet AttachPreHook(nn.Module<Tensor, Tensor> module, IInputReceiver receiver, Action<Tensor> capture) =>
+        HookSet.Register(hooks => module.register_forward_pre_hook((m, input) =>
         {
-            if (hooks!.Enter() && receiver.BeginCall(m))
+            if (hooks.Enter() && receiver.BeginCall(m))
                 Run(receiver, () => capture(input));
             return null!;
-        });
-        hooks = new HookSet(remover.remove);
-        return hooks;
-    }
+        }).remove);
 
     /// <summary>Runs a hook's capture work under <c>no_grad</c> and a dispose scope; an exception is reported to the
     /// receiver and never reaches the user's forward pass.</summary>
