@@ -33,7 +33,8 @@ public static class DetectionCalibrator
     /// the observed maximum underestimates the tail of healthy runs (see the README's evaluation).</param>
     /// <param name="description">What the reference runs were (stored in the calibration).</param>
     /// <returns>The calibration.</returns>
-    /// <exception cref="ArgumentException">No runs, or invalid options, budget or margin.</exception>
+    /// <exception cref="ArgumentException">No runs, or invalid options, budget or margin: every problem is listed, in
+    /// the format of every options type's message; the parameter named is that of the first problem.</exception>
     /// <exception cref="InvalidOperationException">A rule threw while scoring a reference run.</exception>
     public static DetectionCalibration Fit(IEnumerable<CalibrationRun> healthyRuns, DetectionOptions options, double falseAlarmBudget = 0, double margin = 0.25, string description = "")
     {
@@ -41,14 +42,20 @@ public static class DetectionCalibrator
         ArgumentNullException.ThrowIfNull(options);
         var runs = healthyRuns.ToList();
         var problems = options.Validate().ToList();
+        string? paramName = problems.Count > 0 ? nameof(options) : null;
+        void Add(string problem, string parameter)
+        {
+            problems.Add(problem);
+            paramName ??= parameter;
+        }
+
         if (runs.Count == 0)
-            problems.Add("at least one healthy reference run is needed");
+            Add("at least one healthy reference run is needed", nameof(healthyRuns));
         if (!(falseAlarmBudget >= 0 && falseAlarmBudget < 1))
-            problems.Add($"the false-alarm budget must be in [0, 1) (was {falseAlarmBudget})");
+            Add($"the false-alarm budget must be in [0, 1) (was {falseAlarmBudget})", nameof(falseAlarmBudget));
         if (!(margin >= 0) || double.IsInfinity(margin))
-            problems.Add($"the margin must be a finite number >= 0 (was {margin})");
-        if (problems.Count > 0)
-            throw new ArgumentException("Cannot calibrate: " + string.Join("; ", problems) + ".");
+            Add($"the margin must be a finite number >= 0 (was {margin})", nameof(margin));
+        OptionProblems.ThrowIfAny(problems, "DetectionCalibrator.Fit arguments", paramName ?? nameof(options));
 
         var uncalibrated = options.Clone();
         uncalibrated.Calibration = null;

@@ -141,11 +141,43 @@ public sealed class DetectionCalibratorTests
     }
 
     [Fact]
-    public void Fit_InvalidInput_ListsProblems()
+    public void Fit_InvalidInput_ListsEveryProblemInTheSharedFormat()
     {
         var ex = Assert.Throws<ArgumentException>(() => DetectionCalibrator.Fit([], new DetectionOptions(), 1.5, -1));
-        Assert.Contains("at least one", ex.Message, StringComparison.Ordinal);
-        Assert.Contains("budget", ex.Message, StringComparison.Ordinal);
-        Assert.Contains("margin", ex.Message, StringComparison.Ordinal);
+        Assert.StartsWith("Invalid DetectionCalibrator.Fit arguments (3 problems):" + Environment.NewLine, ex.Message, StringComparison.Ordinal);
+        Assert.Contains("  - at least one healthy reference run is needed" + Environment.NewLine, ex.Message, StringComparison.Ordinal);
+        Assert.Contains("  - the false-alarm budget must be in [0, 1) (was 1.5)" + Environment.NewLine, ex.Message, StringComparison.Ordinal);
+        Assert.Contains("  - the margin must be a finite number >= 0 (was -1)", ex.Message, StringComparison.Ordinal);
+        Assert.Equal("healthyRuns", ex.ParamName);
+    }
+
+    [Fact]
+    public void Fit_OptionsWithSeveralProblems_ListsEveryProblemAsTheDetectorDoes()
+    {
+        var options = new DetectionOptions
+        {
+            WarmupSteps = -1,
+            ConsecutiveMeasurements = 0,
+            Rules =
+            [
+                new BaselineRelativeRule { BaselineMeasurements = 1 },
+                new AbsoluteSignCollapseRule { Reason = " ", Threshold = double.NaN },
+                null!,
+            ],
+        };
+        var runs = new[] { new CalibrationRun { Measurements = [M(0, mean: 0.1, diversity: 0.9)] } };
+        int count = options.Validate().Count;
+        Assert.True(count >= 5, $"the options have {count} problems");
+
+        var ex = Assert.Throws<ArgumentException>(() => DetectionCalibrator.Fit(runs, options));
+
+        // The detector, given the same options, formats them with the shared helper: the calibrator lists the same
+        // problems, one a line, the same way, under its own heading.
+        var detector = Assert.Throws<ArgumentException>(() => new CollapseDetector(options));
+        Assert.Equal(
+            detector.Message.Replace($"Invalid DetectionOptions ({count} problems)", $"Invalid DetectionCalibrator.Fit arguments ({count} problems)", StringComparison.Ordinal),
+            ex.Message);
+        Assert.Equal("options", ex.ParamName);
+        Assert.All(options.Validate(), problem => Assert.Contains("  - " + problem, ex.Message, StringComparison.Ordinal));
     }
 }
