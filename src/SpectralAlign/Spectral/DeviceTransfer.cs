@@ -38,6 +38,23 @@ internal static class DeviceTransfer
         return Item<double>(value);
     }
 
+    /// <summary>Copies the elements of <paramref name="tensor"/> (as float64) in row-major order into the start of
+    /// <paramref name="destination"/> (at least as long as the tensor); counts one transfer. A caller that reuses its
+    /// buffer spares the host a fresh allocation per copy (a large one is new, page-faulting memory each time).</summary>
+    /// <returns>The number of elements copied.</returns>
+    public static int CopyTo(Tensor tensor, double[] destination)
+    {
+        ArgumentNullException.ThrowIfNull(destination);
+        Interlocked.Increment(ref s_count);
+        using var host = tensor.to(ScalarType.Float64).cpu().contiguous();
+        long count = host.numel();
+        if (count > destination.Length)
+            throw new ArgumentException($"The destination holds {destination.Length} values; the tensor has {count}.", nameof(destination));
+        if (count > 0)
+            host.data<double>().CopyTo(destination);
+        return (int)count;
+    }
+
     /// <summary>The elements of <paramref name="tensor"/> in row-major order, as a new array; counts one transfer.</summary>
     public static T[] Values<T>(Tensor tensor)
         where T : unmanaged

@@ -1,3 +1,4 @@
+using System.Buffers;
 using static TorchSharp.torch;
 
 namespace SpectralAlign.Spectral;
@@ -28,6 +29,22 @@ internal sealed class SpectralEngine(SpectralMonitorOptions options)
             return [];
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
+        var hostBuffers = new List<double[]>(1);
+        try
+        {
+            return MeasureBuckets(step, layers, hostBuffers);
+        }
+        finally
+        {
+            foreach (var buffer in hostBuffers)
+                ArrayPool<double>.Shared.Return(buffer);
+        }
+    }
+
+    /// <summary>The measurement, with the host buffers of its read-backs collected in <paramref name="hostBuffers"/>
+    /// (rented; the caller returns them once the measurements are built).</summary>
+    private LayerMeasurement[] MeasureBuckets(long step, IReadOnlyList<LayerInput> layers, List<double[]> hostBuffers)
+    {
         var links = new UpstreamLinks(layers);
         var profile = Profile;
         long start = profile is null ? 0 : CostProfile.Now;
@@ -37,7 +54,7 @@ internal sealed class SpectralEngine(SpectralMonitorOptions options)
         profile?.Add(CostProfile.Phase.Assembly, start);
         foreach (var bucket in buckets)
             bucket.Compute(profile);
-        ReadBack(buckets, buckets, links);
+        ReadBack(buckets, buckets, links, hostBuffers);
 
         // A weight that grew by many orders of magnitude since its last measurement can overflow the unscaled
         // products: measure that bucket again, rescaled (an extra transfer, only in that case).
@@ -52,7 +69,7 @@ internal sealed class SpectralEngine(SpectralMonitorOptions options)
         }
 
         if (rescaled.Count > 0)
-            ReadBack(rescaled, buckets, links);
+            ReadBack(rescaled, buckets, links, hostBuffers);
 
         // Continue within the step only for cold starts and lost warm starts (abrupt weight changes); a warm layer
         // that is merely short of the tolerance gets more iterations next time instead of another synchronisation.
@@ -63,7 +80,7 @@ internal sealed class SpectralEngine(SpectralMonitorOptions options)
                 break;
             foreach (var bucket in pending)
                 bucket.Compute(profile);
-            ReadBack(pending, buckets, links);
+            ReadBack(pending, buckets, links, hostBuffers);
         }
 
         start = profile is null ? 0 : CostProfile.Now;
@@ -76,8 +93,10 @@ internal sealed class SpectralEngine(SpectralMonitorOptions options)
     }
 
     /// <summary>Copies the results of <paramref name="buckets"/> to the host, with the upstream alignments of the
-    /// layers on their devices (from the current vectors of <paramref name="all"/>): one transfer per device.</summary>
-    private void ReadBack(List<Bucket> buckets, List<Bucket> all, UpstreamLinks links)
+    /// layers on their devices (from the current vectors of <paramref name="all"/>): one transfer per device, into a
+    /// host buffer rented from the shared pool (added to <paramref name="hostBuffers"/>): a fresh array of this size
+    /// would be new memory on every measured step, and touching it for the first time costs more than the copy.</summary>
+    private void ReadBack(List<Bucket> buckets, List<Bucket> all, UpstreamLinks links, List<double[]> hostBuffers)
     {
         var profile = Profile;
         long start = profile is null ? 0 : CostProfile.Now;
@@ -89,7 +108,10 @@ internal sealed class SpectralEngine(SpectralMonitorOptions options)
             var alignments = links.Compute(members[0].Device);
             if (alignments is not null)
                 flat.Add(alignments);
-            double[] values = DeviceTransfer.Values<double>(flat.Count == 1 ? flat[0] : cat(flat, 0));
+            var packed = flat.Count == 1 ? flat[0] : cat(flat, 0);
+            double[] values = ArrayPool<double>.Shared.Rent((int)packed.numel());
+            hostBuffers.Add(values);
+            DeviceTransfer.CopyTo(packed, values);
 
             int offset = 0;
             foreach (var bucket in members)

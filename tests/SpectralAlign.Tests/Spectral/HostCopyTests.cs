@@ -44,7 +44,7 @@ public sealed class HostCopyTests
             .Select(o => (o.Method, o.Callee))
             .ToHashSet();
         string type = typeof(DeviceTransfer).FullName!;
-        (string, string)[] expected = [($"{type}::ToHost", "Tensor.cpu"), ($"{type}::Item", "Tensor.item"), ($"{type}::Values", "Tensor.cpu"), ($"{type}::Values", "Tensor.data")];
+        (string, string)[] expected = [($"{type}::ToHost", "Tensor.cpu"), ($"{type}::Item", "Tensor.item"), ($"{type}::Values", "Tensor.cpu"), ($"{type}::Values", "Tensor.data"), ($"{type}::CopyTo", "Tensor.cpu"), ($"{type}::CopyTo", "Tensor.data")];
         Assert.True(found.SetEquals(expected), "found: " + string.Join("; ", found));
     }
 
