@@ -40,9 +40,17 @@ namespace SpectralAlign;
 /// Threading: <see cref="Measured"/>, <see cref="CollapseDetected"/> and the sinks run synchronously on the thread
 /// that calls <see cref="Step()"/>, after the monitor's internal lock is released (handlers may call back into the
 /// monitor, even dispose it). An exception thrown by a handler or sink is caught and logged; training continues.
-/// <see cref="Step()"/>, event subscription, <see cref="LayerWatch.Dispose"/> and <see cref="Dispose"/> may be called
-/// from any thread; they are serialised. Hooks disposed from a thread other than the one running forward passes
-/// become inert at once and remove themselves at their next call (TorchSharp's hook table is not thread-safe).
+/// <see cref="Step()"/>, <see cref="Flush"/>, event subscription, the state methods, <see cref="LayerWatch"/>'s members
+/// and <see cref="Dispose"/> may be called from any thread, also at the same time; they are serialised.
+/// Publication has its own order: each step is published whole (capture sinks, events, sinks, log, metrics), never
+/// inside or beside another step's publication, and in step order (the order in which <see cref="Step()"/> calls
+/// took their step numbers), also when <see cref="Step()"/> and <see cref="Flush"/> calls overlap on several threads
+/// or come from a handler. A call that finds a publication under way — on another thread, or further up its own
+/// stack — leaves its step to that publication, which publishes it right after the step it is publishing, and returns
+/// without waiting for it (so a handler may wait for another thread that calls <see cref="Step()"/>); only then may
+/// a step's events run on another caller's thread, after the call that concluded it has returned. Hooks disposed
+/// from a thread other than the one running forward passes become inert at once and remove themselves at their next
+/// call (TorchSharp's hook table is not thread-safe).
 /// <see cref="Watch(nn.Module, string)"/> registers a hook, so call it when no forward pass is running on another
 /// thread.
 /// </para>
@@ -62,11 +70,8 @@ public sealed class SpectralMonitor : IDisposable
     private readonly CollapseDetector _detector;
     private readonly StepRunner _runner;
     private readonly StepPublisher _publisher;
+    private readonly PublicationQueue _publications;
     private volatile bool _disposed;
-
-    /// <summary>The monitor whose step this thread is publishing (its handlers run), if any.</summary>
-    [ThreadStatic]
-    private static SpectralMonitor? t_publishing;
 
     /// <summary>Creates a monitor.</summary>
     /// <param name="options">Settings; <c>null</c> for the defaults. Validated and copied.</param>
@@ -83,6 +88,7 @@ public sealed class SpectralMonitor : IDisposable
         _engine = new SpectralEngine(_options);
         _detector = new CollapseDetector(_options.Detection);
         _runner = new StepRunner(_registry, _scheduler, _engine, _detector, _options.MeasureInBackground);
+        _publications = new PublicationQueue(Publish);
     }
 
     /// <summary>Raised for every measured layer on every measured step, in the order the layers were watched.
@@ -302,7 +308,9 @@ public sealed class SpectralMonitor : IDisposable
     /// Advances the step counter; on measured steps, measures every watched layer, runs detection, raises
     /// <see cref="Measured"/> and <see cref="CollapseDetected"/> and feeds the sinks. Call once per optimizer step,
     /// after <c>optimizer.step()</c>. Problems with the data (NaN, zero rows, missing inputs) become flags and alerts,
-    /// never exceptions.
+    /// never exceptions. Thread-safe: calls from several threads take consecutive step numbers and are published in
+    /// that order; one that overlaps a publication in progress (another thread's, or a handler's own) returns at once
+    /// and its step is published by that publication, right after the step it is publishing (see the class remarks).
     /// </summary>
     /// <exception cref="ObjectDisposedException">The monitor has been disposed.</exception>
     public void Step() => Step(default);
@@ -315,13 +323,13 @@ public sealed class SpectralMonitor : IDisposable
     /// <exception cref="ObjectDisposedException">The monitor has been disposed.</exception>
     public void Step(TrainingSignals signals)
     {
-        StepOutcome? previous, outcome = null;
         lock (_gate)
         {
             ThrowIfDisposed();
             long step = _scheduler.CurrentStep;
             _runner.Finish();
-            previous = _runner.TakeFinished();
+            _publications.Add(_runner.TakeFinished());   // queued under the lock: in step order whatever the threads
+            StepOutcome? outcome;
             try
             {
                 outcome = _runner.Run(step, signals, _publisher.HasCaptureSinks);
@@ -330,10 +338,11 @@ public sealed class SpectralMonitor : IDisposable
             {
                 _scheduler.Complete(step);   // whatever happened, the next Step() is the next step
             }
+
+            _publications.Add(outcome);
         }
 
-        Publish(previous);
-        Publish(outcome);
+        _publications.Drain();
     }
 
     /// <summary>
@@ -341,22 +350,22 @@ public sealed class SpectralMonitor : IDisposable
     /// background, if any, and publishes it now, on the calling thread (<see cref="Measured"/>,
     /// <see cref="CollapseDetected"/>, sinks, log), instead of at the next <see cref="Step()"/>. Call it after the last
     /// step of a run, before <see cref="Dispose"/> or <see cref="LoadState(Stream)"/>, which drop a measurement not yet
-    /// published. Does nothing when no measurement is pending (always so in the foreground). Called from a handler of
-    /// this monitor's own events, it only waits: the measurement is published by the next <see cref="Step()"/>, so
-    /// that steps are never published inside one another.
+    /// published. Does nothing when no measurement is pending (always so in the foreground). When a publication is
+    /// already under way — called from a handler of this monitor's own events, or while another thread publishes — it
+    /// waits for the measurement only and returns: that publication publishes it right after the step it is
+    /// publishing, so that steps are never published inside one another nor out of order.
     /// </summary>
     /// <exception cref="ObjectDisposedException">The monitor has been disposed.</exception>
     public void Flush()
     {
-        StepOutcome? finished;
         lock (_gate)
         {
             ThrowIfDisposed();
             _runner.Finish();
-            finished = t_publishing == this ? null : _runner.TakeFinished();
+            _publications.Add(_runner.TakeFinished());
         }
 
-        Publish(finished);
+        _publications.Drain();
     }
 
     /// <summary>
@@ -393,7 +402,9 @@ public sealed class SpectralMonitor : IDisposable
     /// name) and before the first <see cref="Step()"/> of the resumed run. A layer whose shape changed, or that the
     /// state does not know, starts cold; a rule whose detector cannot restore its state starts afresh; each such case
     /// is returned and logged. With <see cref="SpectralMonitorOptions.MeasureInBackground"/>, a measurement not yet
-    /// published is waited for and dropped (it belongs to the run being replaced).
+    /// published is waited for and dropped (it belongs to the run being replaced). The watches'
+    /// <see cref="LayerWatch.LastMeasurement"/> is <c>null</c> afterwards, in both modes, until the restored run's first
+    /// measured step: the state holds no measurement, and those taken before belong to the replaced run.
     /// </summary>
     /// <param name="stream">A readable stream holding the state.</param>
     /// <returns>What could not be restored; empty when everything was.</returns>
@@ -409,6 +420,7 @@ public sealed class SpectralMonitor : IDisposable
             ThrowIfDisposed();
             _runner.Finish();
             _runner.TakeFinished()?.Dispose();   // measured before the restored state: never published
+            _registry.ForgetMeasurements();      // nor reported: the watches show the restored run's measurements only
             var detectorProblems = _detector.LoadState(document.Detector!.AsObject());
             problems = MonitorStateSerializer.Restore(document, _registry.Layers);
             problems.AddRange(detectorProblems);
@@ -540,21 +552,11 @@ public sealed class SpectralMonitor : IDisposable
         return [.. entries.Select(e => e.Handle)];
     }
 
-    private void Publish(StepOutcome? outcome)
+    /// <summary>Publishes one step and releases what it holds (called by <see cref="PublicationQueue"/>, one step at a time).</summary>
+    private void Publish(StepOutcome outcome)
     {
-        if (outcome is null)
-            return;
-        var outer = t_publishing;
-        t_publishing = this;
-        try
-        {
-            using (outcome)
-                _publisher.Publish(outcome);
-        }
-        finally
-        {
-            t_publishing = outer;
-        }
+        using (outcome)
+            _publisher.Publish(outcome);
     }
 
     private void ThrowIfDisposed()

@@ -22,6 +22,13 @@ internal sealed class WatchRegistry(int maxSamplesPerLayer, int seed)
 
     public IReadOnlyList<LayerWatch> Handles => _watches.Select(w => w.Handle).ToArray();
 
+    /// <summary>Forgets every layer's last measurement (a loaded state replaces the run they belong to).</summary>
+    public void ForgetMeasurements()
+    {
+        foreach (var layer in Layers)
+            layer.LastMeasurement = null;
+    }
+
     public static void CheckName(string name)
     {
         ArgumentNullException.ThrowIfNull(name);

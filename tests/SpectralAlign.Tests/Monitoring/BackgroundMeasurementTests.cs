@@ -104,7 +104,7 @@ public sealed class BackgroundMeasurementTests
     public void Flush_FromAMeasuredHandler_PublishesNoStepInsideAnother()
     {
         // A handler of step t that calls Flush() while step t + 1 is already measured in the background must not
-        // receive step t + 1's events in the middle of step t's; they come with the next Step(), in order.
+        // receive step t + 1's events in the middle of step t's; they come after step t's, in order.
         using var model = Training.Mlp(seed: 7, hidden: 48);
         using var task = new TeacherTask(32, 10, seed: 8);
         using var harness = new MonitorHarness(new SpectralMonitorOptions { Interval = 1, MaxSamplesPerLayer = 32, MeasureInBackground = true });
@@ -225,6 +225,56 @@ public sealed class BackgroundMeasurementTests
             harness.Monitor.Flush();
             Assert.Equal(5 * 3, harness.Measurements.Count);
             return last;
+        }
+    }
+
+    [Fact]
+    public void LoadState_MeasurementNotYetPublished_LastMeasurementIsTheLoadedStatesNotTheDroppedStep()
+    {
+        // A run of 5 steps loads a state saved at step 3 while step 4 is still unpublished in the background: step 4 is
+        // dropped, so the watches must not report it. References: a new foreground monitor resuming from the same state
+        // (nothing measured yet), and the foreground monitor of the same run after the same LoadState; after the resumed
+        // step 3, all three report that step's measurements, bit for bit.
+        byte[] state = SavedAfter(steps: 3);
+        var resumed = AroundLoadState(background: false, stepsBefore: 0, state);
+        var foreground = AroundLoadState(background: false, stepsBefore: 5, state);
+        var background = AroundLoadState(background: true, stepsBefore: 5, state);
+
+        Assert.Equal(4 * 3, background.PublishedBefore);   // step 4 was dropped unpublished …
+        Assert.All(background.AfterLoad, Assert.Null);     // … and is not the watches' last measurement either
+        Assert.All(resumed.AfterLoad, Assert.Null);
+        Assert.All(foreground.AfterLoad, Assert.Null);
+        Assert.All(resumed.AfterStep, m => Assert.Equal(3, m!.Step));
+        for (int i = 0; i < 3; i++)
+        {
+            Measurements.AssertIdentical(foreground.AfterStep[i]!, background.AfterStep[i]!);
+            Assert.Equal(3, background.AfterStep[i]!.Step);
+        }
+
+        static byte[] SavedAfter(int steps)
+        {
+            using var model = Training.Mlp(seed: 7, hidden: 48);
+            using var task = new TeacherTask(32, 10, seed: 8);
+            using var harness = new MonitorHarness(new SpectralMonitorOptions { Interval = 1, MaxSamplesPerLayer = 32 });
+            harness.Train(model, task, steps, sgd: true);
+            using var stream = new MemoryStream();
+            harness.Monitor.SaveState(stream);
+            return stream.ToArray();
+        }
+
+        static (int PublishedBefore, List<LayerMeasurement?> AfterLoad, List<LayerMeasurement?> AfterStep) AroundLoadState(bool background, int stepsBefore, byte[] state)
+        {
+            using var model = Training.Mlp(seed: 7, hidden: 48);
+            using var task = new TeacherTask(32, 10, seed: 8);
+            using var harness = new MonitorHarness(new SpectralMonitorOptions { Interval = 1, MaxSamplesPerLayer = 32, MeasureInBackground = background });
+            harness.Monitor.WatchAll(model);
+            harness.Train(model, task, stepsBefore, sgd: true);
+            int published = harness.Measurements.Count;
+            Assert.Empty(harness.Monitor.LoadState(new MemoryStream(state)));
+            var afterLoad = harness.Monitor.Watches.Select(w => w.LastMeasurement).ToList();
+            harness.Train(model, task, 1, sgd: true);   // the resumed run's step 3
+            harness.Monitor.Flush();
+            return (published, afterLoad, [.. harness.Monitor.Watches.Select(w => w.LastMeasurement)]);
         }
     }
 
