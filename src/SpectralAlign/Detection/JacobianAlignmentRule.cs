@@ -76,7 +76,8 @@ public sealed class JacobianAlignmentRule : LayerRule
 
     private sealed class Scorer(JacobianAlignmentRule rule) : RuleScorer<LayerMeasurement>
     {
-        private readonly LaggedWindow<double> _window = new(rule.LagSteps, rule.WindowSteps);
+        private static readonly WindowFields<double> Fields = new(["alignment"], a => [a], (state, at) => state[at]);
+        private readonly LaggedWindow<double> _window = new(rule.LagSteps, rule.WindowSteps, rule.MinBaselineMeasurements, Fields);
         private double _median = double.NaN, _scale = double.NaN;
 
         public override double? Score(long step, LayerMeasurement input)
@@ -84,12 +85,12 @@ public sealed class JacobianAlignmentRule : LayerRule
             double a = input.UpstreamAlignment;
             if (!double.IsFinite(a))
                 return null;
-            var window = _window.Advance(step, a);
+            var baseline = _window.Advance(step, a);
             double score = a / rule.Level;
             (_median, _scale) = (double.NaN, double.NaN);
-            if (window.Count >= rule.MinBaselineMeasurements)
+            if (baseline is not null)
             {
-                (_median, double spread) = RobustStatistics.MedianAndSpread(window);
+                (_median, double spread) = RobustStatistics.MedianAndSpread(baseline);
                 _scale = Math.Max(rule.Sigmas * spread, rule.MinRise);
                 score = Math.Max(score, (a - _median) / _scale);
             }
@@ -102,17 +103,12 @@ public sealed class JacobianAlignmentRule : LayerRule
             $"top input direction aligned with the upstream layer's top output direction: |cos(u1, v1)| {input.UpstreamAlignment:0.000} (level {rule.Level * threshold:0.000}")
             + (double.IsNaN(_median)
                 ? "; baseline still forming)"
-                : string.Create(CultureInfo.InvariantCulture, $"; baseline median {_median:0.000} over steps {_window.First(step)}–{_window.Last(step)}, rise {input.UpstreamAlignment - _median:0.000} vs scale {_scale:0.000})"))
+                : string.Create(CultureInfo.InvariantCulture, $"; baseline median {_median:0.000} over steps {_window.Steps(step)}, rise {input.UpstreamAlignment - _median:0.000} vs scale {_scale:0.000})"))
             + string.Create(CultureInfo.InvariantCulture, $"; score {score:0.00}");
 
         /// <summary>(step, alignment) pairs.</summary>
-        public override IReadOnlyList<double> SaveState() => [.. _window.Entries.SelectMany(h => new[] { h.Step, h.Value })];
+        public override IReadOnlyList<double> SaveState() => _window.Save();
 
-        public override void LoadState(IReadOnlyList<double> state)
-        {
-            if (state.Count % 2 != 0)
-                throw new InvalidDataException($"The history needs (step, alignment) pairs (got {state.Count} numbers).");
-            _window.Load(Enumerable.Range(0, state.Count / 2).Select(i => ((long)state[2 * i], state[2 * i + 1])));
-        }
+        public override void LoadState(IReadOnlyList<double> state) => _window.Load(state);
     }
 }

@@ -1,5 +1,3 @@
-using System.Globalization;
-
 namespace SpectralAlign.Detection;
 
 /// <summary>
@@ -50,30 +48,26 @@ public sealed class RollingBaselineRule : SignBaselineRule
 
     private sealed class Scorer(RollingBaselineRule rule) : RuleScorer<LayerMeasurement>
     {
-        private readonly LaggedWindow<(double AbsMean, double Diversity)> _window = new(rule.LagSteps, rule.WindowSteps);
+        private static readonly WindowFields<(double AbsMean, double Diversity)> Fields =
+            new(["|mean SA|", "diversity"], v => [v.AbsMean, v.Diversity], (state, at) => (state[at], state[at + 1]));
+        private readonly LaggedWindow<(double AbsMean, double Diversity)> _window = new(rule.LagSteps, rule.WindowSteps, rule.MinBaselineMeasurements, Fields);
         private SignBaseline? _baseline;
 
         public override double? Score(long step, LayerMeasurement input)
         {
             var window = _window.Advance(step, (input.Stats.AbsMean, input.Stats.SignDiversity));
-            if (window.Count < rule.MinBaselineMeasurements)
+            if (window is null)
                 return null;
             _baseline = new SignBaseline(window.Select(h => h.AbsMean), window.Select(h => h.Diversity), rule.Settings);
             return _baseline.Score(input.Stats);
         }
 
         public override string Describe(long step, LayerMeasurement input, double score, double threshold) =>
-            _baseline!.Describe(input.Stats, score, threshold)
-            + string.Create(CultureInfo.InvariantCulture, $" against steps {_window.First(step)}–{_window.Last(step)}");
+            _baseline!.Describe(input.Stats, score, threshold) + $" against steps {_window.Steps(step)}";
 
         /// <summary>(step, |mean SA|, sign diversity) triples.</summary>
-        public override IReadOnlyList<double> SaveState() => [.. _window.Entries.SelectMany(h => new[] { h.Step, h.Value.AbsMean, h.Value.Diversity })];
+        public override IReadOnlyList<double> SaveState() => _window.Save();
 
-        public override void LoadState(IReadOnlyList<double> state)
-        {
-            if (state.Count % 3 != 0)
-                throw new InvalidDataException($"The history needs (step, |mean SA|, diversity) triples (got {state.Count} numbers).");
-            _window.Load(Enumerable.Range(0, state.Count / 3).Select(i => ((long)state[3 * i], (state[3 * i + 1], state[3 * i + 2]))));
-        }
+        public override void LoadState(IReadOnlyList<double> state) => _window.Load(state);
     }
 }

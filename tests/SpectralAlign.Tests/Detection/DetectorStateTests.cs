@@ -99,6 +99,26 @@ public sealed class DetectorStateTests
     }
 
     [Theory]
+    [InlineData("rolling", "(step, |mean SA|, diversity) triples (got 4 numbers)")]
+    [InlineData("jacobian", "(step, alignment) pairs (got 3 numbers)")]
+    public void LoadState_LaggedWindowNotWholeTuples_StartsAfreshNamingTheTuple(string kind, string expected)
+    {
+        DetectionRule Rule() => kind == "rolling"
+            ? new RollingBaselineRule { LagSteps = 20, WindowSteps = 30, MinBaselineMeasurements = 2 }
+            : new JacobianAlignmentRule { LagSteps = 20, WindowSteps = 30, MinBaselineMeasurements = 2 };
+        var detector = new CollapseDetector(Only(Rule()));
+        Feed(detector, Enumerable.Range(0, 5).Select(i => M(i * 10, upstream: 0.1)));
+        var state = detector.SaveState();
+        var saved = state["layers"]!["l"]!["rules"]![0]!["scorer"]!.AsArray();
+        Assert.Equal(kind == "rolling" ? 15 : 10, saved.Count);   // five (step, fields…) tuples: 0, 10, …, 40 first
+        Assert.Equal([0.0, 10, 20, 30, 40], saved.Select(n => n!.GetValue<double>()).Where((_, i) => i % (kind == "rolling" ? 3 : 2) == 0));
+        state["layers"]!["l"]!["rules"]![0]!["scorer"] = new JsonArray([.. saved.Take(kind == "rolling" ? 4 : 3).Select(n => n!.DeepClone())]);
+
+        var problem = Assert.Single(new CollapseDetector(Only(Rule())).LoadState(state));
+        Assert.EndsWith($"its scorer cannot restore the saved state (The history needs {expected}.)", problem, StringComparison.Ordinal);
+    }
+
+    [Theory]
     [InlineData("layers")]
     [InlineData("run")]
     [InlineData("nonFinite")]
