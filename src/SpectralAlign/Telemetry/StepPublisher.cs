@@ -41,6 +41,8 @@ internal sealed class StepPublisher(object sender, ILogger logger, SpectralInstr
         long step = outcome.Step;
         foreach (var layer in outcome.MissingWeights)
             Log.WeightMissing(logger, layer);
+        foreach (var (layer, exception) in outcome.LayerFailures)
+            Log.LayerInputFailed(logger, layer, step, exception);
         if (outcome.MeasurementFailure is { } failure)
             Log.MeasurementFailed(logger, step, failure);
         foreach (var (layer, exception) in outcome.DetectionFailures)
