@@ -15,10 +15,7 @@ public sealed class RuleIsolationTests
     public void Step_RuleThrows_StepReturns_CounterAdvances_OtherRulesAlert_FaultLoggedOnce()
     {
         using var layer = Layers.Gapped(8, 8, ScalarType.Float32, seed: 1);
-        var (v1, _) = Reference.Svd(layer.weight!);
-        using var direction = tensor(v1, dtype: ScalarType.Float32);
-        using var noise = Layers.Randn([32, 8], ScalarType.Float32, seed: 3);
-        using var input = noise * 0.1f + direction;   // one-sided: the paper's rule alerts
+        using var input = OneSided(layer);
         var logger = new FakeLogger();
         var options = new SpectralMonitorOptions
         {
@@ -55,10 +52,7 @@ public sealed class RuleIsolationTests
     public void Step_CrossLayerRuleGroupHasNullMember_OtherRulesAlertIsPublished_FaultLoggedOnce()
     {
         using var layer = Layers.Gapped(8, 8, ScalarType.Float32, seed: 1);
-        var (v1, _) = Reference.Svd(layer.weight!);
-        using var direction = tensor(v1, dtype: ScalarType.Float32);
-        using var noise = Layers.Randn([32, 8], ScalarType.Float32, seed: 3);
-        using var input = noise * 0.1f + direction;   // one-sided: the paper's rule alerts at its first judged step
+        using var input = OneSided(layer);   // the paper's rule alerts at its first judged step
         var logger = new FakeLogger();
         var options = new SpectralMonitorOptions
         {
@@ -76,5 +70,15 @@ public sealed class RuleIsolationTests
         var fault = Assert.Single(logger.Collector.GetSnapshot(), r => r.Id.Id == 30);
         Assert.Contains("'NullMember' threw on '(all)' at step 0", fault.Message, StringComparison.Ordinal);
         Assert.IsType<InvalidOperationException>(fault.Exception);
+    }
+
+    /// <summary>32 inputs along <paramref name="layer"/>'s v1 (from the reference SVD) plus a little seeded noise:
+    /// one-sided, so the paper's rule alerts.</summary>
+    private static Tensor OneSided(TorchSharp.Modules.Linear layer)
+    {
+        var (v1, _) = Reference.Svd(layer.weight!);
+        using var direction = tensor(v1, dtype: ScalarType.Float32);
+        using var noise = Layers.Randn([32, 8], ScalarType.Float32, seed: 3);
+        return noise * 0.1f + direction;
     }
 }
