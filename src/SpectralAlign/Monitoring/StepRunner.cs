@@ -200,7 +200,7 @@ internal sealed class StepRunner(WatchRegistry registry, CaptureScheduler schedu
         if (!keepCaptures)
             return;
         foreach (var input in inputs)
-            outcome.Captures.Add(Keep(outcome.Step, input));
+            outcome.Captures.Add(Keep(outcome.Step, input, input.Upstream >= 0 ? inputs[input.Upstream].Name : null));
     }
 
     private static void Detect(StepOutcome outcome, string layer, Func<IReadOnlyList<CollapseAlert>> observe)
@@ -219,8 +219,8 @@ internal sealed class StepRunner(WatchRegistry registry, CaptureScheduler schedu
 
     /// <summary>A capture record that outlives the engine's call: it takes over the captured rows (the engine never
     /// writes them) and holds the weight as a new view of the engine's weight (the live parameter in the foreground,
-    /// the measured step's copy in the background).</summary>
-    private static CaptureRecord Keep(long step, LayerInput input)
+    /// the measured step's copy in the background), and the name of the layer it is linked to in this step.</summary>
+    private static CaptureRecord Keep(long step, LayerInput input, string? upstream)
     {
         using var scope = NewDisposeScope();
         return new CaptureRecord
@@ -231,6 +231,7 @@ internal sealed class StepRunner(WatchRegistry registry, CaptureScheduler schedu
             Rows = input.Rows,
             InputRows = input.SeenRows,
             Weight = input.Weight.detach().DetachFromDisposeScope(),
+            Upstream = upstream,
         };
     }
 }
