@@ -15,6 +15,8 @@ namespace SpectralAlign.State;
 /// </summary>
 internal static class MonitorStateSerializer
 {
+    private const string Subject = "monitor";
+
     /// <summary>Captures the state (under the monitor's lock: reads the layers' warm bases).</summary>
     public static MonitorStateDocument Capture(long step, int seed, IEnumerable<WatchedLayer> layers, JsonNode detector) => new()
     {
@@ -34,24 +36,8 @@ internal static class MonitorStateSerializer
     /// bad; the message names it.</exception>
     public static MonitorStateDocument Read(Stream stream)
     {
-        MonitorStateDocument? document;
-        try
-        {
-            document = JsonSerializer.Deserialize(stream, MonitorStateJsonContext.Default.MonitorStateDocument);
-        }
-        catch (JsonException ex)
-        {
-            string where = string.IsNullOrEmpty(ex.Path) || ex.Path == "$" ? "" : $" at '{ex.Path.TrimStart('$', '.')}'";
-            throw new InvalidDataException($"The monitor state is not valid{where}: {ex.Message}", ex);
-        }
-
-        if (document is null)
-            throw new InvalidDataException("The monitor state is empty (JSON null).");
-        if (document.Format != MonitorStateDocument.FormatName)
-            throw new InvalidDataException($"Not a SpectralAlign monitor state: 'format' is {Quote(document.Format)}, expected '{MonitorStateDocument.FormatName}'.");
-        int version = Required(document.Version, "version");
-        if (version != MonitorStateDocument.CurrentVersion)
-            throw new InvalidDataException($"Monitor state version {version} cannot be read by this version of SpectralAlign (reads version {MonitorStateDocument.CurrentVersion}).");
+        var document = StateDocuments.Deserialize(stream, MonitorStateJsonContext.Default.MonitorStateDocument, Subject);
+        StateDocuments.CheckFormat(document.Format, document.Version, MonitorStateDocument.FormatName, MonitorStateDocument.CurrentVersion, Subject);
         if (Required(document.Step, "step") < 0)
             throw new InvalidDataException($"The monitor state's 'step' must be >= 0 (was {document.Step}).");
         var layers = Required(document.Layers, "layers");
@@ -160,12 +146,8 @@ internal static class MonitorStateSerializer
     private static float[] Decode(string base64) => MemoryMarshal.Cast<byte, float>(Convert.FromBase64String(base64)).ToArray();
 
     private static T Required<T>(T? value, string field)
-        where T : class =>
-        value ?? throw new InvalidDataException($"The monitor state has no '{field}'.");
+        where T : class => StateDocuments.Required(value, Subject, field);
 
     private static T Required<T>(T? value, string field)
-        where T : struct =>
-        value ?? throw new InvalidDataException($"The monitor state has no '{field}'.");
-
-    private static string Quote(string? value) => value is null ? "missing" : $"'{value}'";
+        where T : struct => StateDocuments.Required(value, Subject, field);
 }
