@@ -95,7 +95,8 @@ public sealed class LayerMeasurement
     /// </remarks>
     public double UpstreamAlignment { get; init; } = double.NaN;
 
-    /// <summary>Rows the layer's input had on its first captured call of the step, before subsampling.</summary>
+    /// <summary>Rows the layer's input had before subsampling, over the calls of the step that filled its sample (the
+    /// first call's rows when that call fills it; later calls of the step are not captured).</summary>
     public long InputRows { get; init; }
 
     /// <summary>Conditions of this measurement (missing input, non-finite values, convergence).</summary>

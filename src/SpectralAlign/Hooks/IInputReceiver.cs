@@ -6,7 +6,8 @@ namespace SpectralAlign.Hooks;
 internal interface IInputReceiver
 {
     /// <summary>Called at the start of every hooked call; returns whether this call's inputs should be captured
-    /// (a measured step, training mode, not disposed). Must be cheap: it runs on every forward.</summary>
+    /// (a measured step, training mode, not disposed, and some view of the watch still has room in its sample). Must be
+    /// cheap: it runs on every forward.</summary>
     bool BeginCall(nn.Module module);
 
     /// <summary>Delivers the rows of view <paramref name="view"/> as a (G, N, n) tensor; <paramref name="recovery"/>,

@@ -28,6 +28,10 @@ internal sealed class InputCapture(string layer, int capacity, int seed) : IDisp
     /// use the device path (randperm), as other devices do (tests compare the two).</summary>
     internal bool HostSampling { get; init; } = true;
 
+    /// <summary>Whether the current step's sample holds <c>capacity</c> rows: later calls of the step add nothing to it
+    /// (the hooks then return at once; see <c>CaptureScheduler</c>). Reset by <see cref="Take"/>.</summary>
+    public bool IsFull => Volatile.Read(ref _rows) >= capacity;
+
     /// <summary>Counts the rows of <paramref name="rows"/> (G, N, n) and, while there is room, copies a uniform
     /// subsample of them. <paramref name="recovery"/>, if given, is applied to the copy at <see cref="Take"/> and then
     /// disposed (at once when nothing is kept); <paramref name="index"/>, if given, is the monitor's shared index
