@@ -85,7 +85,7 @@ public sealed class SpectralMonitor : IDisposable
         _publisher = new StepPublisher(this, SafeLogger.Wrap(logger), SpectralTelemetry.For(_options.MeterFactory), [.. _options.MetricTags]);
         _registry = new WatchRegistry(_options.MaxSamplesPerLayer, _options.Seed);
         _scheduler = new CaptureScheduler(_options.Interval, _options.SilentHookSteps, _publisher);
-        _engine = new SpectralEngine(_options);
+        _engine = new SpectralEngine(_options.ToEngineSettings());
         _detector = new CollapseDetector(_options.Detection);
         _runner = new StepRunner(_registry, _scheduler, _engine, _detector, _options.MeasureInBackground);
         _publications = new PublicationQueue(Publish);

@@ -167,5 +167,18 @@ public sealed class SpectralMonitorOptions
         Detection = Detection?.Clone()!,
     };
 
+    /// <summary>The engine's part of these options (validate first).</summary>
+    internal Spectral.EngineSettings ToEngineSettings() => new()
+    {
+        PowerIterations = PowerIterations,
+        MaxWarmIterations = MaxWarmIterations,
+        MaxPowerIterations = MaxPowerIterations,
+        SubspaceDimension = SubspaceDimension,
+        ResidualTolerance = ResidualTolerance,
+        RestartResidual = RestartResidual,
+        HistogramBins = HistogramBins,
+        Seed = Seed,
+    };
+
     internal void ThrowIfInvalid(string paramName) => OptionProblems.ThrowIfAny(Validate(), nameof(SpectralMonitorOptions), paramName);
 }

@@ -41,7 +41,7 @@ internal sealed class Bucket
     private double[]? _host;
     private int _hostOffset;
 
-    public Bucket(int[] members, IReadOnlyList<LayerInput> layers, SpectralMonitorOptions options, AlignmentSummary summary, bool allowUnscaled = true)
+    public Bucket(int[] members, IReadOnlyList<LayerInput> layers, EngineSettings options, AlignmentSummary summary, bool allowUnscaled = true)
     {
         _members = members;
         _summary = summary;
@@ -318,9 +318,9 @@ internal sealed class Bucket
 
     /// <summary>After a read-back: whether a member needs more iterations within this step (a cold start above the
     /// tolerance, or a lost warm start); plans them (as many again as it had, at least 4, up to
-    /// <see cref="SpectralMonitorOptions.MaxPowerIterations"/>) for the next <see cref="Compute"/>, 0 for the
+    /// <see cref="EngineSettings.MaxPowerIterations"/>) for the next <see cref="Compute"/>, 0 for the
     /// others.</summary>
-    public bool NeedsMoreIterations(SpectralMonitorOptions options)
+    public bool NeedsMoreIterations(EngineSettings options)
     {
         var next = new int[Size];
         bool any = false;
@@ -346,7 +346,7 @@ internal sealed class Bucket
     /// <param name="options">The monitor's options.</param>
     /// <param name="output">One slot per layer of the call.</param>
     /// <param name="upstreamAlignment">Per layer of the call, its <see cref="LayerMeasurement.UpstreamAlignment"/>.</param>
-    public void Complete(long step, IReadOnlyList<LayerInput> layers, SpectralMonitorOptions options, LayerMeasurement[] output, double[] upstreamAlignment)
+    public void Complete(long step, IReadOnlyList<LayerInput> layers, EngineSettings options, LayerMeasurement[] output, double[] upstreamAlignment)
     {
         // The states keep slices of the bucket's tensors; the bucket's own references end with this call.
         var basis = new SharedTensor(_basis);
@@ -364,7 +364,7 @@ internal sealed class Bucket
         }
     }
 
-    private void Complete(long step, IReadOnlyList<LayerInput> layers, SpectralMonitorOptions options, LayerMeasurement[] output, double[] upstreamAlignment, SharedTensor basis, SharedTensor[] left, SharedTensor[] sketch)
+    private void Complete(long step, IReadOnlyList<LayerInput> layers, EngineSettings options, LayerMeasurement[] output, double[] upstreamAlignment, SharedTensor basis, SharedTensor[] left, SharedTensor[] sketch)
     {
         for (int j = 0; j < Size; j++)
         {

@@ -11,7 +11,7 @@ namespace SpectralAlign.Spectral;
 /// A bucket keeps iterating (with further transfers) only while a residual is above the tolerance, which happens on
 /// cold starts and after abrupt weight changes.
 /// </summary>
-internal sealed class SpectralEngine(SpectralMonitorOptions options)
+internal sealed class SpectralEngine(EngineSettings options)
 {
     private readonly AlignmentSummary _summary = new(options.HistogramBins);
 

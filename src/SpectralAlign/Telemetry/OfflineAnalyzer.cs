@@ -44,7 +44,7 @@ public static class OfflineAnalyzer
         var measurements = new List<LayerMeasurement>();
         var alerts = new List<CollapseAlert>();
         var sinkList = sinks?.ToArray() ?? [];
-        var engine = new SpectralEngine(replayOptions);
+        var engine = new SpectralEngine(replayOptions.ToEngineSettings());
         var detector = new CollapseDetector(replayOptions.Detection);
 
         // Each step's layers in first-appearance order: the order the capturing monitor watched them.

@@ -73,4 +73,72 @@ internal static class CompiledCode
 
         return result;
     }
+
+    /// <summary>Every type a type's compiled code names: base type, interfaces, fields, method signatures, locals and
+    /// the operands of its instructions (calls, field accesses, type tokens), with generic arguments and element
+    /// types unwrapped; compiler-generated nested types (lambdas, iterators) count as part of their declaring type.</summary>
+    public static IEnumerable<TypeReference> TypesNamedBy(TypeDefinition type)
+    {
+        var named = new List<TypeReference>();
+        foreach (var t in type.NestedTypes.Prepend(type))
+        {
+            if (t != type)
+                named.AddRange(TypesNamedBy(t));
+            if (t.BaseType is not null)
+                named.Add(t.BaseType);
+            named.AddRange(t.Interfaces.Select(i => i.InterfaceType));
+            named.AddRange(t.Fields.Select(f => f.FieldType));
+            foreach (var method in t.Methods)
+            {
+                named.Add(method.ReturnType);
+                named.AddRange(method.Parameters.Select(p => p.ParameterType));
+                if (!method.HasBody)
+                    continue;
+                named.AddRange(method.Body.Variables.Select(v => v.VariableType));
+                foreach (var instruction in method.Body.Instructions)
+                {
+                    switch (instruction.Operand)
+                    {
+                        case MethodReference m:
+                            named.Add(m.DeclaringType);
+                            named.Add(m.ReturnType);
+                            named.AddRange(m.Parameters.Select(p => p.ParameterType));
+                            if (m is GenericInstanceMethod g)
+                                named.AddRange(g.GenericArguments);
+                            break;
+                        case FieldReference f:
+                            named.Add(f.DeclaringType);
+                            named.Add(f.FieldType);
+                            break;
+                        case TypeReference r:
+                            named.Add(r);
+                            break;
+                    }
+                }
+            }
+        }
+
+        return named.SelectMany(Unwrap);
+    }
+
+    private static IEnumerable<TypeReference> Unwrap(TypeReference type)
+    {
+        switch (type)
+        {
+            case GenericInstanceType generic:
+                yield return generic.ElementType;
+                foreach (var argument in generic.GenericArguments.SelectMany(Unwrap))
+                    yield return argument;
+                break;
+            case TypeSpecification specification:   // arrays, by-refs, pointers, modifiers
+                foreach (var element in Unwrap(specification.ElementType))
+                    yield return element;
+                break;
+            case GenericParameter:
+                break;
+            default:
+                yield return type;
+                break;
+        }
+    }
 }

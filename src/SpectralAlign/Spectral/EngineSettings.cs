@@ -1,0 +1,34 @@
+namespace SpectralAlign.Spectral;
+
+/// <summary>
+/// The numbers <see cref="SpectralEngine"/> works with, and nothing else: the engine depends on no type above
+/// <c>Spectral/</c> (no monitor options, detection or telemetry). Built from validated
+/// <see cref="SpectralMonitorOptions"/> (<see cref="SpectralMonitorOptions.ToEngineSettings"/>), where each setting is
+/// documented and has its default.
+/// </summary>
+internal sealed record EngineSettings
+{
+    /// <summary>Minimum warm subspace-iteration steps per measurement.</summary>
+    public required int PowerIterations { get; init; }
+
+    /// <summary>Ceiling of a layer's adaptive warm iteration count.</summary>
+    public required int MaxWarmIterations { get; init; }
+
+    /// <summary>Cap on iteration steps for a cold start or restart.</summary>
+    public required int MaxPowerIterations { get; init; }
+
+    /// <summary>Width k of the iterated subspace (clamped to a layer's input width).</summary>
+    public required int SubspaceDimension { get; init; }
+
+    /// <summary>Relative residual below which v1 counts as converged.</summary>
+    public required double ResidualTolerance { get; init; }
+
+    /// <summary>A residual above this means the warm start is lost: iterate to convergence within the step.</summary>
+    public required double RestartResidual { get; init; }
+
+    /// <summary>Bins of the SA histograms over [-1, 1].</summary>
+    public required int HistogramBins { get; init; }
+
+    /// <summary>Seed of the cold-start vectors.</summary>
+    public required int Seed { get; init; }
+}
