@@ -67,7 +67,7 @@ internal sealed class AttentionAdapter : LayerAdapter
                 Run(receiver, () =>
                 {
                     if (IsUsable(output.Item1, _embed))
-                        receiver.Deliver(3, output.Item1.reshape(1, -1, _embed), ProjectionInputRecovery());
+                        receiver.Deliver(3, RowSource.Of(output.Item1.reshape(1, -1, _embed)), ProjectionInputRecovery());
                     else
                         receiver.Reject(3, output.Item1);
                 });
@@ -79,7 +79,7 @@ internal sealed class AttentionAdapter : LayerAdapter
     private static void DeliverRows(IInputReceiver receiver, int view, Tensor input, int width)
     {
         if (IsUsable(input, width))
-            receiver.Deliver(view, input.reshape(1, -1, width));
+            receiver.Deliver(view, RowSource.Of(input.reshape(1, -1, width)));
         else
             receiver.Reject(view, input);
     }

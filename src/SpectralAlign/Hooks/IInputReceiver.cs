@@ -10,10 +10,11 @@ internal interface IInputReceiver
     /// cheap: it runs on every forward.</summary>
     bool BeginCall(nn.Module module);
 
-    /// <summary>Delivers the rows of view <paramref name="view"/> as a (G, N, n) tensor; <paramref name="recovery"/>,
+    /// <summary>Delivers the rows of view <paramref name="view"/>, (G, N, n), built only for the rows the sample keeps;
+    /// <paramref name="recovery"/>,
     /// if given, is applied to the subsampled rows at <c>Step()</c> (e.g. to recover an internal input from an
     /// output) and is disposed by the receiver.</summary>
-    void Deliver(int view, Tensor rows, RowRecovery? recovery = null);
+    void Deliver(int view, RowSource rows, RowRecovery? recovery = null);
 
     /// <summary>Reports an input that cannot be used (wrong type or width).</summary>
     void Reject(int view, Tensor input);

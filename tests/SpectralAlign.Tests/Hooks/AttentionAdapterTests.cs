@@ -23,7 +23,7 @@ public sealed class AttentionAdapterTests
             return true;
         }
 
-        public void Deliver(int view, Tensor rows, RowRecovery? recovery = null) => recovery?.Dispose();
+        public void Deliver(int view, RowSource rows, RowRecovery? recovery = null) => recovery?.Dispose();
 
         public void Reject(int view, Tensor input)
         {
