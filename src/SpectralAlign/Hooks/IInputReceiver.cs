@@ -11,10 +11,10 @@ internal interface IInputReceiver
     bool BeginCall(nn.Module module);
 
     /// <summary>Delivers the rows of view <paramref name="view"/>, (G, N, n), built only for the rows the sample keeps;
-    /// <paramref name="recovery"/>,
-    /// if given, is applied to the subsampled rows at <c>Step()</c> (e.g. to recover an internal input from an
-    /// output) and is disposed by the receiver.</summary>
-    void Deliver(int view, RowSource rows, RowRecovery? recovery = null);
+    /// <paramref name="recovery"/>, if given, is called only when some of them are kept (so what it copies is copied
+    /// only then), and what it makes is applied to the subsampled rows at <c>Step()</c> (e.g. to recover an internal
+    /// input from an output) and disposed by the receiver.</summary>
+    void Deliver(int view, RowSource rows, Func<RowRecovery>? recovery = null);
 
     /// <summary>Reports an input that cannot be used (wrong type or width).</summary>
     void Reject(int view, Tensor input);

@@ -33,10 +33,11 @@ internal sealed class InputCapture(string layer, int capacity, int seed) : IDisp
     public bool IsFull => Volatile.Read(ref _rows) >= capacity;
 
     /// <summary>Counts the rows of <paramref name="rows"/> (G, N, n) and, while there is room, copies a uniform
-    /// subsample of them, building only the rows kept. <paramref name="recovery"/>, if given, is applied to the copy at
-    /// <see cref="Take"/> and then disposed (at once when nothing is kept); <paramref name="index"/>, if given, is the
-    /// monitor's shared index tensor for CPU draws (else each draw makes its own). Never modifies the input.</summary>
-    public void Add(long step, RowSource rows, RowRecovery? recovery = null, HostRowIndex? index = null)
+    /// subsample of them, building only the rows kept. <paramref name="recovery"/>, if given, is called only when rows
+    /// are kept (so whatever it copies is copied only then), and its result is applied to the copy at
+    /// <see cref="Take"/> and then disposed; <paramref name="index"/>, if given, is the monitor's shared index tensor
+    /// for CPU draws (else each draw makes its own). Never modifies the input.</summary>
+    public void Add(long step, RowSource rows, Func<RowRecovery>? recovery = null, HostRowIndex? index = null)
     {
         lock (_sync)
         {
@@ -44,10 +45,7 @@ internal sealed class InputCapture(string layer, int capacity, int seed) : IDisp
             if (!_disposed)
                 _seenRows += count;
             if (_disposed || _rows >= capacity || count == 0)
-            {
-                recovery?.Dispose();
                 return;
-            }
 
             using var noGrad = no_grad();
             using var scope = NewDisposeScope();
@@ -55,14 +53,15 @@ internal sealed class InputCapture(string layer, int capacity, int seed) : IDisp
             // Always a copy: the caller's activation may be modified in place later (e.g. an in-place ReLU). Made
             // under no_grad, so it has no autograd history.
             var copy = take == count ? rows.CopyAll() : Sample(rows, step, count, take, index);
-            _parts.Add((copy.DetachFromDisposeScope(), recovery));
+            var recovered = recovery?.Invoke();
+            _parts.Add((copy.DetachFromDisposeScope(), recovered));
             _rows += take;
         }
     }
 
-    /// <summary><see cref="Add(long, RowSource, RowRecovery, HostRowIndex)"/> for rows that are a (G, N, n)
+    /// <summary><see cref="Add(long, RowSource, Func{RowRecovery}, HostRowIndex)"/> for rows that are a (G, N, n)
     /// tensor.</summary>
-    public void Add(long step, Tensor rows, RowRecovery? recovery = null, HostRowIndex? index = null) =>
+    public void Add(long step, Tensor rows, Func<RowRecovery>? recovery = null, HostRowIndex? index = null) =>
         Add(step, RowSource.Of(rows), recovery, index);
 
     /// <summary>The <paramref name="take"/> rows kept of the <paramref name="count"/> rows of

@@ -94,7 +94,7 @@ internal sealed class CaptureScheduler(int interval, int silentHookSteps, StepPu
             return true;
         }
 
-        public void Deliver(int view, RowSource rows, RowRecovery? recovery = null)
+        public void Deliver(int view, RowSource rows, Func<RowRecovery>? recovery = null)
         {
             var profile = scheduler.Profile;
             long start = profile is null ? 0 : CostProfile.Now;
