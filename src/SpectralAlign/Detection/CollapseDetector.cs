@@ -288,13 +288,11 @@ public sealed class CollapseDetector
             if (_crossRuleFaulted[i])
                 continue;
             var rule = _crossRules[i];
-            List<(string Group, IReadOnlyList<LayerMeasurement> Members)> groups;
+            List<(string Group, LayerMeasurement[] Members)> groups;
 #pragma warning disable CA1031 // A rule must never throw into the training loop.
             try
             {
-                groups = [.. rule.Group(usable)];
-                if (groups.Any(g => g.Group is null || g.Members is null))
-                    throw new InvalidOperationException($"{rule.GetType().Name}.Group returned a group without a name or members.");
+                groups = [.. rule.Group(usable).Select(g => (g.Group, Members(rule, g.Group, g.Members)))];
             }
             catch (Exception ex)
             {
@@ -316,6 +314,18 @@ public sealed class CollapseDetector
                     (alerts ??= []).Add(Alert(name, step, rule.Reason, detail, group.Track.Episode.EpisodeStartStep, null));
             }
         }
+    }
+
+    /// <summary>A group's members, copied (so the rule's list is enumerated once, inside the rule's isolation) and
+    /// checked: a group without a name or members, or with a <c>null</c> member, is a fault of the rule.</summary>
+    private static LayerMeasurement[] Members(CrossLayerRule rule, string? group, IReadOnlyList<LayerMeasurement>? members)
+    {
+        if (group is null || members is null)
+            throw new InvalidOperationException($"{rule.GetType().Name}.Group returned a group without a name or members.");
+        LayerMeasurement[] copy = [.. members];
+        if (Array.IndexOf(copy, null) >= 0)
+            throw new InvalidOperationException($"{rule.GetType().Name}.Group returned group '{group}' with a null member.");
+        return copy;
     }
 
     private void ObserveRun(long step, TrainingSignals signals, ref List<CollapseAlert>? alerts)

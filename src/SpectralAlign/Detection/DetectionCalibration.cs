@@ -1,3 +1,4 @@
+using System.Collections.ObjectModel;
 using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Nodes;
@@ -14,7 +15,7 @@ public sealed class DetectionCalibration
 {
     private const string FormatName = "SpectralAlign.DetectionCalibration";
     private const int FormatVersion = 1;
-    private readonly Dictionary<string, Dictionary<string, double>> _thresholds;
+    private readonly Dictionary<string, ReadOnlyDictionary<string, double>> _thresholds;
 
     /// <summary>Creates a calibration.</summary>
     /// <param name="thresholds">reason → layer (or <see cref="CollapseAlert.RunLayer"/>) → threshold.</param>
@@ -30,7 +31,7 @@ public sealed class DetectionCalibration
         ArgumentNullException.ThrowIfNull(thresholds);
         if (thresholds.FirstOrDefault(r => r.Value is null) is { Key: { } missing, Value: null })
             throw new ArgumentException($"The thresholds of rule '{missing}' are null; give an empty dictionary for none.", nameof(thresholds));
-        _thresholds = thresholds.ToDictionary(r => r.Key, r => r.Value.ToDictionary(l => l.Key, l => l.Value, StringComparer.Ordinal), StringComparer.Ordinal);
+        _thresholds = thresholds.ToDictionary(r => r.Key, r => r.Value.ToDictionary(l => l.Key, l => l.Value, StringComparer.Ordinal).AsReadOnly(), StringComparer.Ordinal);
         FalseAlarmBudget = falseAlarmBudget;
         Margin = margin;
         ReferenceRuns = referenceRuns;
@@ -54,9 +55,9 @@ public sealed class DetectionCalibration
 
     /// <summary>The calibrated thresholds of one rule, by layer.</summary>
     /// <param name="reason">The rule's reason.</param>
-    /// <returns>The thresholds (empty when the rule is not covered).</returns>
+    /// <returns>A read-only view of the thresholds (empty when the rule is not covered).</returns>
     public IReadOnlyDictionary<string, double> ThresholdsFor(string reason) =>
-        _thresholds.TryGetValue(reason, out var layers) ? layers : new Dictionary<string, double>();
+        _thresholds.TryGetValue(reason, out var layers) ? layers : ReadOnlyDictionary<string, double>.Empty;
 
     /// <summary>The calibrated threshold of one rule for one layer.</summary>
     /// <param name="reason">The rule's reason.</param>

@@ -68,4 +68,8 @@ internal static partial class Log
     [LoggerMessage(EventId = 55, EventName = "GuardMonitorFailed", Level = LogLevel.Error,
         Message = "Stepping the monitor failed at step {Step}; the guard goes on with the loss alone for this step.")]
     public static partial void GuardMonitorFailed(ILogger logger, long step, Exception exception);
+
+    [LoggerMessage(EventId = 56, EventName = "GuardHandlerFailed", Level = LogLevel.Error,
+        Message = "A handler of the guard's {EventName} event threw; the exception was caught and training continues.")]
+    public static partial void GuardHandlerFailed(ILogger logger, string eventName, Exception exception);
 }

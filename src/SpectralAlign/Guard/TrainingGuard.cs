@@ -221,7 +221,7 @@ public sealed partial class TrainingGuard : IDisposable
             catch (Exception ex)
 #pragma warning restore CA1031
             {
-                Log.HandlerFailed(_logger, eventName, ex);
+                Log.GuardHandlerFailed(_logger, eventName, ex);
             }
         }
     }

@@ -31,7 +31,8 @@ internal sealed class PublicationQueue(Action<StepOutcome> publish)
 
     /// <summary>Publishes every queued step on the calling thread, oldest first, including those queued meanwhile —
     /// unless a drain is already under way, which publishes them instead. Never throws what a step's publication
-    /// catches (the publisher isolates handlers and sinks).</summary>
+    /// catches (the publisher isolates handlers, sinks and metrics listeners); should a publication throw all the
+    /// same, the steps after it are still published, each independently, before the exception propagates.</summary>
     public void Drain()
     {
         lock (_lock)
@@ -52,9 +53,10 @@ internal sealed class PublicationQueue(Action<StepOutcome> publish)
         {
             if (!drained)
             {
-                // Something escaped a publication: hand the rest to the next drain rather than stranding it.
+                // Something escaped a publication: publish the rest now (one failure must not hold back other steps).
                 lock (_lock)
                     _draining = false;
+                Drain();
             }
         }
     }

@@ -27,6 +27,10 @@ internal sealed class StepOutcome(long step) : IDisposable
     /// <summary>Layers whose hook has just been silent for too long.</summary>
     public List<(string Layer, long Steps)> SilentHooks { get; set; } = [];
 
+    /// <summary>Layers whose input could not be taken (their weight selector or row recovery threw): not measured on
+    /// this step, unlike the others.</summary>
+    public List<(string Layer, Exception Exception)> LayerFailures { get; } = [];
+
     /// <summary>Why the measurement failed, if it did (no measurements then).</summary>
     public Exception? MeasurementFailure { get; set; }
 

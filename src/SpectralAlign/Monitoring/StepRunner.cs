@@ -119,28 +119,19 @@ internal sealed class StepRunner(WatchRegistry registry, CaptureScheduler schedu
     /// <summary>Takes every layer's captured rows (all of them, also when something fails, so that no capture carries
     /// over to a later step) with its current weight, keeps them for the capture sinks if asked, measures them and
     /// releases them. A layer whose module no longer has a matching weight is reported in
-    /// <see cref="StepOutcome.MissingWeights"/>; the others are added to <paramref name="measured"/>, one per
-    /// returned measurement. In the background, the rows and a copy of each weight go to a
-    /// <see cref="BackgroundMeasurement"/> instead (which releases them) and no measurement is returned yet.</summary>
+    /// <see cref="StepOutcome.MissingWeights"/>, one whose input cannot be taken (its weight selector or its row
+    /// recovery threw) in <see cref="StepOutcome.LayerFailures"/>; every other layer is measured all the same and added
+    /// to <paramref name="measured"/>, one per returned measurement. In the background, the rows and a
+    /// copy of each weight go to a <see cref="BackgroundMeasurement"/> instead (which releases them) and no measurement
+    /// is returned yet.</summary>
     private LayerMeasurement[] MeasureCaptured(StepOutcome outcome, WatchedLayer[] layers, List<WatchedLayer> measured, bool keepCaptures, TrainingSignals signals)
     {
         using var scope = NewDisposeScope();
         var inputs = new List<LayerInput>(layers.Length);
-        int next = 0;
         try
         {
-            for (; next < layers.Length; next++)
-            {
-                if (layers[next].TakeInput() is { } input)
-                {
-                    inputs.Add(input);
-                    measured.Add(layers[next]);
-                }
-                else
-                {
-                    outcome.MissingWeights.Add(layers[next].Name);
-                }
-            }
+            foreach (var layer in layers)
+                TakeInput(outcome, layer, inputs, measured);
 
             if (inputs.Count == 0)
                 return [];
@@ -170,10 +161,6 @@ internal sealed class StepRunner(WatchRegistry registry, CaptureScheduler schedu
         }
         finally
         {
-            // Layers not reached because an earlier one failed: their rows are released, not kept for a later step.
-            for (int i = next + 1; i < layers.Length; i++)
-                layers[i].Capture.Take().Rows?.Dispose();
-
             // Rows handed to a capture record belong to the outcome now (released after the capture sinks).
             foreach (var input in inputs)
             {
@@ -183,12 +170,37 @@ internal sealed class StepRunner(WatchRegistry registry, CaptureScheduler schedu
         }
     }
 
+    /// <summary>Adds <paramref name="layer"/>'s input to <paramref name="inputs"/> (and the layer to
+    /// <paramref name="measured"/>), or reports why there is none; a failure is this layer's only (its rows are
+    /// released by <see cref="WatchedLayer.TakeInput"/>).</summary>
+    private static void TakeInput(StepOutcome outcome, WatchedLayer layer, List<LayerInput> inputs, List<WatchedLayer> measured)
+    {
+        try
+        {
+            if (layer.TakeInput() is { } input)
+            {
+                inputs.Add(input);
+                measured.Add(layer);
+            }
+            else
+            {
+                outcome.MissingWeights.Add(layer.Name);
+            }
+        }
+#pragma warning disable CA1031 // One layer's failure must neither stop training nor cost the other layers their measurement.
+        catch (Exception ex)
+#pragma warning restore CA1031
+        {
+            outcome.LayerFailures.Add((layer.Name, ex));
+        }
+    }
+
     private static void KeepCaptures(StepOutcome outcome, IReadOnlyList<LayerInput> inputs, bool keepCaptures)
     {
         if (!keepCaptures)
             return;
         foreach (var input in inputs)
-            outcome.Captures.Add(Keep(outcome.Step, input));
+            outcome.Captures.Add(Keep(outcome.Step, input, input.Upstream >= 0 ? inputs[input.Upstream].Name : null));
     }
 
     private static void Detect(StepOutcome outcome, string layer, Func<IReadOnlyList<CollapseAlert>> observe)
@@ -207,8 +219,8 @@ internal sealed class StepRunner(WatchRegistry registry, CaptureScheduler schedu
 
     /// <summary>A capture record that outlives the engine's call: it takes over the captured rows (the engine never
     /// writes them) and holds the weight as a new view of the engine's weight (the live parameter in the foreground,
-    /// the measured step's copy in the background).</summary>
-    private static CaptureRecord Keep(long step, LayerInput input)
+    /// the measured step's copy in the background), and the name of the layer it is linked to in this step.</summary>
+    private static CaptureRecord Keep(long step, LayerInput input, string? upstream)
     {
         using var scope = NewDisposeScope();
         return new CaptureRecord
@@ -219,6 +231,7 @@ internal sealed class StepRunner(WatchRegistry registry, CaptureScheduler schedu
             Rows = input.Rows,
             InputRows = input.SeenRows,
             Weight = input.Weight.detach().DetachFromDisposeScope(),
+            Upstream = upstream,
         };
     }
 }

@@ -11,7 +11,10 @@ namespace SpectralAlign.Telemetry;
 /// <item><c>manifest.jsonl</c>: JSON Lines, one record per layer per saved step, appended after the record's tensor
 /// files are complete: <c>step</c>, <c>layer</c>, <c>inputRows</c> (rows the layer saw before subsampling),
 /// <c>rows</c> and <c>weight</c> (file paths relative to the capture directory; <c>rows</c> absent when the layer
-/// saw no input), <c>rowsShape</c>, <c>weightShape</c>, <c>rowsDType</c>, <c>weightDType</c>.</item>
+/// saw no input), <c>rowsShape</c>, <c>weightShape</c>, <c>rowsDType</c>, <c>weightDType</c>, and <c>upstream</c>:
+/// the name of the layer linked to this one on this step (its <see cref="LayerMeasurement.UpstreamAlignment"/> is
+/// measured against it), absent when it has none — and in captures written before it was recorded, which the
+/// analyser still reads (their upstream alignment is NaN).</item>
 /// <item><c>steps/&lt;step&gt;/&lt;layer&gt;.rows.pt</c> and <c>.weight.pt</c>: the subsampled input rows as a
 /// (G × rows × n) tensor and the weight as a (G × m × n) tensor — G = 1 except for grouped convolutions, whose groups
 /// are separate matrices; for a convolution the rows are the unfolded patches — in their own dtype, in TorchSharp's
@@ -57,4 +60,5 @@ internal sealed class CaptureManifestLine
     public long[] WeightShape { get; set; } = [];
     public string? RowsDType { get; set; }
     public string WeightDType { get; set; } = "";
+    public string? Upstream { get; set; }
 }

@@ -28,4 +28,9 @@ public sealed class CaptureRecord
     /// <summary>The weight as a (G, m, n) tensor of G matrices applied as x·Wᵀ (detached, its own dtype and
     /// device).</summary>
     public required Tensor Weight { get; init; }
+
+    /// <summary>The watch name of the measured layer that feeds this one on this step (its link,
+    /// <see cref="SpectralMonitor.Link"/> or auto-linked), or <c>null</c> for none: what the monitor measured
+    /// <see cref="LayerMeasurement.UpstreamAlignment"/> against. Internal: the offline capture records it.</summary>
+    internal string? Upstream { get; init; }
 }

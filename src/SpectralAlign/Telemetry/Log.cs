@@ -69,6 +69,14 @@ internal static partial class Log
         Message = "Detection threw for '{Layer}' at step {Step}; its alerts of this step are lost, the exception was caught and training continues.")]
     public static partial void DetectionFailed(ILogger logger, string layer, long step, Exception exception);
 
+    [LoggerMessage(EventId = 16, EventName = "MetricsListenerFailed", Level = LogLevel.Error,
+        Message = "A listener of the SpectralAlign meter threw while step {Step} was recorded; the step's remaining metrics are lost, the exception was caught and training continues.")]
+    public static partial void MetricsFailed(ILogger logger, long step, Exception exception);
+
+    [LoggerMessage(EventId = 17, EventName = "LayerInputFailed", Level = LogLevel.Error,
+        Message = "Taking the input of watched layer '{Layer}' at step {Step} failed (its weight selector or row recovery threw); that layer is not measured on this step, the others are, and training continues.")]
+    public static partial void LayerInputFailed(ILogger logger, string layer, long step, Exception exception);
+
     [LoggerMessage(EventId = 20, EventName = "RunLogWriteFailed", Level = LogLevel.Error,
         Message = "Writing the run log '{Path}' failed at step {Step}; the records of this write are lost, training continues and the next write tries again.")]
     public static partial void RunLogWriteFailed(ILogger logger, string path, long step, Exception exception);

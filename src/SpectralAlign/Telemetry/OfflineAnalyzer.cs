@@ -1,7 +1,7 @@
 using System.Text.Json;
 using Microsoft.Extensions.Logging;
-using Microsoft.Extensions.Logging.Abstractions;
 using SpectralAlign.Detection;
+using SpectralAlign.Monitoring;
 using SpectralAlign.Spectral;
 using static TorchSharp.torch;
 
@@ -10,7 +10,10 @@ namespace SpectralAlign.Telemetry;
 /// <summary>
 /// Computes, from a capture written by <see cref="OfflineCaptureSink"/>, the same measurements and alerts the monitor
 /// computes online: it measures the saved rows and weights, step by step, with the monitor's measurement engine and
-/// the capturing monitor's settings (same seed, same warm-started singular vectors, same detection), on the CPU.
+/// the capturing monitor's measurement settings (same seed, same warm-started singular vectors) and the detection
+/// settings it is given, on the CPU.
+/// Each step's layers are linked as the capturing monitor linked them (<see cref="LayerMeasurement.UpstreamAlignment"/>)
+/// and the detector judges each step as a whole (<see cref="CollapseDetector.ObserveStep"/>), as during training.
 /// </summary>
 public static class OfflineAnalyzer
 {
@@ -21,9 +24,10 @@ public static class OfflineAnalyzer
     /// the saved steps (their greatest common divisor), <see cref="SpectralMonitorOptions.MaxSamplesPerLayer"/> is raised to the largest saved row
     /// count (every saved row is used) and hook-silence warnings are turned off.</param>
     /// <param name="sinks">Receive every analysed step, as during training (e.g. a <see cref="RunLogWriter"/> to
-    /// plot the analysis); <c>null</c> for none.</param>
-    /// <param name="logger">Receives each measurement (trace) and alert (warning), as the monitor logs them;
-    /// <c>null</c> for none.</param>
+    /// plot the analysis); <c>null</c> for none. A sink that throws is logged (event id 12) and skipped; the analysis
+    /// goes on.</param>
+    /// <param name="logger">Receives each measurement (trace), alert (warning) and failure (error), as the monitor logs
+    /// them; <c>null</c> for none. A logger that throws is ignored.</param>
     /// <returns>The measurements and alerts.</returns>
     /// <exception cref="DirectoryNotFoundException">The directory does not exist.</exception>
     /// <exception cref="InvalidDataException">The capture is not in the expected format (the message says
@@ -39,7 +43,7 @@ public static class OfflineAnalyzer
         var steps = entries.Select(e => e.Step).Distinct().Order().ToArray();
         var replayOptions = ReplayOptions(options, header, entries, steps);
         replayOptions.ThrowIfInvalid(nameof(options));
-        logger ??= NullLogger.Instance;
+        logger = SafeLogger.Wrap(logger);
 
         var measurements = new List<LayerMeasurement>();
         var alerts = new List<CollapseAlert>();
@@ -61,28 +65,17 @@ public static class OfflineAnalyzer
                 using (var scope = NewDisposeScope())
                 {
                     var inputs = stepEntries.Select(e => Input(directory, e, states[e.Layer])).ToList();
+                    Links(stepEntries).Resolve(inputs);
                     stepMeasurements = engine.Measure(group.Key, inputs);
                 }
 
-                var stepAlerts = new List<CollapseAlert>();
-                foreach (var m in stepMeasurements)
-                {
-                    Log.Measured(logger, m);
-                    foreach (var alert in detector.Observe(m))
-                    {
-                        if (alert.Reason == AlertReasons.NonFinite)
-                            Log.NonFinite(logger, alert.Layer, alert.Step, alert.Detail);
-                        else
-                            Log.CollapseDetected(logger, alert.Reason, alert.Layer, alert.Step, alert.EpisodeStartStep, alert.Detail);
-                        stepAlerts.Add(alert);
-                    }
-                }
-
-                var report = new StepReport { Step = group.Key, Measurements = stepMeasurements, Alerts = stepAlerts };
+                // As the monitor: the whole step at once, so that cross-layer rules judge it (the capture holds no
+                // training signals, so run-level rules have nothing to judge).
+                var stepAlerts = detector.ObserveStep(group.Key, stepMeasurements);
+                var report = new StepReport { Step = group.Key, Measurements = Array.AsReadOnly(stepMeasurements), Alerts = stepAlerts };
+                OfflinePublisher.Publish(report, detector.TakeFaults(), sinkList, logger);
                 measurements.AddRange(report.Measurements);
                 alerts.AddRange(report.Alerts);
-                foreach (var sink in sinkList)
-                    sink.OnStep(report);
             }
         }
         finally
@@ -127,6 +120,20 @@ public static class OfflineAnalyzer
         {
             throw new InvalidDataException($"Capture of layer '{entry.Layer}' at step {entry.Step}: {ex.Message}", ex);
         }
+    }
+
+    /// <summary>The links the capturing monitor measured a step's layers with (each entry's <c>upstream</c>; none in
+    /// captures written before links were recorded).</summary>
+    private static LayerLinks Links(IEnumerable<CaptureManifestLine> stepEntries)
+    {
+        var links = new LayerLinks();
+        foreach (var entry in stepEntries)
+        {
+            if (entry.Upstream is { } upstream)
+                links.Add(upstream, entry.Layer);
+        }
+
+        return links;
     }
 
     private static Tensor Load(string directory, string relative, CaptureManifestLine entry)
@@ -222,6 +229,8 @@ public static class OfflineAnalyzer
                 var entry = JsonSerializer.Deserialize(line, TelemetryJsonContext.Default.CaptureManifestLine);
                 if (entry is null || string.IsNullOrEmpty(entry.Layer) || string.IsNullOrEmpty(entry.Weight) || entry.WeightShape is not { Length: 2 or 3 })
                     throw new InvalidDataException($"{CaptureFormat.ManifestFile} line {lineNumber} is not a complete record.");
+                if (entry.Upstream == entry.Layer)
+                    throw new InvalidDataException($"{CaptureFormat.ManifestFile} line {lineNumber} links layer '{entry.Layer}' to itself as its upstream layer.");
                 entries.Add(entry);
             }
             catch (JsonException ex)

@@ -128,7 +128,7 @@ public sealed class OfflineCaptureSink : ICaptureSink, IDisposable
         string stem = FileStem(record.Layer);
         string stepDirectory = Path.Combine(CaptureFormat.StepsDirectory, record.Step.ToString("D9", CultureInfo.InvariantCulture));
         System.IO.Directory.CreateDirectory(Path.Combine(Directory, stepDirectory));
-        var line = new CaptureManifestLine { Step = record.Step, Layer = record.Layer, InputRows = record.InputRows };
+        var line = new CaptureManifestLine { Step = record.Step, Layer = record.Layer, InputRows = record.InputRows, Upstream = record.Upstream };
 
         using (var scope = NewDisposeScope())
         using (var noGrad = no_grad())

@@ -10,7 +10,8 @@ namespace SpectralAlign.Telemetry;
 /// The monitor's only voice: raises its .NET events, calls its sinks and writes its log, always without the monitor's
 /// lock (a handler or sink may call back into the monitor, even dispose it). Every handler and sink runs in its own
 /// try/catch, so one failure neither reaches training nor starves the others; failures are logged and never rethrown.
-/// It also records the metrics, which cost nothing until a listener subscribes.
+/// It also records the metrics, which cost nothing until a listener subscribes; a <c>MeterListener</c> that throws is
+/// isolated the same way.
 /// </summary>
 internal sealed class StepPublisher(object sender, ILogger logger, SpectralInstruments instruments, KeyValuePair<string, object?>[] metricTags)
 {
@@ -40,6 +41,8 @@ internal sealed class StepPublisher(object sender, ILogger logger, SpectralInstr
         long step = outcome.Step;
         foreach (var layer in outcome.MissingWeights)
             Log.WeightMissing(logger, layer);
+        foreach (var (layer, exception) in outcome.LayerFailures)
+            Log.LayerInputFailed(logger, layer, step, exception);
         if (outcome.MeasurementFailure is { } failure)
             Log.MeasurementFailed(logger, step, failure);
         foreach (var (layer, exception) in outcome.DetectionFailures)
@@ -72,7 +75,7 @@ internal sealed class StepPublisher(object sender, ILogger logger, SpectralInstr
             Raise(CollapseDetected, alert, nameof(CollapseDetected));
         }
 
-        instruments.Record(step, outcome.Measurements, outcome.Alerts, metricTags);
+        Call(outcome, metricTags, (o, tags) => instruments.Record(o.Step, o.Measurements, o.Alerts, tags), (o, _, ex) => Log.MetricsFailed(logger, o.Step, ex));
         if (outcome.Measurements.Length > 0 || outcome.Alerts.Count > 0)
         {
             var report = new StepReport { Step = step, Measurements = Array.AsReadOnly(outcome.Measurements), Alerts = outcome.Alerts.AsReadOnly() };

@@ -34,6 +34,20 @@ public sealed class DetectionCalibrationTests
     }
 
     [Theory]
+    [InlineData("X")]
+    [InlineData("not covered")]
+    public void ThresholdsFor_CallerCastsToAMutableDictionary_CannotChangeTheCalibration(string reason)
+    {
+        var calibration = Sample();
+        var thresholds = calibration.ThresholdsFor(reason);
+
+        Assert.False(thresholds is IDictionary<string, double> { IsReadOnly: false });
+        Assert.Throws<NotSupportedException>(() => ((IDictionary<string, double>)thresholds)["a"] = 99);
+        Assert.Equal(1.5, calibration.ThresholdFor("X", "a"));
+        Assert.Equal(reason == "X" ? 2 : 0, calibration.ThresholdsFor(reason).Count);
+    }
+
+    [Theory]
     [InlineData("thresholds")]
     [InlineData("falseAlarmBudget")]
     [InlineData("margin")]

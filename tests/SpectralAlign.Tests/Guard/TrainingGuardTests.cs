@@ -254,7 +254,8 @@ public sealed class TrainingGuardTests
 
         Assert.Equal(GuardAction.RolledBack, action);
         Assert.Single(rig.Interventions);                             // the other handler still ran
-        Assert.Single(rig.Logged(4));                                 // EventHandlerFailed
+        Assert.Single(rig.Logged(56));                                // GuardHandlerFailed: the guard's own id,
+        Assert.Empty(rig.Logged(4));                                  // not the monitor's EventHandlerFailed
     }
 
     [Fact]

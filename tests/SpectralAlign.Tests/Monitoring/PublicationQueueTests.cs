@@ -1,3 +1,4 @@
+using SpectralAlign.Monitoring;
 using SpectralAlign.Tests.Support;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -14,6 +15,27 @@ namespace SpectralAlign.Tests.Monitoring;
 [Collection(TorchCollection.Name)]
 public sealed class PublicationQueueTests
 {
+    [Fact]
+    public void Drain_OnePublicationThrows_TheStepsQueuedAfterItArePublishedToo()
+    {
+        var published = new List<long>();
+        var queue = new PublicationQueue(o =>
+        {
+            published.Add(o.Step);
+            if (o.Step == 1)
+                throw new InvalidOperationException("publication bug");
+        });
+        queue.Add(new StepOutcome(1));
+        queue.Add(new StepOutcome(2));
+
+        Assert.Throws<InvalidOperationException>(queue.Drain);   // the failure is not hidden...
+        Assert.Equal([1L, 2L], published);                       // ...but it does not hold back the next step
+
+        queue.Add(new StepOutcome(3));
+        queue.Drain();                                           // and the queue keeps working
+        Assert.Equal([1L, 2L, 3L], published);
+    }
+
     [Fact]
     public async Task Flush_AnotherThreadWhileAStepIsPublished_PublishesItsStepAfterThatOne()
     {

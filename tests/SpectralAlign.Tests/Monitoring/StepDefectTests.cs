@@ -72,7 +72,7 @@ public sealed class StepDefectTests
     }
 
     [Fact]
-    public void Step_WeightSelectorThrows_StepDoesNotThrow_AndNoLayersRowsCarryOverToTheNextStep()
+    public void Step_WeightSelectorThrows_OnlyThatLayerFails_AndNoLayersRowsCarryOverToTheNextStep()
     {
         using var broken = Layers.Gapped(8, 8, ScalarType.Float32, seed: 1);
         using var fine = Layers.Gapped(8, 8, ScalarType.Float32, seed: 3);
@@ -86,13 +86,53 @@ public sealed class StepDefectTests
         fail = true;
         var (failed, _) = harness.StepOnce((broken, input), (fine, input));   // must not throw into the training loop
 
-        Assert.Empty(failed);
-        Assert.Equal(1, logger.Collector.GetSnapshot().Count(r => r.Id.Id == 6 && r.Exception is InvalidOperationException));
+        // Only the broken layer fails (logged once, naming it); the fine layer is measured as usual.
+        Assert.Equal(["fine"], failed.Select(m => m.Layer));
+        var failure = Assert.Single(logger.Collector.GetSnapshot(), r => r.Id.Id is 6 or 17);
+        Assert.Equal((17, "LayerInputFailed"), (failure.Id.Id, failure.Id.Name));
+        Assert.IsType<InvalidOperationException>(failure.Exception);
+        Assert.Contains("'broken' at step 0", failure.Message, StringComparison.Ordinal);
         fail = false;
         var (next, _) = harness.StepOnce((broken, input), (fine, input));
         // Each layer measured on this step's 16 rows only: nothing captured on the failed step was kept.
         Assert.Equal(["broken", "fine"], next.Select(m => m.Layer));
         Assert.All(next, m => Assert.Equal(16, m.InputRows));
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void Step_OneLayersWeightSelectorThrows_OtherLayerMeasuredAsWhenWatchedAlone(bool background)
+    {
+        // Two copies of the same layer (same seed): one watched beside a broken layer, one watched alone.
+        using var broken = Layers.Gapped(8, 8, ScalarType.Float32, seed: 1);
+        using var fine = Layers.Gapped(8, 8, ScalarType.Float32, seed: 3);
+        using var fineAlone = Layers.Gapped(8, 8, ScalarType.Float32, seed: 3);
+        bool fail = false;
+        var logger = new FakeLogger();
+        var options = new SpectralMonitorOptions { Interval = 1, Seed = 5, MaxSamplesPerLayer = 16, MeasureInBackground = background };
+        using var both = new MonitorHarness(options, logger);
+        both.Monitor.Watch(broken, "broken", () => fail ? throw new InvalidOperationException("selector bug") : broken.weight!);
+        both.Monitor.Watch(fine, "fine");
+        using var alone = new MonitorHarness(options);
+        alone.Monitor.Watch(fineAlone, "fine");
+
+        fail = true;
+        for (int step = 0; step < 3; step++)
+        {
+            using var input = Layers.Randn([32, 8], ScalarType.Float32, seed: 10 + step);
+            both.Step(1, (broken, input), (fine, input));
+            alone.Step(1, (fineAlone, input));
+        }
+
+        both.Monitor.Flush();
+        alone.Monitor.Flush();
+        Assert.Empty(both.Of("broken"));
+        Assert.Equal(3, alone.Measurements.Count);
+        Assert.Equal(alone.Measurements.Count, both.Measurements.Count);
+        foreach (var (expected, actual) in alone.Measurements.Zip(both.Measurements))
+            Measurements.AssertIdentical(expected, actual);
+        Assert.Equal(3, logger.Collector.GetSnapshot().Count(r => r.Id.Id == 17 && r.Message.Contains("'broken'", StringComparison.Ordinal)));
     }
 
     [Fact]

@@ -59,4 +59,19 @@ internal static class TestRules
             public override void LoadState(IReadOnlyList<double> state) => _seen = state[0];
         }
     }
+
+    /// <summary>Forms one group, "g", whose members are every measurement and a <c>null</c>: a bug in the rule's
+    /// grouping, not in its scorer (which would score any group as 0).</summary>
+    public sealed class NullMemberRule() : CrossLayerRule("NullMember", 1)
+    {
+        protected internal override IEnumerable<(string Group, IReadOnlyList<LayerMeasurement> Members)> Group(IReadOnlyList<LayerMeasurement> measurements) =>
+            [("g", [.. measurements, null!])];
+
+        protected internal override RuleScorer<IReadOnlyList<LayerMeasurement>> CreateScorer(string group) => new Scorer();
+
+        private sealed class Scorer : RuleScorer<IReadOnlyList<LayerMeasurement>>
+        {
+            public override double? Score(long step, IReadOnlyList<LayerMeasurement> input) => 0;
+        }
+    }
 }

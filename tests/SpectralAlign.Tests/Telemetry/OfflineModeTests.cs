@@ -1,4 +1,7 @@
 using System.Text.Json;
+using System.Text.Json.Nodes;
+using Microsoft.Extensions.Logging.Testing;
+using SpectralAlign.Detection;
 using SpectralAlign.Telemetry;
 using SpectralAlign.Tests.Support;
 using TorchSharp;
@@ -9,12 +12,17 @@ namespace SpectralAlign.Tests.Telemetry;
 [Collection(TorchCollection.Name)]
 public sealed class OfflineModeTests
 {
+    /// <summary>Trains the seeded MLP with fc1 → fc2 → fc3 linked (as auto-linking links a Sequential's Linears), a
+    /// planted drift from step 60 on, and a capture; returns what the monitor published online: the reference the
+    /// offline analysis must reproduce.</summary>
     private static (List<LayerMeasurement> Online, List<CollapseAlert> Alerts) TrainWithCapture(string directory, SpectralMonitorOptions options, int steps, int stride = 1, Action<int>? beforeStep = null)
     {
         using var model = Training.Mlp(seed: 5);
         using var task = new TeacherTask(32, 10, seed: 6);
         using var harness = new MonitorHarness(options);
         harness.Monitor.WatchAll(model);
+        using var fc1ToFc2 = harness.Monitor.Link("fc1", "fc2");
+        using var fc2ToFc3 = harness.Monitor.Link("fc2", "fc3");
         using var capture = new OfflineCaptureSink(new OfflineCaptureOptions { Directory = directory, MeasurementStride = stride }, harness.Monitor.Options);
         using (harness.Monitor.AddCaptureSink(capture))
             harness.Train(model, task, steps, lr: 3e-3, beforeStep: step => { beforeStep?.Invoke(step); model.drift.Alpha = step >= 60 ? 0.6 : 0; });
@@ -25,8 +33,10 @@ public sealed class OfflineModeTests
     {
         Interval = 5,
         MaxSamplesPerLayer = 48,
-        Detection = { WarmupSteps = 20, Rules = [new SpectralAlign.Detection.AbsoluteSignCollapseRule()] },
+        Detection = { WarmupSteps = 20, Rules = [new AbsoluteSignCollapseRule()] },
     };
+
+    private static (string Layer, long Step, string Reason, long EpisodeStartStep, string Detail) Key(CollapseAlert a) => (a.Layer, a.Step, a.Reason, a.EpisodeStartStep, a.Detail);
 
     [Fact]
     public void Analyze_ACapturedTrainingRun_ReproducesTheOnlineStatistics()
@@ -38,23 +48,122 @@ public sealed class OfflineModeTests
 
         Assert.Equal(online.Count, offline.Measurements.Count);
         Assert.Equal(60, online.Count); // 20 measured steps × 3 layers
+        // Every field, bit for bit: the analyser runs the monitor's engine (CPU, as here) on the very tensors the
+        // monitor measured, from the same cold start at the first saved step, with the same links. That includes the
+        // warm-start bookkeeping (Iterations, Residual), UpdateRatio (the sketch of the previous saved step's weight:
+        // the previous measured step's, as the stride is 1), CenteredStats and UpstreamAlignment.
         for (int i = 0; i < online.Count; i++)
-        {
-            var (a, b) = (online[i], offline.Measurements[i]);
-            Assert.Equal((a.Layer, a.Step, a.Stats.Count, a.InputRows, a.Conditions), (b.Layer, b.Step, b.Stats.Count, b.InputRows, b.Conditions));
-            Assert.Equal(a.Stats.Histogram, b.Stats.Histogram);
-            const double tolerance = 1e-6;
-            double[] x = [a.Stats.Mean, a.Stats.StdDev, a.Stats.PositiveFraction, a.Stats.SignDiversity, a.Stats.Min, a.Stats.P05, a.Stats.P25, a.Stats.Median, a.Stats.P75, a.Stats.P95, a.Stats.Max, a.SpectralNorm, a.SecondSingularValue, a.FrobeniusNorm, a.StableRank, a.InputMeanAlignment, a.MaxAbsInput];
-            double[] y = [b.Stats.Mean, b.Stats.StdDev, b.Stats.PositiveFraction, b.Stats.SignDiversity, b.Stats.Min, b.Stats.P05, b.Stats.P25, b.Stats.Median, b.Stats.P75, b.Stats.P95, b.Stats.Max, b.SpectralNorm, b.SecondSingularValue, b.FrobeniusNorm, b.StableRank, b.InputMeanAlignment, b.MaxAbsInput];
-            for (int k = 0; k < x.Length; k++)
-                Assert.True(Math.Abs(x[k] - y[k]) <= tolerance * Math.Max(1, Math.Abs(x[k])), $"{a.Layer}@{a.Step} field {k}: online {x[k]:R}, offline {y[k]:R}");
-        }
+            Measurements.AssertIdentical(online[i], offline.Measurements[i]);
+        // …and the comparison covers the fields that need the links and the state to be right.
+        Assert.All(online.Where(m => m.Layer != "fc1"), m => Assert.InRange(m.UpstreamAlignment, 0, 1));
+        Assert.All(online.Where(m => m.Step > 0), m => Assert.True(m.UpdateRatio > 0, $"{m}: UpdateRatio {m.UpdateRatio}"));
+        Assert.All(online, m => Assert.True(m.CenteredStats.Count > 0, $"{m}: no centred statistics"));
 
         // The planted drift raised alerts online; the offline detection raises the same ones.
         Assert.NotEmpty(onlineAlerts);
-        Assert.Equal(onlineAlerts.Select(a => (a.Layer, a.Step, a.Reason)), offline.Alerts.Select(a => (a.Layer, a.Step, a.Reason)));
+        Assert.Equal(onlineAlerts.Select(Key), offline.Alerts.Select(Key));
         Assert.Equal(5, offline.Options.Interval);
         Assert.False(offline.TruncatedTail);
+    }
+
+    [Fact]
+    public void Analyze_CrossLayerAndLinkedRules_AlertExactlyAsOnline()
+    {
+        // fc1 and fc2 as an attention block's query and key (suffixes "c1" and "c2": block "f"): the bound rule judges
+        // the pair at each step, a cross-layer rule; the Jacobian rule judges the links' upstream alignments. Online,
+        // the bound (σ1·σ1·max‖x‖·max‖x‖) rises from 57 at step 0 to 394 when the drift starts at step 60, and fc3's
+        // alignment with fc2 peaks at 0.84 around step 50: each rule alerts.
+        var options = new SpectralMonitorOptions
+        {
+            Interval = 5,
+            MaxSamplesPerLayer = 48,
+            Detection =
+            {
+                WarmupSteps = 20,
+                ConsecutiveMeasurements = 1,
+                Rules =
+                [
+                    new AttentionLogitBoundRule { QuerySuffix = "c1", KeySuffix = "c2", HeadDimension = 1, Threshold = 300 },
+                    new JacobianAlignmentRule { Level = 0.82, MinRise = double.PositiveInfinity },
+                ],
+            },
+        };
+        using var dir = new TempDirectory();
+        var (online, onlineAlerts) = TrainWithCapture(dir.Path, options, steps: 100);
+
+        var offline = OfflineAnalyzer.Analyze(dir.Path);   // the capturing monitor's settings from capture.json…
+        var replayed = OfflineAnalyzer.Analyze(dir.Path, options.Clone());   // …and its rules
+
+        Assert.Contains(onlineAlerts, a => (a.Layer, a.Reason) == ("f", AlertReasons.AttentionLogitBound));
+        Assert.Contains(onlineAlerts, a => a.Reason == AlertReasons.JacobianAlignment);
+        Assert.Equal(onlineAlerts.Select(Key), replayed.Alerts.Select(Key));
+        Assert.Equal(online.Count, offline.Measurements.Count);
+        for (int i = 0; i < online.Count; i++)
+            Measurements.AssertIdentical(online[i], offline.Measurements[i]);
+    }
+
+    [Fact]
+    public void Analyze_CaptureWithoutLinks_ReadsItWithNaNUpstreamAlignment()
+    {
+        using var dir = new TempDirectory();
+        var (online, _) = TrainWithCapture(dir.Path, Options, steps: 30);
+        var manifest = Path.Combine(dir.Path, "manifest.jsonl");
+        var lines = File.ReadAllLines(manifest).Select(l => JsonNode.Parse(l)!.AsObject()).ToList();
+        // The documented format: each record names the layer linked to it, if any.
+        Assert.Equal(lines.Select(l => (string?)l["layer"] switch { "fc2" => "fc1", "fc3" => "fc2", _ => null }), lines.Select(l => (string?)l["upstream"]));
+
+        // A capture written before links were recorded: no "upstream".
+        File.WriteAllLines(manifest, lines.Select(l => { l.Remove("upstream"); return l.ToJsonString(); }));
+        var offline = OfflineAnalyzer.Analyze(dir.Path, Options.Clone());
+
+        Assert.Equal(online.Count, offline.Measurements.Count);
+        Assert.All(offline.Measurements, m => Assert.True(double.IsNaN(m.UpstreamAlignment), m.ToString()));
+        Assert.Equal(online.Select(m => (m.Layer, m.Step, m.SpectralNorm, m.Stats.Mean)), offline.Measurements.Select(m => (m.Layer, m.Step, m.SpectralNorm, m.Stats.Mean)));
+    }
+
+    [Fact]
+    public void Analyze_LoggerThrows_CompletesWithTheSameResults()
+    {
+        using var dir = new TempDirectory();
+        TrainWithCapture(dir.Path, Options, steps: 100);
+        var expected = OfflineAnalyzer.Analyze(dir.Path, Options.Clone());
+        var logger = new ThrowingLogger();
+
+        var actual = OfflineAnalyzer.Analyze(dir.Path, Options.Clone(), logger: logger);
+
+        Assert.True(logger.Calls > 0, "the logger was never called");   // it was asked, and it threw
+        Assert.NotEmpty(expected.Alerts);   // alerts are logged too
+        Assert.Equal(expected.Measurements.Count, actual.Measurements.Count);
+        for (int i = 0; i < expected.Measurements.Count; i++)
+            Measurements.AssertIdentical(expected.Measurements[i], actual.Measurements[i]);
+        Assert.Equal(expected.Alerts.Select(Key), actual.Alerts.Select(Key));
+    }
+
+    [Fact]
+    public void Analyze_SinkThrows_LogsItAndTheNextSinkGetsEveryStep()
+    {
+        using var dir = new TempDirectory();
+        TrainWithCapture(dir.Path, Options, steps: 30);
+        var expected = OfflineAnalyzer.Analyze(dir.Path);
+        var received = new List<StepReport>();
+        var logger = new FakeLogger();
+
+        var actual = OfflineAnalyzer.Analyze(dir.Path, sinks: [new Sink(_ => throw new IOException("disk full")), new Sink(received.Add)], logger: logger);
+
+        Assert.Equal([0L, 5, 10, 15, 20, 25], actual.Steps);
+        Assert.Equal(actual.Steps, received.Select(r => r.Step));
+        var failures = logger.Collector.GetSnapshot().Where(r => r.Id.Name == "SinkFailed").ToList();
+        Assert.Equal(actual.Steps.Count, failures.Count);
+        Assert.All(failures, f => Assert.IsType<IOException>(f.Exception));
+        Assert.Equal(expected.Measurements.Count, actual.Measurements.Count);
+        for (int i = 0; i < expected.Measurements.Count; i++)
+            Measurements.AssertIdentical(expected.Measurements[i], actual.Measurements[i]);
+    }
+
+    /// <summary>A user's sink.</summary>
+    private sealed class Sink(Action<StepReport> onStep) : ISpectralSink
+    {
+        public void OnStep(StepReport report) => onStep(report);
     }
 
     [Fact]
@@ -178,5 +287,16 @@ public sealed class OfflineModeTests
         var ex = Assert.Throws<InvalidDataException>(() => OfflineAnalyzer.Analyze(dir.Path));
 
         Assert.Contains("line 1", ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Analyze_ManifestRecordLinkedToItself_ThrowsNamingTheLine()
+    {
+        using var dir = new TempDirectory();
+        File.WriteAllText(dir.File("manifest.jsonl"), "{\"step\":0,\"layer\":\"l\",\"weight\":\"w.pt\",\"weightShape\":[2,2],\"weightDType\":\"Float32\",\"upstream\":\"l\"}\n");
+
+        var ex = Assert.Throws<InvalidDataException>(() => OfflineAnalyzer.Analyze(dir.Path));
+
+        Assert.Contains("line 1 links layer 'l' to itself", ex.Message, StringComparison.Ordinal);
     }
 }

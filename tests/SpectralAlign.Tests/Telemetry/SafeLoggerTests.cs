@@ -1,4 +1,3 @@
-using Microsoft.Extensions.Logging;
 using SpectralAlign.Detection;
 using SpectralAlign.Tests.Guard;
 using SpectralAlign.Tests.Support;
@@ -50,22 +49,5 @@ public sealed class SafeLoggerTests
         Assert.True(logger.Calls > 0);
         data.X.Dispose();
         data.Y.Dispose();
-    }
-
-    /// <summary>A logger whose every call throws (after counting it).</summary>
-    private sealed class ThrowingLogger : ILogger
-    {
-        public int Calls { get; private set; }
-
-        public IDisposable? BeginScope<TState>(TState state)
-            where TState : notnull => throw new InvalidOperationException("logger bug");
-
-        public bool IsEnabled(LogLevel logLevel) => true;
-
-        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
-        {
-            Calls++;
-            throw new InvalidOperationException("logger bug");
-        }
     }
 }

@@ -12,24 +12,6 @@ namespace SpectralAlign.Tests.Telemetry;
 [Collection(TorchCollection.Name)]
 public sealed class SpectralMetricsTests
 {
-    private sealed class TestMeterFactory : IMeterFactory
-    {
-        public List<Meter> Meters { get; } = [];
-
-        public Meter Create(MeterOptions options)
-        {
-            var meter = new Meter(options.Name, options.Version, options.Tags, scope: this);
-            Meters.Add(meter);
-            return meter;
-        }
-
-        public void Dispose()
-        {
-            foreach (var meter in Meters)
-                meter.Dispose();
-        }
-    }
-
     /// <summary>Runs a monitor over two layers for 7 steps (measured at 0, 3, 6) and returns its measurements.</summary>
     private static List<LayerMeasurement> RunMonitor(SpectralMonitorOptions options, string prefix)
     {
