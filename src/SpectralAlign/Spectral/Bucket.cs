@@ -196,9 +196,6 @@ internal sealed class Bucket
     /// <summary>Whether the weights are used without rescaling (see <see cref="IsSafeScale"/>).</summary>
     public bool Unscaled { get; }
 
-    /// <summary>The most iterations any member has had so far.</summary>
-    public int TotalIterations => _done.Max();
-
     /// <summary>The device results of the last <see cref="Compute"/>, (L, <see cref="ResultLayout.Width"/>) of this
     /// bucket's <see cref="ResultLayout"/>.</summary>
     public Tensor? Results { get; private set; }

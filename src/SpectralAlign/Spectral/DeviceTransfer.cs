@@ -1,3 +1,4 @@
+using TorchSharp.Modules;
 using static TorchSharp.torch;
 
 namespace SpectralAlign.Spectral;
@@ -53,6 +54,16 @@ internal static class DeviceTransfer
         if (count > 0)
             host.data<double>().CopyTo(destination);
         return (int)count;
+    }
+
+    /// <summary>Writes an optimizer's whole state with TorchSharp's own serialisation, which copies each state tensor
+    /// to the host in turn (momentum buffers, moments: several synchronisations on a GPU); counts one transfer per
+    /// call. Only the guard's snapshots use it, never a measured step.</summary>
+    public static void SaveOptimizerState(OptimizerHelper optimizer, BinaryWriter writer)
+    {
+        ArgumentNullException.ThrowIfNull(optimizer);
+        Interlocked.Increment(ref s_count);
+        optimizer.save_state_dict(writer);
     }
 
     /// <summary>The elements of <paramref name="tensor"/> in row-major order, as a new array; counts one transfer.</summary>

@@ -44,7 +44,7 @@ public sealed class HostCopyTests
             .Select(o => (o.Method, o.Callee))
             .ToHashSet();
         string type = typeof(DeviceTransfer).FullName!;
-        (string, string)[] expected = [($"{type}::ToHost", "Tensor.cpu"), ($"{type}::Item", "Tensor.item"), ($"{type}::Values", "Tensor.cpu"), ($"{type}::Values", "Tensor.data"), ($"{type}::CopyTo", "Tensor.cpu"), ($"{type}::CopyTo", "Tensor.data")];
+        (string, string)[] expected = [($"{type}::ToHost", "Tensor.cpu"), ($"{type}::Item", "Tensor.item"), ($"{type}::Values", "Tensor.cpu"), ($"{type}::Values", "Tensor.data"), ($"{type}::CopyTo", "Tensor.cpu"), ($"{type}::CopyTo", "Tensor.data"), ($"{type}::SaveOptimizerState", "OptimizerHelper.save_state_dict")];
         Assert.True(found.SetEquals(expected), "found: " + string.Join("; ", found));
     }
 
@@ -68,6 +68,7 @@ public sealed class HostCopyTests
     [InlineData(nameof(HostCopies.ToCpuDeviceMadeHere))]
     [InlineData(nameof(HostCopies.ModuleToCpu))]
     [InlineData(nameof(HostCopies.InLambda))]
+    [InlineData(nameof(HostCopies.ThroughVirtualCall))]
     public void HostCopyRule_HostCopy_IsReported(string method) =>
         Assert.NotEmpty(Sample(typeof(HostCopies), method).SelectMany(HostCopyRule.Offences));
 
@@ -132,6 +133,9 @@ public sealed class HostCopyTests
         public static nn.Module ModuleToCpu(nn.Module m) => m.cpu();
 
         public static Func<Tensor, double> InLambda() => t => t.item<double>();
+
+        /// <summary>The copy is in each optimizer state's override of a virtual method save_state_dict calls.</summary>
+        public static void ThroughVirtualCall(TorchSharp.Modules.OptimizerHelper optimizer, BinaryWriter writer) => optimizer.save_state_dict(writer);
     }
 
     /// <summary>Forms that keep the data where it is (or copy it through <see cref="DeviceTransfer"/>).</summary>

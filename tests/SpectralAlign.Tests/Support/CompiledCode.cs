@@ -42,7 +42,9 @@ internal static class CompiledCode
 
     /// <summary>The full names of TorchSharp's methods (those <paramref name="include"/> accepts) that make a call
     /// <paramref name="seed"/> recognises, closed over their callers within TorchSharp: every TorchSharp method that
-    /// reaches such a call through TorchSharp's own code.</summary>
+    /// reaches such a call through TorchSharp's own code. A virtual call may run any override, so a method reaches
+    /// what its overrides reach (e.g. <c>OptimizerHelper.save_state_dict</c> through each optimizer state's
+    /// <c>SaveStateDict</c> override).</summary>
     public static HashSet<string> TorchSharpMethodsReaching(Func<MethodDefinition, bool> include, Func<MethodReference, bool> seed)
     {
         var torchSharp = Read(typeof(torch).Assembly.Location).MainModule;
@@ -61,6 +63,13 @@ internal static class CompiledCode
             }
         }
 
+        // An override "calls" the method it overrides: whoever calls the base may run the override.
+        foreach (var method in torchSharp.GetTypes().SelectMany(t => t.Methods).Where(m => m.IsVirtual && !m.IsNewSlot))
+        {
+            if (Overridden(method) is { } overridden)
+                (callers.TryGetValue(method.FullName, out var list) ? list : callers[method.FullName] = []).Add(overridden.FullName);
+        }
+
         var pending = new Queue<string>(result);
         while (pending.TryDequeue(out var method))
         {
@@ -72,6 +81,21 @@ internal static class CompiledCode
         }
 
         return result;
+    }
+
+    /// <summary>The nearest base-class method <paramref name="method"/> overrides (same name and parameter types), or
+    /// <c>null</c>.</summary>
+    private static MethodDefinition? Overridden(MethodDefinition method)
+    {
+        for (var type = method.DeclaringType.BaseType?.Resolve(); type is not null; type = type.BaseType?.Resolve())
+        {
+            var match = type.Methods.FirstOrDefault(m => m.IsVirtual && m.Name == method.Name && m.Parameters.Count == method.Parameters.Count
+                && m.Parameters.Select(p => p.ParameterType.FullName).SequenceEqual(method.Parameters.Select(p => p.ParameterType.FullName)));
+            if (match is not null)
+                return match;
+        }
+
+        return null;
     }
 
     /// <summary>Every type a type's compiled code names: base type, interfaces, fields, method signatures, locals and

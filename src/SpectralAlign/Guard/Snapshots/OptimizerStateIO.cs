@@ -1,3 +1,4 @@
+using SpectralAlign.Spectral;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 
@@ -7,7 +8,7 @@ namespace SpectralAlign.Guard.Snapshots;
 /// An optimizer's state through TorchSharp's own serialisation (<see cref="OptimizerHelper.save_state_dict(BinaryWriter)"/>
 /// and <see cref="OptimizerHelper.load_state_dict(BinaryReader)"/>): every parameter's state (SGD's momentum buffer,
 /// Adam's and AdamW's step count and moments, …) and every parameter group's hyperparameters, as bytes in host memory
-/// (TorchSharp's format copies each state tensor through the host).
+/// (TorchSharp's format copies each state tensor through the host, counted by <see cref="DeviceTransfer"/>).
 /// </summary>
 internal static class OptimizerStateIO
 {
@@ -28,7 +29,7 @@ internal static class OptimizerStateIO
     {
         using var stream = new MemoryStream();
         using (var writer = new BinaryWriter(stream, System.Text.Encoding.UTF8, leaveOpen: true))
-            optimizer.save_state_dict(writer);
+            DeviceTransfer.SaveOptimizerState(optimizer, writer);
         return stream.ToArray();
     }
 

@@ -18,9 +18,6 @@ internal sealed class SnapshotStore(int capacity) : IDisposable
     /// <summary>The snapshots, oldest first.</summary>
     public IReadOnlyList<TrainingSnapshot> Snapshots => _snapshots;
 
-    /// <summary>The newest snapshot, or <c>null</c>.</summary>
-    public TrainingSnapshot? Newest => _snapshots.Count > 0 ? _snapshots[^1] : null;
-
     /// <summary>Adds a snapshot (taking ownership), evicting and disposing the oldest beyond the capacity.</summary>
     public void Add(TrainingSnapshot snapshot)
     {
