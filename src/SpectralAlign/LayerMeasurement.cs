@@ -95,7 +95,9 @@ public sealed class LayerMeasurement
     /// </remarks>
     public double UpstreamAlignment { get; init; } = double.NaN;
 
-    /// <summary>Rows the layer's input had on its first captured call of the step, before subsampling.</summary>
+    /// <summary>Rows the layer's input had before subsampling, summed over the step's calls until every view of its
+    /// watch had its full sample (later calls are not captured): with micro-batches of at least
+    /// <see cref="SpectralMonitorOptions.MaxSamplesPerLayer"/> rows, the first micro-batch's.</summary>
     public long InputRows { get; init; }
 
     /// <summary>Conditions of this measurement (missing input, non-finite values, convergence).</summary>

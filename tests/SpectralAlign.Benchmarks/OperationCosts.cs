@@ -119,7 +119,7 @@ internal static class OperationCosts
 
         public bool BeginCall(nn.Module module) => true;
 
-        public void Deliver(int view, Tensor rows, RowRecovery? recovery = null) => capture.Add(Step, rows, recovery, index);
+        public void Deliver(int view, RowSource rows, Func<RowRecovery>? recovery = null) => capture.Add(Step, rows, recovery, index);
 
         public void Reject(int view, Tensor input) => throw new InvalidOperationException("unexpected input");
 

@@ -9,8 +9,8 @@ namespace SpectralAlign.Hooks;
 /// <c>name.q</c>, <c>name.k</c>, <c>name.v</c> (inputs: the query, key and value rows) and <c>name.out</c>, the
 /// output projection, whose input (the heads' concatenated attention output) never leaves the native code: it is
 /// recovered from the module's output as (y − b)·pinv(W_o)ᵀ, exact whenever W_o is invertible. The hook only copies
-/// W_o and b as they are in the forward pass; the pseudo-inverse (an SVD) is computed at <c>Step()</c>, for the
-/// subsampled rows only.
+/// W_o and b as they are in the forward pass, and only for a call whose rows the sample keeps; the pseudo-inverse (an
+/// SVD) is computed at <c>Step()</c>, for the subsampled rows only.
 /// </summary>
 internal sealed class AttentionAdapter : LayerAdapter
 {
@@ -67,7 +67,7 @@ internal sealed class AttentionAdapter : LayerAdapter
                 Run(receiver, () =>
                 {
                     if (IsUsable(output.Item1, _embed))
-                        receiver.Deliver(3, output.Item1.reshape(1, -1, _embed), ProjectionInputRecovery());
+                        receiver.Deliver(3, RowSource.Of(output.Item1.reshape(1, -1, _embed)), ProjectionInputRecovery);
                     else
                         receiver.Reject(3, output.Item1);
                 });
@@ -79,14 +79,18 @@ internal sealed class AttentionAdapter : LayerAdapter
     private static void DeliverRows(IInputReceiver receiver, int view, Tensor input, int width)
     {
         if (IsUsable(input, width))
-            receiver.Deliver(view, input.reshape(1, -1, width));
+            receiver.Deliver(view, RowSource.Of(input.reshape(1, -1, width)));
         else
             receiver.Reject(view, input);
     }
 
-    /// <summary>(y − b)·pinv(W_o)ᵀ for the subsampled output rows (G = 1, rows, E), with W_o and b copied now.</summary>
+    /// <summary>(y − b)·pinv(W_o)ᵀ for the subsampled output rows (G = 1, rows, E), with W_o and b copied now. Called
+    /// by the capture only when it keeps this call's rows (so once per measured step when the first call fills the
+    /// sample, and never on unmeasured steps or once the sample is full).</summary>
     private RowRecovery ProjectionInputRecovery()
     {
+        // A copy, not a reference: the rows are recovered at Step(), after optimizer.step() has updated W_o and b in
+        // place, and (y − b)·pinv(W_o)ᵀ is the projection's input only with the W_o and b that produced y.
         var w = Parameter("out_proj.weight")!.detach().clone().DetachFromDisposeScope();
         var b = Parameter("out_proj.bias")?.detach().clone().DetachFromDisposeScope();
         return new RowRecovery(

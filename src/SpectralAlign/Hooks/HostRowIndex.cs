@@ -17,10 +17,10 @@ internal sealed class HostRowIndex : IDisposable
     private Tensor? _tensor;
     private bool _disposed;
 
-    /// <summary>The rows of <paramref name="rows"/> (G, N, n, on the CPU) at the first <paramref name="take"/>
+    /// <summary>The rows of <paramref name="rows"/> (G, N, n, on the CPU; built for those rows only) at the first <paramref name="take"/>
     /// entries of randperm(N) for <paramref name="seed"/> (see <see cref="RowSampler.Draw"/>), as a new tensor in the
     /// caller's dispose scope. Thread-safe.</summary>
-    public Tensor Select(Tensor rows, ulong seed, long count, int take)
+    public Tensor Select(RowSource rows, ulong seed, long count, int take)
     {
         lock (_sync)
         {
@@ -37,19 +37,19 @@ internal sealed class HostRowIndex : IDisposable
             RowSampler.Draw(seed, count, values.AsSpan(0, take));
             var all = _tensor ??= frombuffer(values, ScalarType.Int64).DetachFromDisposeScope();
             if (take == values.Length)
-                return rows.index_select(1, all);
+                return rows.Select(all);
             using var index = all.narrow(0, 0, take);
-            return rows.index_select(1, index);
+            return rows.Select(index);
         }
     }
 
     /// <summary><see cref="Select"/> with an index tensor of its own (in the caller's dispose scope).</summary>
-    public static Tensor SelectOnce(Tensor rows, ulong seed, long count, int take)
+    public static Tensor SelectOnce(RowSource rows, ulong seed, long count, int take)
     {
         var values = new long[take];
         RowSampler.Draw(seed, count, values);
         using var index = frombuffer(values, ScalarType.Int64);
-        return rows.index_select(1, index);
+        return rows.Select(index);
     }
 
     /// <summary>Disposes the index tensor, if any (the next <see cref="Select"/> makes a new one).</summary>

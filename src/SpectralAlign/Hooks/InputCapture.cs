@@ -28,43 +28,51 @@ internal sealed class InputCapture(string layer, int capacity, int seed) : IDisp
     /// use the device path (randperm), as other devices do (tests compare the two).</summary>
     internal bool HostSampling { get; init; } = true;
 
+    /// <summary>Whether the current step's sample holds <c>capacity</c> rows: later calls of the step add nothing to it
+    /// (the hooks then return at once; see <c>CaptureScheduler</c>). Reset by <see cref="Take"/>.</summary>
+    public bool IsFull => Volatile.Read(ref _rows) >= capacity;
+
     /// <summary>Counts the rows of <paramref name="rows"/> (G, N, n) and, while there is room, copies a uniform
-    /// subsample of them. <paramref name="recovery"/>, if given, is applied to the copy at <see cref="Take"/> and then
-    /// disposed (at once when nothing is kept); <paramref name="index"/>, if given, is the monitor's shared index
-    /// tensor for CPU draws (else each draw makes its own). Never modifies the input.</summary>
-    public void Add(long step, Tensor rows, RowRecovery? recovery = null, HostRowIndex? index = null)
+    /// subsample of them, building only the rows kept. <paramref name="recovery"/>, if given, is called only when rows
+    /// are kept (so whatever it copies is copied only then), and its result is applied to the copy at
+    /// <see cref="Take"/> and then disposed; <paramref name="index"/>, if given, is the monitor's shared index tensor
+    /// for CPU draws (else each draw makes its own). Never modifies the input.</summary>
+    public void Add(long step, RowSource rows, Func<RowRecovery>? recovery = null, HostRowIndex? index = null)
     {
         lock (_sync)
         {
-            long count = rows.size(1);
+            long count = rows.Count;
             if (!_disposed)
                 _seenRows += count;
             if (_disposed || _rows >= capacity || count == 0)
-            {
-                recovery?.Dispose();
                 return;
-            }
 
             using var noGrad = no_grad();
             using var scope = NewDisposeScope();
             int take = (int)Math.Min(count, capacity - _rows);
             // Always a copy: the caller's activation may be modified in place later (e.g. an in-place ReLU). Made
             // under no_grad, so it has no autograd history.
-            var copy = take == count ? rows.clone() : Sample(rows, step, count, take, index);
-            _parts.Add((copy.DetachFromDisposeScope(), recovery));
+            var copy = take == count ? rows.CopyAll() : Sample(rows, step, count, take, index);
+            var recovered = recovery?.Invoke();
+            _parts.Add((copy.DetachFromDisposeScope(), recovered));
             _rows += take;
         }
     }
+
+    /// <summary><see cref="Add(long, RowSource, Func{RowRecovery}, HostRowIndex)"/> for rows that are a (G, N, n)
+    /// tensor.</summary>
+    public void Add(long step, Tensor rows, Func<RowRecovery>? recovery = null, HostRowIndex? index = null) =>
+        Add(step, RowSource.Of(rows), recovery, index);
 
     /// <summary>The <paramref name="take"/> rows kept of the <paramref name="count"/> rows of
     /// <paramref name="rows"/> at <paramref name="step"/> (in the caller's dispose scope): those at the first
     /// <paramref name="take"/> entries of randperm(<paramref name="count"/>) from a generator seeded from
     /// (seed, layer, step), drawn on the input's device. A step samples at most once (the capture is full afterwards),
     /// so every draw starts from the seed.</summary>
-    private Tensor Sample(Tensor rows, long step, long count, int take, HostRowIndex? index)
+    private Tensor Sample(RowSource rows, long step, long count, int take, HostRowIndex? index)
     {
         ulong mixed = StableHash.Mix((ulong)(uint)seed, _layerHash, (ulong)step);
-        var device = rows.device;
+        var device = rows.Device;
         if (HostSampling && device.type == DeviceType.CPU && count <= RowSampler.MaxRows)
             return index is null ? HostRowIndex.SelectOnce(rows, mixed, count, take) : index.Select(rows, mixed, count, take);
 
@@ -75,7 +83,7 @@ internal sealed class InputCapture(string layer, int capacity, int seed) : IDisp
         }
 
         _generator.manual_seed((long)mixed);
-        return rows.index_select(1, randperm(count, dtype: ScalarType.Int64, device: device, generator: _generator).narrow(0, 0, take));
+        return rows.Select(randperm(count, dtype: ScalarType.Int64, device: device, generator: _generator).narrow(0, 0, take));
     }
 
     /// <summary>Hands over the captured (G, rows, n) tensor, owned by the caller (or <c>null</c> when nothing was

@@ -40,7 +40,7 @@ internal sealed class LinearAdapter : LayerAdapter
             return;
         }
 
-        var rows = source.reshape(1, -1, _inFeatures);
+        var rows = RowSource.Of(source.reshape(1, -1, _inFeatures));
         for (int v = 0; v < _views.Length; v++)
             receiver.Deliver(v, rows);
     }

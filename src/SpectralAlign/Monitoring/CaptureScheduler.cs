@@ -78,10 +78,23 @@ internal sealed class CaptureScheduler(int interval, int silentHookSteps, StepPu
             long step = scheduler.CurrentStep;
             foreach (var layer in watch.Layers)
                 layer.LastCallStep = step;
-            return !scheduler._stopped && scheduler.IsMeasuredStep(step) && module.training;
+            return !scheduler._stopped && scheduler.IsMeasuredStep(step) && module.training && !SampleFull();
         }
 
-        public void Deliver(int view, Tensor rows, RowRecovery? recovery = null)
+        /// <summary>Whether every view of the watch already has its full sample for this step (with gradient
+        /// accumulation, usually after the first micro-batch): the call then captures nothing.</summary>
+        private bool SampleFull()
+        {
+            foreach (var layer in watch.Layers)
+            {
+                if (!layer.Capture.IsFull)
+                    return false;
+            }
+
+            return true;
+        }
+
+        public void Deliver(int view, RowSource rows, Func<RowRecovery>? recovery = null)
         {
             var profile = scheduler.Profile;
             long start = profile is null ? 0 : CostProfile.Now;

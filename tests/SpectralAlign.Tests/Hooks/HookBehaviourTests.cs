@@ -94,9 +94,9 @@ public sealed class HookBehaviourTests
     }
 
     [Theory]
-    [InlineData(32, 16, 1.0)]   // first micro-batch fills the sample: only it is measured
-    [InlineData(10, 16, 0.25)]  // 10 rows of +v, then 6 of the 32 rows of −v: mean = (10 − 6) / 16
-    public void Step_GradientAccumulation_FillsSampleFromMicroBatchesInCallOrder(int firstRows, int maxSamples, double expectedAbsMean)
+    [InlineData(32, 16, 1.0, 32)]   // first micro-batch fills the sample: only it is measured (and counted)
+    [InlineData(10, 16, 0.25, 42)]  // 10 rows of +v, then 6 of the 32 rows of −v: mean = (10 − 6) / 16
+    public void Step_GradientAccumulation_FillsSampleFromMicroBatchesInCallOrder(int firstRows, int maxSamples, double expectedAbsMean, int expectedInputRows)
     {
         var (layer, plus, minus) = RankOneLayerWithInputs();
         using var _ = layer;
@@ -115,8 +115,63 @@ public sealed class HookBehaviourTests
         var measured = harness.Last("l");
         Assert.Equal(maxSamples, measured.Stats.Count);
         Assert.Equal(expectedAbsMean, measured.Stats.AbsMean, 1e-6);
-        Assert.Equal(firstRows + 32, measured.InputRows);
+        Assert.Equal(expectedInputRows, measured.InputRows);
     }
+
+    [Theory]
+    [InlineData("linear", 1)]
+    [InlineData("conv", 1)]
+    [InlineData("attention", 4)]
+    public void Step_MicroBatchesEachFillingTheSample_CapturesOnlyTheFirstAndMeasuresAsIfAlone(string kind, int views)
+    {
+        var (accumulated, accumulatedCaptures) = MeasureMicroBatches(kind, microBatches: 3);
+        var (alone, aloneCaptures) = MeasureMicroBatches(kind, microBatches: 1);
+
+        // One capture per view, by the first micro-batch; the later ones find the sample full and return at once.
+        Assert.Equal(views, aloneCaptures);
+        Assert.Equal(views, accumulatedCaptures);
+        Assert.Equal(views, accumulated.Count);
+        Assert.Equal(alone.Count, accumulated.Count);
+        for (int i = 0; i < alone.Count; i++)
+            Measurements.AssertIdentical(alone[i], accumulated[i]);
+    }
+
+    /// <summary>One measured step of a freshly seeded <paramref name="kind"/> layer over <paramref name="microBatches"/>
+    /// micro-batches of 32 rows each (the sample holds 16), with the hook captures counted by a cost profile.</summary>
+    private static (IReadOnlyList<LayerMeasurement> Measurements, long Captures) MeasureMicroBatches(string kind, int microBatches)
+    {
+        manual_seed(21);
+        using nn.Module module = kind switch
+        {
+            "linear" => Layers.Gapped(8, 8, ScalarType.Float32, seed: 22),
+            "conv" => nn.Conv2d(2, 4, 3),
+            _ => nn.MultiheadAttention(12, 3),
+        };
+        using var harness = new MonitorHarness(new SpectralMonitorOptions { Interval = 1, MaxSamplesPerLayer = 16, Seed = 5 });
+        var profile = new SpectralAlign.Spectral.CostProfile();
+        harness.Monitor.Profile = profile;
+        using var watch = harness.Monitor.Watch(module, kind);
+        using (var scope = NewDisposeScope())
+        using (no_grad())
+        {
+            for (int i = 0; i < microBatches; i++)
+            {
+                long seed = 30 + i;
+                _ = module switch
+                {
+                    Linear linear => linear.call(Layers.Randn([32, 8], ScalarType.Float32, seed)),
+                    Conv2d conv => conv.call(Layers.Randn([2, 2, 6, 6], ScalarType.Float32, seed)),   // 2 × 4 × 4 patches
+                    MultiheadAttention attention => Attend(attention, Layers.Randn([8, 4, 12], ScalarType.Float32, seed)),
+                    _ => throw new InvalidOperationException(kind),
+                };
+            }
+        }
+
+        harness.Monitor.Step();
+        return (harness.Measurements, profile.CaptureCalls);
+    }
+
+    private static Tensor Attend(MultiheadAttention attention, Tensor sequence) => attention.call(sequence, sequence, sequence).Item1;
 
     [Fact]
     public void Step_Interval4_OnlyEveryFourthStepIsMeasured()

@@ -17,7 +17,7 @@ public sealed class HostRowIndexTests
         long before = Tensor.TotalCount;
         foreach (var (seed, take) in new[] { (1UL, 40), (2UL, 40), (3UL, 7), (4UL, 64), (5UL, 40) })
         {
-            using var selected = index.Select(rows, seed, 500, take);
+            using var selected = index.Select(RowSource.Of(rows), seed, 500, take);
             var expected = new long[take];
             RowSampler.Draw(seed, 500, expected);
             // Row r of the input is (2r, 2r + 1).
@@ -30,7 +30,7 @@ public sealed class HostRowIndexTests
         index.Release();
         Assert.Equal(before, Tensor.TotalCount);
         index.Dispose();
-        using (var again = index.Select(rows, 9, 500, 40))   // after Dispose: a tensor of its own, released at once
+        using (var again = index.Select(RowSource.Of(rows), 9, 500, 40))   // after Dispose: a tensor of its own, released at once
             Assert.Equal(before + 1, Tensor.TotalCount);
         Assert.Equal(before, Tensor.TotalCount);
     }

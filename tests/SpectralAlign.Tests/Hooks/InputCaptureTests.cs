@@ -176,18 +176,17 @@ public sealed class InputCaptureTests
     }
 
     [Fact]
-    public void Add_WithRecovery_RunsItAtTakeNotInTheHook_AndReleasesItsTensors()
+    public void Add_WithRecovery_MadeOnlyForKeptRows_RunsAtTakeNotInTheHook_AndReleasesItsTensors()
     {
         using var capture = new InputCapture("l", capacity: 4, seed: 1);
-        int applied = 0;
+        int applied = 0, made = 0;
         var kept = ones(1);
-        var dropped = ones(1);
         using var input = full(1, 4, 2, 3f);
-        capture.Add(0, input, new RowRecovery(r => { applied++; return r * 2; }, kept));
-        capture.Add(0, input, new RowRecovery(r => { applied++; return r; }, dropped));   // no room left
+        capture.Add(0, input, () => { made++; return new RowRecovery(r => { applied++; return r * 2; }, kept); });
+        capture.Add(0, input, () => { made++; return new RowRecovery(r => { applied++; return r; }); });   // no room left
 
+        Assert.Equal(1, made);
         Assert.Equal(0, applied);
-        Assert.True(dropped.IsInvalid);
         var (rows, _) = capture.Take();
         using var _ = rows;
         Assert.Equal(1, applied);
