@@ -454,6 +454,7 @@ public sealed class SpectralMonitor : IDisposable
             _runner.TakeFinished()?.Dispose();
             _scheduler.Stop();
             _registry.Clear();
+            _engine.Dispose();
         }
     }
 

@@ -32,6 +32,8 @@ internal sealed class Bucket
     private readonly Tensor _projection;   // (n, r) Ω of the update sketch
     private readonly Tensor[] _previousSketch; // per run (L_r·G, r, m_r) float64 (zeros where there is none)
     private readonly AlignmentSummary _summary;
+    private readonly RowWorkspace? _workspace;  // where RowAlignment widens the rows, slot _slot
+    private readonly int _slot;
     private Tensor _basis;                 // (L·G, n, k)
     private IReadOnlyList<Tensor>? _leftVectors; // per run (L_r·G, m_r)
     private Tensor? _rightVectors;         // (L·G, n) v1
@@ -41,8 +43,10 @@ internal sealed class Bucket
     private double[]? _host;
     private int _hostOffset;
 
-    public Bucket(int[] members, IReadOnlyList<LayerInput> layers, EngineSettings options, AlignmentSummary summary, bool allowUnscaled = true)
+    public Bucket(int[] members, IReadOnlyList<LayerInput> layers, EngineSettings options, AlignmentSummary summary, bool allowUnscaled = true, RowWorkspace? workspace = null, int slot = 0)
     {
+        _workspace = workspace;
+        _slot = slot;
         _members = members;
         _summary = summary;
         var first = layers[members[0]];
@@ -270,7 +274,7 @@ internal sealed class Bucket
         columns[ResultField.UpdateSquared] = _updateSquared!;
         profile?.Add(CostProfile.Phase.Iteration, start);
         start = profile is null ? 0 : CostProfile.Now;
-        _alignment ??= new RowAlignment(_rows);
+        _alignment ??= new RowAlignment(_rows, _workspace, _slot);
         _alignment.Compute(ritz.V, columns);
 
         // Per layer: the block-diagonal operator's σ1 is the largest group σ1, its σ2 the second largest of all

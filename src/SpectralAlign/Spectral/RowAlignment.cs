@@ -13,10 +13,10 @@ namespace SpectralAlign.Spectral;
 /// </summary>
 /// <remarks>
 /// The rows arrive in the capture's dtype (<see cref="RowStack"/>: float32 unless they are float64); their largest
-/// |element| and the zeroing of non-finite entries are exact there, and only then are they widened to float64, so
-/// neither 1e30 nor denormal float32 rows overflow or underflow in the norms (every float32, bfloat16 or float16
-/// value squares into float64's range). Full passes over the rows: two reductions for |h|max and one in-place zeroing
-/// in the narrow dtype, the widening copy, one norm and three matrix-vector products (S and hᵢ·S once per
+/// |element| is exact there, and then they are widened to float64 (into the engine's <see cref="RowWorkspace"/>, kept
+/// between measurements), so neither 1e30 nor denormal float32 rows overflow or underflow in the norms (every float32,
+/// bfloat16 or float16 value squares into float64's range). Full passes over the rows: two reductions for |h|max in the
+/// narrow dtype, the widening copy, one in-place zeroing of non-finite entries, one norm and three matrix-vector products (S and hᵢ·S once per
 /// measurement, hᵢ·v per call), each with its one-row factor on the left (see WeightRuns.Times): a two-row factor
 /// [v, S] in one product is slower than two one-row products (a small matrix product instead of a matrix-vector one).
 /// </remarks>
@@ -33,9 +33,12 @@ internal sealed class RowAlignment
     private readonly long _layers;
 
     /// <summary>The parts that do not depend on v1, computed once per measurement.</summary>
-    /// <param name="stack">The bucket's rows; its <see cref="RowStack.Rows"/> are overwritten (non-finite entries
-    /// are zeroed).</param>
-    public RowAlignment(RowStack stack)
+    /// <param name="stack">The bucket's rows (only read, unless they are float64 already: then non-finite entries are
+    /// zeroed in place).</param>
+    /// <param name="workspace">Where the float64 copy goes (<see cref="RowWorkspace"/>), or <c>null</c> for a new
+    /// tensor.</param>
+    /// <param name="slot">The bucket's slot in <paramref name="workspace"/>.</param>
+    public RowAlignment(RowStack stack, RowWorkspace? workspace = null, int slot = 0)
     {
         var rows = stack.Rows;
         _layers = rows.shape[0] / stack.Groups;
@@ -44,8 +47,9 @@ internal sealed class RowAlignment
         // too) and NaN for 0, ∞ and NaN. Three small operations, two of them kernels the rows need anyway: after a
         // training step each new kernel costs tens of µs (cold code), more than the small tensors it reads.
         var valid = _rowMax.div(_rowMax).nan_to_num_(0, 0, 0).to(ScalarType.Float64);
-        // A non-finite row must not reach the sums below: zeroed in the narrow dtype (fewer bytes), then widened.
-        _rows = rows.nan_to_num_(0, 0, 0).to(ScalarType.Float64);
+        // Widened (exactly), then a non-finite entry zeroed, so that no non-finite row reaches the sums below (the same
+        // values as zeroing in the narrow dtype first: widening keeps every finite value and every NaN and ∞).
+        _rows = (rows.dtype == ScalarType.Float64 || workspace is null ? rows.to(ScalarType.Float64) : workspace.Widen(slot, rows)).nan_to_num_(0, 0, 0);
         _norm = linalg.norm(_rows, [2], false);
         var sum = bmm(valid.unsqueeze(1), _rows);                   // (units, 1, n) S
         _dotSum = bmm(sum, _rows.transpose(1, 2)).squeeze(1);

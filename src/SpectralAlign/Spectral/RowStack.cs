@@ -26,7 +26,7 @@ internal sealed class RowStack
     }
 
     /// <summary>(L·G, M, n) float32 or float64, zero beyond each layer's rows; a fresh tensor that
-    /// <see cref="RowAlignment"/> may overwrite.</summary>
+    /// <see cref="RowAlignment"/> may overwrite (when it is float64 already).</summary>
     public Tensor Rows { get; }
 
     /// <summary>G.</summary>

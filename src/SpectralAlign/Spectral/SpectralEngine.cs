@@ -11,9 +11,10 @@ namespace SpectralAlign.Spectral;
 /// A bucket keeps iterating (with further transfers) only while a residual is above the tolerance, which happens on
 /// cold starts and after abrupt weight changes.
 /// </summary>
-internal sealed class SpectralEngine(EngineSettings options)
+internal sealed class SpectralEngine(EngineSettings options) : IDisposable
 {
     private readonly AlignmentSummary _summary = new(options.HistogramBins);
+    private readonly RowWorkspace _rowWorkspace = new();
 
     /// <summary>When set, accumulates the time of each phase.</summary>
     public CostProfile? Profile { get; set; }
@@ -49,7 +50,7 @@ internal sealed class SpectralEngine(EngineSettings options)
         var profile = Profile;
         long start = profile is null ? 0 : CostProfile.Now;
         var buckets = Bucketing.Buckets(layers, options.SubspaceDimension)
-            .Select(members => new Bucket(members, layers, options, _summary))
+            .Select((members, slot) => new Bucket(members, layers, options, _summary, workspace: _rowWorkspace, slot: slot))
             .ToList();
         profile?.Add(CostProfile.Phase.Assembly, start);
         foreach (var bucket in buckets)
@@ -63,7 +64,7 @@ internal sealed class SpectralEngine(EngineSettings options)
         {
             if (!buckets[b].Overflowed())
                 continue;
-            buckets[b] = new Bucket(buckets[b].Members, layers, options, _summary, allowUnscaled: false);
+            buckets[b] = new Bucket(buckets[b].Members, layers, options, _summary, allowUnscaled: false, _rowWorkspace, b);
             buckets[b].Compute(profile);
             rescaled.Add(buckets[b]);
         }
@@ -91,6 +92,12 @@ internal sealed class SpectralEngine(EngineSettings options)
         profile?.Add(CostProfile.Phase.Completion, start);
         return measurements;
     }
+
+    /// <summary>Tensors the engine holds between measurements (its <see cref="RowWorkspace"/>).</summary>
+    public int HeldTensors => _rowWorkspace.Held;
+
+    /// <summary>Releases the tensors kept between measurements; the layers' states are the caller's.</summary>
+    public void Dispose() => _rowWorkspace.Dispose();
 
     /// <summary>Copies the results of <paramref name="buckets"/> to the host, with the upstream alignments of the
     /// layers on their devices (from the current vectors of <paramref name="all"/>): one transfer per device, into a

@@ -48,7 +48,7 @@ public static class OfflineAnalyzer
         var measurements = new List<LayerMeasurement>();
         var alerts = new List<CollapseAlert>();
         var sinkList = sinks?.ToArray() ?? [];
-        var engine = new SpectralEngine(replayOptions.ToEngineSettings());
+        using var engine = new SpectralEngine(replayOptions.ToEngineSettings());
         var detector = new CollapseDetector(replayOptions.Detection);
 
         // Each step's layers in first-appearance order: the order the capturing monitor watched them.

@@ -11,7 +11,7 @@ namespace SpectralAlign.Tests.Spectral;
 public sealed class MemoryTests
 {
     [Fact]
-    public void Step_ManyMeasuredSteps_HoldsOneTensorPerBucketTwoPerRunAndOnePerLayer_AndReleasesThemOnDispose()
+    public void Step_ManyMeasuredSteps_HoldsTwoTensorsPerBucketTwoPerRunAndOnePerLayer_AndReleasesThemOnDispose()
     {
         const int steps = 200;
         var (plain, _, _) = LiveTensorsPerStep(monitored: false, steps);
@@ -19,13 +19,14 @@ public sealed class MemoryTests
 
         // Same training loop, same point of each step: the difference is what the monitor holds, constant over time.
         // Two buckets: the 48 × 32 layer alone, the 48 × 48 and 10 × 48 layers (same input width) together, in two
-        // runs (different output widths).
+        // runs (different output widths). Per bucket its warm basis and the engine's float64 row workspace
+        // (RowWorkspace), per run u1 and the update sketch, per layer Ω.
         Assert.Equal(3, layers);
         const int buckets = 2, runs = 3;
         var extra = monitored.Zip(plain, (a, b) => a - b).ToList();
         Assert.Equal(steps - 1, extra.Count);
-        Assert.All(extra, e => Assert.Equal(buckets + (2 * runs) + layers, e));
-        Assert.Equal(buckets + (2 * runs) + layers, released);   // disposing the monitor frees exactly those
+        Assert.All(extra, e => Assert.Equal((2 * buckets) + (2 * runs) + layers, e));
+        Assert.Equal((2 * buckets) + (2 * runs) + layers, released);   // disposing the monitor frees exactly those
     }
 
     private static (List<long> Counts, int Layers, long Released) LiveTensorsPerStep(bool monitored, int steps)

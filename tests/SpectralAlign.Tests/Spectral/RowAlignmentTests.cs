@@ -165,14 +165,53 @@ public sealed class RowAlignmentTests
     [Fact]
     public void RowStack_OneLayer_CopiesTheRows()
     {
+        // Float64 rows are zeroed in place in the stack (no widening copy): the stack must be a copy of the caller's.
         using var scope = NewDisposeScope();
-        var rows = EngineHarness.OffsetRows(1, 8, 6, ScalarType.Float32, seed: 91);
-        rows[0, 2, 4] = tensor(float.NaN);
+        var rows = EngineHarness.OffsetRows(1, 8, 6, ScalarType.Float64, seed: 91);
+        rows[0, 2, 4] = tensor(double.NaN);
         var stack = new RowStack([rows], 1, 6, CPU);
         _ = new RowAlignment(stack);
 
-        Assert.True(float.IsNaN(rows[0, 2, 4].item<float>()));
-        Assert.Equal(0, stack.Rows[0, 2, 4].item<float>());
+        Assert.True(double.IsNaN(rows[0, 2, 4].item<double>()));
+        Assert.Equal(0, stack.Rows[0, 2, 4].item<double>());
         Assert.Equal(1, rows.isnan().sum().item<long>());
+    }
+
+    [Fact]
+    public void RowAlignment_Float32RowsThroughTheWorkspace_SameValuesAsANewTensorAndTheStackIsLeftAsItWas()
+    {
+        // The workspace path (widen into a kept float64 tensor, then zero non-finite entries) against the plain one
+        // (a new float64 tensor), on rows with NaN, ±∞, zero and padding rows; twice, so the second call reuses the kept
+        // tensor with stale values in it.
+        using var scope = NewDisposeScope();
+        using var workspace = new RowWorkspace();
+        var v = EngineHarness.OffsetRows(1, 2, 6, ScalarType.Float32, seed: 93).select(0, 0);   // (units, n): one per layer
+        for (int call = 0; call < 2; call++)
+        {
+            var first = EngineHarness.OffsetRows(1, 8, 6, ScalarType.Float32, seed: 92 + call);
+            first[0, 2, 4] = tensor(float.NaN);
+            first[0, 3, 1] = tensor(float.PositiveInfinity);
+            first[0, 5] = zeros(6);
+            var second = EngineHarness.OffsetRows(1, 5, 6, ScalarType.Float32, seed: 95 + call);   // padded to 8
+            second[0, 0, 0] = tensor(float.NegativeInfinity);
+            RowStack Stack() => new([first, second], 1, 6, CPU);
+            var kept = Stack();
+            var before = kept.Rows.clone();
+
+            var plain = Columns(new RowAlignment(Stack()), v);
+            var throughWorkspace = Columns(new RowAlignment(kept, workspace, slot: 0), v);
+
+            Assert.Equal(1, workspace.Held);
+            foreach (var (field, expected) in plain)
+                Assert.True(expected.allclose(throughWorkspace[field], rtol: 0, atol: 0, equal_nan: true), $"{field} differs on call {call}");
+            Assert.True(before.allclose(kept.Rows, rtol: 0, atol: 0, equal_nan: true), "the float32 stack was changed");
+        }
+    }
+
+    private static Dictionary<ResultField, Tensor> Columns(RowAlignment alignment, Tensor v)
+    {
+        var columns = new Dictionary<ResultField, Tensor>();
+        alignment.Compute(v, columns);
+        return columns;
     }
 }

@@ -30,7 +30,7 @@ public sealed class ScalarLifetimeTests
         using var upperRows = EngineHarness.OffsetRows(1, 30, 12, ScalarType.Float32, seed: 6);
         using var lower = weight.narrow(0, 0, 1);
         using var lowerRows = rows.narrow(0, 0, 1);
-        var engine = new SpectralEngine(EngineHarness.Options().ToEngineSettings());
+        using var engine = new SpectralEngine(EngineHarness.Options().ToEngineSettings());
         Func<double[]> measure = path.StartsWith("cold,", StringComparison.Ordinal)
             ? () => Fingerprint([EngineHarness.MeasureOnce(weight, rows).Measurement])
             : () =>

@@ -91,7 +91,8 @@ public sealed class SpectralEngineTests
         using var weight = EngineHarness.GappedWeight(2, 14, 10, ScalarType.Float32, seed: 45);
         using var rows = EngineHarness.OffsetRows(2, 30, 10, ScalarType.Float32, seed: 46);
         using var state = new SpectralState();
-        var m = EngineHarness.Measure(new SpectralEngine(EngineHarness.Options().ToEngineSettings()), 0, weight, rows, state);
+        using var engine = new SpectralEngine(EngineHarness.Options().ToEngineSettings());
+        var m = EngineHarness.Measure(engine, 0, weight, rows, state);
 
         Assert.Equal(m.SpectralNorm, state.Sigma1);
         Assert.Equal(new long[] { 2, 14 }, state.LeftVector!.shape);
@@ -171,7 +172,7 @@ public sealed class SpectralEngineTests
         using var weight = EngineHarness.GappedWeight(1, 20, 16, ScalarType.Float32, seed: 41);
         using var rows = EngineHarness.OffsetRows(1, 60, 16, ScalarType.Float32, seed: 42);
         using var state = new SpectralState();
-        var engine = new SpectralEngine(EngineHarness.Options().ToEngineSettings());
+        using var engine = new SpectralEngine(EngineHarness.Options().ToEngineSettings());
 
         var first = EngineHarness.Measure(engine, 0, weight, rows, state);
         var second = EngineHarness.Measure(engine, 1, weight, rows, state);
@@ -193,7 +194,7 @@ public sealed class SpectralEngineTests
         using var rowsCopy = rows.clone();
 
         using var state = new SpectralState();
-        var engine = new SpectralEngine(EngineHarness.Options().ToEngineSettings());
+        using var engine = new SpectralEngine(EngineHarness.Options().ToEngineSettings());
         EngineHarness.Measure(engine, 0, weight, rows, state);
         EngineHarness.Measure(engine, 1, weight, rows, state);   // the warm, unscaled path uses the weight itself
 
@@ -212,7 +213,8 @@ public sealed class SpectralEngineTests
         var rows = shapes.Select((s, i) => EngineHarness.OffsetRows(s.G, 40 + i, s.N, s.Type, seed: 70 + i)).ToArray();
         var states = shapes.Select(_ => new SpectralState()).ToArray();
 
-        var together = new SpectralEngine(EngineHarness.Options().ToEngineSettings()).Measure(5, shapes.Select((_, i) => new LayerInput($"l{i}", weights[i], rows[i], 1000, states[i])).ToList());
+        using var togetherEngine = new SpectralEngine(EngineHarness.Options().ToEngineSettings());
+        var together = togetherEngine.Measure(5, shapes.Select((_, i) => new LayerInput($"l{i}", weights[i], rows[i], 1000, states[i])).ToList());
 
         Assert.Equal(shapes.Select((_, i) => $"l{i}"), together.Select(m => m.Layer));
         for (int i = 0; i < shapes.Length; i++)
@@ -298,7 +300,7 @@ public sealed class SpectralEngineTests
         using var weight = EngineHarness.GappedWeight(1, 16, 16, ScalarType.Float32, seed: 5);
         using var input = EngineHarness.OffsetRows(1, rows, 16, ScalarType.Float32, seed: 6);
         using var state = new SpectralState();
-        var engine = new SpectralEngine(EngineHarness.Options().ToEngineSettings());
+        using var engine = new SpectralEngine(EngineHarness.Options().ToEngineSettings());
         for (int step = 0; step < 3; step++)
             EngineHarness.Measure(engine, step, weight, input, state);
 

@@ -76,7 +76,7 @@ public sealed class SubspaceIterationTests
         using var rows = EngineHarness.OffsetRows(1, 30, 10, ScalarType.Float32, seed: 9);
         using var slow = new SpectralState();
         using var fast = new SpectralState();
-        var engine = new SpectralEngine(options.ToEngineSettings());
+        using var engine = new SpectralEngine(options.ToEngineSettings());
         LayerMeasurement[] Measure(long step) =>
             engine.Measure(step, [new LayerInput("slow", slowWeight, rows, 30, slow), new LayerInput("fast", fastWeight, rows, 30, fast)]);
         Measure(0);   // cold starts: both converge within the step

@@ -24,7 +24,7 @@ public sealed class UpdateRatioTests
         using var second = (baseWeight + delta).to(ScalarType.Float32);
         using var rows = EngineHarness.OffsetRows(groups, 20, inFeatures, ScalarType.Float32, seed: 4);
         using var state = new SpectralState();
-        var engine = new SpectralEngine(EngineHarness.Options().ToEngineSettings());
+        using var engine = new SpectralEngine(EngineHarness.Options().ToEngineSettings());
 
         var before = EngineHarness.Measure(engine, 0, first, rows, state);
         var after = EngineHarness.Measure(engine, 1, second, rows, state);
@@ -44,7 +44,7 @@ public sealed class UpdateRatioTests
         var changed = new[] { weights[0].clone(), weights[1] * 1.5f };   // the second grows by 50%: ratio 1/3
         var rows = EngineHarness.OffsetRows(1, 20, 16, ScalarType.Float32, seed: 5);
         var states = new[] { new SpectralState(), new SpectralState() };
-        var engine = new SpectralEngine(EngineHarness.Options().ToEngineSettings());
+        using var engine = new SpectralEngine(EngineHarness.Options().ToEngineSettings());
 
         engine.Measure(0, weights.Select((w, i) => new LayerInput($"l{i}", w, rows, 20, states[i])).ToList());
         var second = engine.Measure(1, changed.Select((w, i) => new LayerInput($"l{i}", w, rows, 20, states[i])).ToList());
@@ -68,7 +68,7 @@ public sealed class UpdateRatioTests
         const int n = 12, m = 6, trials = 200;
         using var generator = new Generator(11);
         using var baseWeight = EngineHarness.GappedWeight(1, m, n, ScalarType.Float64, seed: 9);
-        var engine = new SpectralEngine(EngineHarness.Options().ToEngineSettings());
+        using var engine = new SpectralEngine(EngineHarness.Options().ToEngineSettings());
         double sum = 0;
         for (int t = 0; t < trials; t++)
         {

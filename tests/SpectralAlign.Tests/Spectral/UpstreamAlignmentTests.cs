@@ -49,7 +49,8 @@ public sealed class UpstreamAlignmentTests
         try
         {
             var inputs = weights.Select((w, i) => new LayerInput($"l{i}", w.dim() == 2 ? w.unsqueeze(0) : w, null, 0, states[i]) { Upstream = upstream[i] }).ToList();
-            return new SpectralEngine(EngineHarness.Options().ToEngineSettings()).Measure(0, inputs);
+            using var engine = new SpectralEngine(EngineHarness.Options().ToEngineSettings());
+            return engine.Measure(0, inputs);
         }
         finally
         {
@@ -164,7 +165,7 @@ public sealed class UpstreamAlignmentTests
         using var downBefore = down.clone();
         using var upState = new SpectralState();
         using var downState = new SpectralState();
-        var engine = new SpectralEngine(EngineHarness.Options().ToEngineSettings());
+        using var engine = new SpectralEngine(EngineHarness.Options().ToEngineSettings());
         LayerInput[] Inputs() => [new("up", up.unsqueeze(0), null, 0, upState), new("down", down.unsqueeze(0), null, 0, downState) { Upstream = 0 }];
         engine.Measure(0, Inputs());   // cold start (may read back more than once)
 

@@ -16,7 +16,8 @@ internal static class EngineHarness
     public static (LayerMeasurement Measurement, double[][] V1) MeasureOnce(Tensor weight, Tensor? rows, SpectralMonitorOptions? options = null, long seenRows = -1)
     {
         using var state = new SpectralState();
-        var m = Measure(new SpectralEngine((options ?? Options()).ToEngineSettings()), 0, weight, rows, state, seenRows);
+        using var engine = new SpectralEngine((options ?? Options()).ToEngineSettings());
+        var m = Measure(engine, 0, weight, rows, state, seenRows);
         return (m, state.Basis is null ? [] : V1(state));
     }
 
