@@ -3,7 +3,6 @@ using System.Globalization;
 using Microsoft.Extensions.Logging;
 using SpectralAlign.Guard;
 using SpectralAlign.Guard.LearningRate;
-using SpectralAlign.Guard.Remedies;
 using SpectralAlign.Guard.Snapshots;
 using SpectralAlign.Telemetry;
 using TorchSharp.Modules;
@@ -65,13 +64,12 @@ public sealed partial class TrainingGuard : IDisposable
     private readonly ILogger _logger;
     private readonly MonitorLayerAccess _layers;
     private readonly SnapshotStore _snapshots;
-    private readonly LearningRateScaler _scaler;
+    private readonly LearningRateRecovery _learningRate;
     private readonly LossSpikeCheck _spikes;
-    private readonly LayerCorrector _corrector;
+    private readonly GuardCorrections _corrections;
     private readonly object _pendingGate = new();
     private readonly List<CollapseAlert> _pendingAlerts = [];
     private readonly List<GuardTrigger> _pendingTrips = [];
-    private RecoverySchedule _schedule = RecoverySchedule.None;
     private long _step;
     private long? _episodeStart;
     private long _lastTrigger = long.MinValue;
@@ -107,9 +105,9 @@ public sealed partial class TrainingGuard : IDisposable
         _logger = SafeLogger.Wrap(logger);
         _layers = new MonitorLayerAccess(monitor, model);
         _snapshots = new SnapshotStore(copy.SnapshotCount);
-        _scaler = new LearningRateScaler(optimizer);
+        _learningRate = new LearningRateRecovery(optimizer, _logger);
         _spikes = new LossSpikeCheck(copy.LossSpikeWindow, copy.LossSpikeFactor, copy.LossSpikeDeviations);
-        _corrector = new LayerCorrector(_layers, model, _optimizer, copy, RemedySettings.Default);
+        _corrections = new GuardCorrections(_layers, model, _optimizer, copy, _logger);
         _step = monitor.CurrentStep;
         monitor.CollapseDetected += OnAlert;
     }
@@ -124,7 +122,7 @@ public sealed partial class TrainingGuard : IDisposable
 
     /// <summary>The learning-rate factor in force (1 when none). A loop that sets the learning rate itself multiplies
     /// its value by this.</summary>
-    public double LearningRateScale => _scaler.Scale;
+    public double LearningRateScale => _learningRate.Scale;
 
     /// <summary>Interventions made so far.</summary>
     public int Interventions { get; private set; }
@@ -165,10 +163,10 @@ public sealed partial class TrainingGuard : IDisposable
                 action = OnTriggers(step, triggers);
             else if (_episodeStart is not null && step - _lastTrigger >= _options.QuietSteps)
                 _episodeStart = null;
-            RunSchedule(step);
+            _corrections.RunSchedule(step);
             if (_episodeStart is null && double.IsFinite(loss) && (step % _options.SnapshotInterval == 0 || _snapshots.Count == 0))
                 TakeSnapshot(step);
-            UpdateLearningRate(step + 1);
+            _learningRate.Update(step + 1);
         }
 #pragma warning disable CA1031 // The guard must never stop the training loop it protects.
         catch (Exception ex)
@@ -316,7 +314,7 @@ public sealed partial class TrainingGuard : IDisposable
             Action = GuardAction.Exhausted,
             Triggers = triggers,
             EpisodeStartStep = _episodeStart ?? step,
-            LearningRateScale = _scaler.Scale,
+            LearningRateScale = _learningRate.Scale,
             Problem = $"the guard has made its {_options.MaxInterventions} interventions",
         };
         GuardTelemetry.Intervened(GuardAction.Exhausted);
@@ -345,14 +343,8 @@ public sealed partial class TrainingGuard : IDisposable
 
         _spikes.Reset();
         if (_options.LearningRateFactor < 1)
-        {
-            _schedule = _schedule.BackOff(step + 1, _options.LearningRateFactor, _options.MinLearningRateScale, _options.LearningRateHoldSteps, _options.LearningRateRecoverySteps);
-            UpdateLearningRate(step + 1);
-        }
-
-        var corrections = _options.Correction == SpectralCorrection.None
-            ? []
-            : CorrectLayers(step, _options.Correction, LayersToCorrect(triggers), target);
+            _learningRate.BackOff(step + 1, _options);
+        var corrections = _corrections.OnIntervention(step, triggers, target);
         Interventions++;
         _lastIntervention = step;
         var action = restored is null ? GuardAction.Adjusted : GuardAction.RolledBack;
@@ -364,7 +356,7 @@ public sealed partial class TrainingGuard : IDisposable
             Triggers = triggers,
             EpisodeStartStep = episodeStart,
             RestoredSnapshotStep = restored,
-            LearningRateScale = _scaler.Scale,
+            LearningRateScale = _learningRate.Scale,
             Corrections = corrections,
             Problem = problem,
         };
@@ -396,66 +388,6 @@ public sealed partial class TrainingGuard : IDisposable
         return (true, marginMet ? null : $"rolled back to the oldest snapshot (step {target.Step}): none is {_options.RollbackMargin} steps older than the episode");
     }
 
-    private List<string> LayersToCorrect(IEnumerable<GuardTrigger> triggers)
-    {
-        var names = triggers.Where(t => t.Kind == GuardTriggerKind.Alert && t.Layer != CollapseAlert.RunLayer).Select(t => t.Layer).Distinct().ToList();
-        if (names.Count == 0 && _options.CorrectAllOnRunTrigger)
-            return [.. _layers.LayerNames];
-        if (!_options.CorrectAttentionPartner)
-            return names;
-        var watched = _layers.LayerNames;
-        foreach (var name in names.ToArray())
-        {
-            string? partner = name.EndsWith(".q", StringComparison.Ordinal) ? name[..^1] + "k"
-                : name.EndsWith(".k", StringComparison.Ordinal) ? name[..^1] + "q" : null;
-            if (partner is not null && !names.Contains(partner) && watched.Contains(partner))
-                names.Add(partner);
-        }
-
-        return names;
-    }
-
-    private List<LayerCorrection> CorrectLayers(long step, SpectralCorrection correction, IReadOnlyList<string> layers, TrainingSnapshot? reference)
-    {
-        var results = new List<LayerCorrection>(layers.Count);
-        foreach (var layer in layers)
-        {
-            LayerCorrection result;
-            try
-            {
-                result = _corrector.Correct(layer, correction, reference);
-            }
-#pragma warning disable CA1031 // One layer's failed correction must not stop the others or the loop.
-            catch (Exception ex)
-#pragma warning restore CA1031
-            {
-                Log.GuardFailed(_logger, step, $"{correction} of '{layer}'", ex);
-                result = new LayerCorrection(layer, correction, false, double.NaN, double.NaN, ex.Message);
-            }
-
-            if (result.Applied)
-                Log.GuardCorrected(_logger, correction, layer, step, result.SpectralNormBefore, result.SpectralNormAfter);
-            if (!result.Applied)
-                Log.GuardCorrectionRefused(_logger, correction, layer, step, result.Problem ?? "refused");
-            else if (result.Problem is not null)
-                Log.GuardMomentsKept(_logger, layer, result.Problem);
-            GuardTelemetry.Corrected(correction, result.Applied);
-            results.Add(result);
-        }
-
-        return results;
-    }
-
-    private void RunSchedule(long step)
-    {
-        if (_options.ScheduledCorrection == SpectralCorrection.None || (step + 1) % _options.ScheduleInterval != 0)
-            return;
-        var layers = _layers.LayerNames;
-        var results = CorrectLayers(step, _options.ScheduledCorrection, layers, reference: null);
-        int applied = results.Count(r => r.Applied);
-        Log.GuardScheduledCorrection(_logger, _options.ScheduledCorrection, step, applied, layers.Count);
-    }
-
     private void TakeSnapshot(long step)
     {
         long start = Stopwatch.GetTimestamp();
@@ -476,20 +408,5 @@ public sealed partial class TrainingGuard : IDisposable
         Log.GuardSnapshot(_logger, step, ms, _snapshots.Count, bytes);
         GuardTelemetry.SnapshotDuration.Record(ms);
         GuardTelemetry.SnapshotBytes.Record(bytes);
-    }
-
-    /// <summary>Sets the factor the schedule gives for the update of <paramref name="nextStep"/>.</summary>
-    private void UpdateLearningRate(long nextStep)
-    {
-        double scale = _schedule.ScaleAt(nextStep);
-        if (scale == _scaler.Scale)
-            return;
-        _scaler.SetScale(scale);
-        GuardTelemetry.LearningRateScale.Record(scale);
-        if (scale == 1)
-        {
-            _schedule = RecoverySchedule.None;
-            Log.GuardLearningRateRestored(_logger, nextStep);
-        }
     }
 }
