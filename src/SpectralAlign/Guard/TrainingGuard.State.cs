@@ -23,7 +23,7 @@ public sealed partial class TrainingGuard
         using var monitorState = new MemoryStream();
         _monitor.SaveState(monitorState);
         GuardStateSerializer.Write(stream, new GuardState(
-            _step, Interventions, _exhaustedRaised, _episodeStart, _lastTrigger, _lastIntervention, _learningRate.Schedule, _learningRate.SaveScaler(), _spikes.Save(), JsonNode.Parse(monitorState.ToArray())!));
+            _step, Interventions, _exhaustedRaised, _episodeStart, _lastTrigger, _lastIntervention, _learningRate.Schedule, _learningRate.SaveScaler(), _triggers.SaveLosses(), JsonNode.Parse(monitorState.ToArray())!));
     }
 
     /// <summary>Writes the state to a file (see <see cref="SaveState(Stream)"/>).</summary>
@@ -59,7 +59,7 @@ public sealed partial class TrainingGuard
         _lastTrigger = state.LastTrigger;
         _lastIntervention = state.LastIntervention;
         _learningRate.Restore(state.Schedule, state.Scaler);
-        _spikes.Restore(state.Losses);
+        _triggers.RestoreLosses(state.Losses);
         _snapshots.Clear();
         if (_monitor.CurrentStep != _step)
             problems.Add($"the monitor's step ({_monitor.CurrentStep}) differs from the guard's ({_step})");

@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Globalization;
 using Microsoft.Extensions.Logging;
 using SpectralAlign.Guard;
 using SpectralAlign.Guard.LearningRate;
@@ -65,11 +64,8 @@ public sealed partial class TrainingGuard : IDisposable
     private readonly MonitorLayerAccess _layers;
     private readonly SnapshotStore _snapshots;
     private readonly LearningRateRecovery _learningRate;
-    private readonly LossSpikeCheck _spikes;
     private readonly GuardCorrections _corrections;
-    private readonly object _pendingGate = new();
-    private readonly List<CollapseAlert> _pendingAlerts = [];
-    private readonly List<GuardTrigger> _pendingTrips = [];
+    private readonly TriggerInbox _triggers;
     private long _step;
     private long? _episodeStart;
     private long _lastTrigger = long.MinValue;
@@ -106,7 +102,7 @@ public sealed partial class TrainingGuard : IDisposable
         _layers = new MonitorLayerAccess(monitor, model);
         _snapshots = new SnapshotStore(copy.SnapshotCount);
         _learningRate = new LearningRateRecovery(optimizer, _logger);
-        _spikes = new LossSpikeCheck(copy.LossSpikeWindow, copy.LossSpikeFactor, copy.LossSpikeDeviations);
+        _triggers = new TriggerInbox(copy);
         _corrections = new GuardCorrections(_layers, model, _optimizer, copy, _logger);
         _step = monitor.CurrentStep;
         monitor.CollapseDetected += OnAlert;
@@ -158,7 +154,7 @@ public sealed partial class TrainingGuard : IDisposable
         var action = GuardAction.Continue;
         try
         {
-            var triggers = CollectTriggers(step, loss);
+            var triggers = _triggers.Collect(step, loss);
             if (triggers.Count > 0)
                 action = OnTriggers(step, triggers);
             else if (_episodeStart is not null && step - _lastTrigger >= _options.QuietSteps)
@@ -188,11 +184,7 @@ public sealed partial class TrainingGuard : IDisposable
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(reason);
         ObjectDisposedException.ThrowIf(_disposed, this);
-        lock (_pendingGate)
-        {
-            long step = Interlocked.Read(ref _step);
-            _pendingTrips.Add(new GuardTrigger(GuardTriggerKind.Manual, reason, CollapseAlert.RunLayer, step, step, "Trip"));
-        }
+        _triggers.Trip(reason, Interlocked.Read(ref _step));
     }
 
     /// <summary>Unsubscribes from the monitor and releases every snapshot. Idempotent. Does not dispose the monitor, the
@@ -224,13 +216,7 @@ public sealed partial class TrainingGuard : IDisposable
         }
     }
 
-    private void OnAlert(object? sender, CollapseAlert alert)
-    {
-        if (!_options.ActOnAlerts)
-            return;
-        lock (_pendingGate)
-            _pendingAlerts.Add(alert);
-    }
+    private void OnAlert(object? sender, CollapseAlert alert) => _triggers.Alert(alert);
 
     private void StepMonitor(long step, double loss)
     {
@@ -257,30 +243,6 @@ public sealed partial class TrainingGuard : IDisposable
 
         _monitorGone = true;
         Log.GuardMonitorDisposed(_logger, step);
-    }
-
-    private List<GuardTrigger> CollectTriggers(long step, double loss)
-    {
-        var triggers = new List<GuardTrigger>();
-        lock (_pendingGate)
-        {
-            triggers.AddRange(_pendingAlerts.Select(a => new GuardTrigger(GuardTriggerKind.Alert, a.Reason, a.Layer, a.Step, Math.Min(a.EpisodeStartStep, a.Step), a.Detail)));
-            triggers.AddRange(_pendingTrips);
-            _pendingAlerts.Clear();
-            _pendingTrips.Clear();
-        }
-
-        if (!double.IsFinite(loss))
-        {
-            if (_options.ActOnNonFiniteLoss)
-                triggers.Add(new GuardTrigger(GuardTriggerKind.NonFiniteLoss, "NonFiniteLoss", CollapseAlert.RunLayer, step, step, string.Create(CultureInfo.InvariantCulture, $"loss {loss}")));
-        }
-        else if (_options.DetectLossSpikes && _spikes.IsSpike(loss, out var detail))
-        {
-            triggers.Add(new GuardTrigger(GuardTriggerKind.LossSpike, "LossSpike", CollapseAlert.RunLayer, step, step, detail));
-        }
-
-        return triggers;
     }
 
     private GuardAction OnTriggers(long step, List<GuardTrigger> triggers)
@@ -341,7 +303,7 @@ public sealed partial class TrainingGuard : IDisposable
             }
         }
 
-        _spikes.Reset();
+        _triggers.ForgetLosses();
         if (_options.LearningRateFactor < 1)
             _learningRate.BackOff(step + 1, _options);
         var corrections = _corrections.OnIntervention(step, triggers, target);
