@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using Microsoft.Extensions.Logging;
 using SpectralAlign.Guard;
 using SpectralAlign.Guard.LearningRate;
@@ -57,12 +56,11 @@ namespace SpectralAlign;
 public sealed partial class TrainingGuard : IDisposable
 {
     private readonly SpectralMonitor _monitor;
-    private readonly nn.Module _model;
     private readonly OptimizerHelper _optimizer;
     private readonly TrainingGuardOptions _options;
     private readonly ILogger _logger;
     private readonly MonitorLayerAccess _layers;
-    private readonly SnapshotStore _snapshots;
+    private readonly SnapshotKeeper _snapshots;
     private readonly LearningRateRecovery _learningRate;
     private readonly GuardCorrections _corrections;
     private readonly TriggerInbox _triggers;
@@ -96,11 +94,10 @@ public sealed partial class TrainingGuard : IDisposable
         OptionProblems.ThrowIfAny(copy.Validate(), nameof(TrainingGuardOptions), nameof(options));
         ObjectDisposedException.ThrowIf(monitor.IsDisposed, monitor);
         _monitor = monitor;
-        _model = model;
         _options = copy;
         _logger = SafeLogger.Wrap(logger);
         _layers = new MonitorLayerAccess(monitor, model);
-        _snapshots = new SnapshotStore(copy.SnapshotCount);
+        _snapshots = new SnapshotKeeper(model, _optimizer, copy, _logger);
         _learningRate = new LearningRateRecovery(optimizer, _logger);
         _triggers = new TriggerInbox(copy);
         _corrections = new GuardCorrections(_layers, model, _optimizer, copy, _logger);
@@ -133,10 +130,10 @@ public sealed partial class TrainingGuard : IDisposable
     internal long SnapshotBytes => _snapshots.Bytes;
 
     /// <summary>The steps of the snapshots held, oldest first (for tests).</summary>
-    internal IReadOnlyList<long> SnapshotSteps => _snapshots.Snapshots.Select(s => s.Step).ToArray();
+    internal IReadOnlyList<long> SnapshotSteps => _snapshots.Steps;
 
     /// <summary>Test seam: called before each tensor of a rollback is written (see <see cref="SnapshotRestorer"/>).</summary>
-    internal Action<string>? RestoreFault { get; set; }
+    internal Action<string>? RestoreFault { get => _snapshots.RestoreFault; set => _snapshots.RestoreFault = value; }
 
     /// <summary>
     /// Call once per optimizer step, after <c>optimizer.step()</c>: steps the monitor with <paramref name="loss"/>,
@@ -161,7 +158,7 @@ public sealed partial class TrainingGuard : IDisposable
                 _episodeStart = null;
             _corrections.RunSchedule(step);
             if (_episodeStart is null && double.IsFinite(loss) && (step % _options.SnapshotInterval == 0 || _snapshots.Count == 0))
-                TakeSnapshot(step);
+                _snapshots.Take(step);
             _learningRate.Update(step + 1);
         }
 #pragma warning disable CA1031 // The guard must never stop the training loop it protects.
@@ -286,7 +283,7 @@ public sealed partial class TrainingGuard : IDisposable
 
     private GuardAction Intervene(long step, List<GuardTrigger> triggers, long episodeStart)
     {
-        var target = _snapshots.FindRollbackTarget(episodeStart, _options.RollbackMargin, out bool marginMet);
+        var target = _snapshots.FindRollbackTarget(episodeStart, out bool marginMet);
         long? restored = null;
         string? problem = null;
         if (_options.Rollback)
@@ -298,7 +295,7 @@ public sealed partial class TrainingGuard : IDisposable
             }
             else
             {
-                (bool done, problem) = Rollback(step, target, marginMet);
+                (bool done, problem) = _snapshots.RollBack(step, target, marginMet);
                 restored = done ? target.Step : null;
             }
         }
@@ -326,49 +323,5 @@ public sealed partial class TrainingGuard : IDisposable
         GuardTelemetry.Intervened(action);
         Raise(Intervened, record, nameof(Intervened));
         return action;
-    }
-
-    /// <summary>Rolls back to <paramref name="target"/>: whether it did, and what went differently from the policy.</summary>
-    private (bool Done, string? Problem) Rollback(long step, TrainingSnapshot target, bool marginMet)
-    {
-        try
-        {
-            SnapshotRestorer.Restore(target, _model, _optimizer, RestoreFault);
-        }
-        catch (SnapshotRestoreException ex)
-        {
-            Log.GuardRollbackFailed(_logger, target.Step, step, ex.StateIntact, ex);
-            return (false, $"the rollback failed: {ex.Message}");
-        }
-        catch (InvalidOperationException ex)
-        {
-            Log.GuardRollbackFailed(_logger, target.Step, step, true, ex);
-            return (false, $"the rollback failed: {ex.Message}");
-        }
-
-        _snapshots.DiscardNewerThan(target.Step);
-        return (true, marginMet ? null : $"rolled back to the oldest snapshot (step {target.Step}): none is {_options.RollbackMargin} steps older than the episode");
-    }
-
-    private void TakeSnapshot(long step)
-    {
-        long start = Stopwatch.GetTimestamp();
-        try
-        {
-            _snapshots.Add(TrainingSnapshot.Capture(step, _model, _optimizer, _options.SnapshotLocation));
-        }
-#pragma warning disable CA1031 // A failed snapshot (e.g. out of memory) must not stop training; the old ones stay.
-        catch (Exception ex)
-#pragma warning restore CA1031
-        {
-            Log.GuardSnapshotFailed(_logger, step, ex);
-            return;
-        }
-
-        double ms = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
-        long bytes = _snapshots.Bytes;
-        Log.GuardSnapshot(_logger, step, ms, _snapshots.Count, bytes);
-        GuardTelemetry.SnapshotDuration.Record(ms);
-        GuardTelemetry.SnapshotBytes.Record(bytes);
     }
 }
