@@ -64,11 +64,8 @@ public sealed partial class TrainingGuard : IDisposable
     private readonly LearningRateRecovery _learningRate;
     private readonly GuardCorrections _corrections;
     private readonly TriggerInbox _triggers;
+    private readonly InterventionPolicy _policy;
     private long _step;
-    private long? _episodeStart;
-    private long _lastTrigger = long.MinValue;
-    private long _lastIntervention = long.MinValue;
-    private bool _exhaustedRaised;
     private bool _monitorGone;
     private bool _disposed;
 
@@ -100,6 +97,7 @@ public sealed partial class TrainingGuard : IDisposable
         _snapshots = new SnapshotKeeper(model, _optimizer, copy, _logger);
         _learningRate = new LearningRateRecovery(optimizer, _logger);
         _triggers = new TriggerInbox(copy);
+        _policy = new InterventionPolicy(copy);
         _corrections = new GuardCorrections(_layers, model, _optimizer, copy, _logger);
         _step = monitor.CurrentStep;
         monitor.CollapseDetected += OnAlert;
@@ -118,7 +116,7 @@ public sealed partial class TrainingGuard : IDisposable
     public double LearningRateScale => _learningRate.Scale;
 
     /// <summary>Interventions made so far.</summary>
-    public int Interventions { get; private set; }
+    public int Interventions => _policy.Interventions;
 
     /// <summary>A copy of the options in effect.</summary>
     public TrainingGuardOptions Options => _options.Clone();
@@ -154,10 +152,10 @@ public sealed partial class TrainingGuard : IDisposable
             var triggers = _triggers.Collect(step, loss);
             if (triggers.Count > 0)
                 action = OnTriggers(step, triggers);
-            else if (_episodeStart is not null && step - _lastTrigger >= _options.QuietSteps)
-                _episodeStart = null;
+            else
+                _policy.Quiet(step);
             _corrections.RunSchedule(step);
-            if (_episodeStart is null && double.IsFinite(loss) && (step % _options.SnapshotInterval == 0 || _snapshots.Count == 0))
+            if (_policy.EpisodeStart is null && double.IsFinite(loss) && (step % _options.SnapshotInterval == 0 || _snapshots.Count == 0))
                 _snapshots.Take(step);
             _learningRate.Update(step + 1);
         }
@@ -244,27 +242,23 @@ public sealed partial class TrainingGuard : IDisposable
 
     private GuardAction OnTriggers(long step, List<GuardTrigger> triggers)
     {
-        long start = triggers.Min(t => t.EpisodeStartStep);
-        _episodeStart = Math.Min(_episodeStart ?? start, start);
-        _lastTrigger = step;
-        bool urgent = triggers.Any(t => t.Kind == GuardTriggerKind.NonFiniteLoss);
-        if (!urgent && _lastIntervention != long.MinValue && step - _lastIntervention <= _options.CooldownSteps)
+        switch (_policy.Decide(step, triggers))
         {
-            foreach (var t in triggers)
-                Log.GuardTriggerIgnored(_logger, t.Reason, t.Layer, step, _lastIntervention);
-            return GuardAction.Continue;
+            case TriggerDecision.CoolingDown:
+                foreach (var t in triggers)
+                    Log.GuardTriggerIgnored(_logger, t.Reason, t.Layer, step, _policy.LastIntervention);
+                return GuardAction.Continue;
+            case TriggerDecision.Exhausted:
+                return OnExhausted(step, triggers);
+            case TriggerDecision.StillExhausted:
+                return GuardAction.Exhausted;
+            default:
+                return Intervene(step, triggers, _policy.EpisodeStart!.Value);
         }
-
-        if (Interventions >= _options.MaxInterventions)
-            return OnExhausted(step, triggers);
-        return Intervene(step, triggers, _episodeStart.Value);
     }
 
     private GuardAction OnExhausted(long step, List<GuardTrigger> triggers)
     {
-        if (_exhaustedRaised)
-            return GuardAction.Exhausted;
-        _exhaustedRaised = true;
         Log.GuardExhausted(_logger, _options.MaxInterventions, step, string.Join(", ", triggers.Select(t => $"{t.Reason}@{t.Layer}")));
         var record = new GuardIntervention
         {
@@ -272,7 +266,7 @@ public sealed partial class TrainingGuard : IDisposable
             Step = step,
             Action = GuardAction.Exhausted,
             Triggers = triggers,
-            EpisodeStartStep = _episodeStart ?? step,
+            EpisodeStartStep = _policy.EpisodeStart ?? step,
             LearningRateScale = _learningRate.Scale,
             Problem = $"the guard has made its {_options.MaxInterventions} interventions",
         };
@@ -304,8 +298,7 @@ public sealed partial class TrainingGuard : IDisposable
         if (_options.LearningRateFactor < 1)
             _learningRate.BackOff(step + 1, _options);
         var corrections = _corrections.OnIntervention(step, triggers, target);
-        Interventions++;
-        _lastIntervention = step;
+        _policy.Intervened(step);
         var action = restored is null ? GuardAction.Adjusted : GuardAction.RolledBack;
         var record = new GuardIntervention
         {
