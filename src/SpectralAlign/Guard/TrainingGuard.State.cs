@@ -23,7 +23,7 @@ public sealed partial class TrainingGuard
         using var monitorState = new MemoryStream();
         _monitor.SaveState(monitorState);
         GuardStateSerializer.Write(stream, new GuardState(
-            _step, Interventions, _exhaustedRaised, _episodeStart, _lastTrigger, _lastIntervention, _schedule, _scaler.Save(), _spikes.Save(), JsonNode.Parse(monitorState.ToArray())!));
+            _step, Interventions, _policy.ExhaustedRaised, _policy.EpisodeStart, _policy.LastTrigger, _policy.LastIntervention, _learningRate.Schedule, _learningRate.SaveScaler(), _triggers.SaveLosses(), JsonNode.Parse(monitorState.ToArray())!));
     }
 
     /// <summary>Writes the state to a file (see <see cref="SaveState(Stream)"/>).</summary>
@@ -53,14 +53,9 @@ public sealed partial class TrainingGuard
         var problems = new List<string>(_monitor.LoadState(monitorState));
 
         _step = state.Step;
-        Interventions = state.Interventions;
-        _exhaustedRaised = state.ExhaustedRaised;
-        _episodeStart = state.EpisodeStart;
-        _lastTrigger = state.LastTrigger;
-        _lastIntervention = state.LastIntervention;
-        _schedule = state.Schedule;
-        _scaler.Restore(state.Scaler.Scale, state.Scaler.Unscaled, state.Scaler.Written);
-        _spikes.Restore(state.Losses);
+        _policy.Restore(state.Interventions, state.ExhaustedRaised, state.EpisodeStart, state.LastTrigger, state.LastIntervention);
+        _learningRate.Restore(state.Schedule, state.Scaler);
+        _triggers.RestoreLosses(state.Losses);
         _snapshots.Clear();
         if (_monitor.CurrentStep != _step)
             problems.Add($"the monitor's step ({_monitor.CurrentStep}) differs from the guard's ({_step})");

@@ -1,9 +1,6 @@
-using System.Diagnostics;
-using System.Globalization;
 using Microsoft.Extensions.Logging;
 using SpectralAlign.Guard;
 using SpectralAlign.Guard.LearningRate;
-using SpectralAlign.Guard.Remedies;
 using SpectralAlign.Guard.Snapshots;
 using SpectralAlign.Telemetry;
 using TorchSharp.Modules;
@@ -59,24 +56,16 @@ namespace SpectralAlign;
 public sealed partial class TrainingGuard : IDisposable
 {
     private readonly SpectralMonitor _monitor;
-    private readonly nn.Module _model;
     private readonly OptimizerHelper _optimizer;
     private readonly TrainingGuardOptions _options;
     private readonly ILogger _logger;
     private readonly MonitorLayerAccess _layers;
-    private readonly SnapshotStore _snapshots;
-    private readonly LearningRateScaler _scaler;
-    private readonly LossSpikeCheck _spikes;
-    private readonly LayerCorrector _corrector;
-    private readonly object _pendingGate = new();
-    private readonly List<CollapseAlert> _pendingAlerts = [];
-    private readonly List<GuardTrigger> _pendingTrips = [];
-    private RecoverySchedule _schedule = RecoverySchedule.None;
+    private readonly SnapshotKeeper _snapshots;
+    private readonly LearningRateRecovery _learningRate;
+    private readonly GuardCorrections _corrections;
+    private readonly TriggerInbox _triggers;
+    private readonly InterventionPolicy _policy;
     private long _step;
-    private long? _episodeStart;
-    private long _lastTrigger = long.MinValue;
-    private long _lastIntervention = long.MinValue;
-    private bool _exhaustedRaised;
     private bool _monitorGone;
     private bool _disposed;
 
@@ -102,14 +91,14 @@ public sealed partial class TrainingGuard : IDisposable
         OptionProblems.ThrowIfAny(copy.Validate(), nameof(TrainingGuardOptions), nameof(options));
         ObjectDisposedException.ThrowIf(monitor.IsDisposed, monitor);
         _monitor = monitor;
-        _model = model;
         _options = copy;
         _logger = SafeLogger.Wrap(logger);
         _layers = new MonitorLayerAccess(monitor, model);
-        _snapshots = new SnapshotStore(copy.SnapshotCount);
-        _scaler = new LearningRateScaler(optimizer);
-        _spikes = new LossSpikeCheck(copy.LossSpikeWindow, copy.LossSpikeFactor, copy.LossSpikeDeviations);
-        _corrector = new LayerCorrector(_layers, model, _optimizer, copy, RemedySettings.Default);
+        _snapshots = new SnapshotKeeper(model, _optimizer, copy, _logger);
+        _learningRate = new LearningRateRecovery(optimizer, _logger);
+        _triggers = new TriggerInbox(copy);
+        _policy = new InterventionPolicy(copy);
+        _corrections = new GuardCorrections(_layers, model, _optimizer, copy, _logger);
         _step = monitor.CurrentStep;
         monitor.CollapseDetected += OnAlert;
     }
@@ -124,10 +113,10 @@ public sealed partial class TrainingGuard : IDisposable
 
     /// <summary>The learning-rate factor in force (1 when none). A loop that sets the learning rate itself multiplies
     /// its value by this.</summary>
-    public double LearningRateScale => _scaler.Scale;
+    public double LearningRateScale => _learningRate.Scale;
 
     /// <summary>Interventions made so far.</summary>
-    public int Interventions { get; private set; }
+    public int Interventions => _policy.Interventions;
 
     /// <summary>A copy of the options in effect.</summary>
     public TrainingGuardOptions Options => _options.Clone();
@@ -139,10 +128,10 @@ public sealed partial class TrainingGuard : IDisposable
     internal long SnapshotBytes => _snapshots.Bytes;
 
     /// <summary>The steps of the snapshots held, oldest first (for tests).</summary>
-    internal IReadOnlyList<long> SnapshotSteps => _snapshots.Snapshots.Select(s => s.Step).ToArray();
+    internal IReadOnlyList<long> SnapshotSteps => _snapshots.Steps;
 
     /// <summary>Test seam: called before each tensor of a rollback is written (see <see cref="SnapshotRestorer"/>).</summary>
-    internal Action<string>? RestoreFault { get; set; }
+    internal Action<string>? RestoreFault { get => _snapshots.RestoreFault; set => _snapshots.RestoreFault = value; }
 
     /// <summary>
     /// Call once per optimizer step, after <c>optimizer.step()</c>: steps the monitor with <paramref name="loss"/>,
@@ -160,15 +149,15 @@ public sealed partial class TrainingGuard : IDisposable
         var action = GuardAction.Continue;
         try
         {
-            var triggers = CollectTriggers(step, loss);
+            var triggers = _triggers.Collect(step, loss);
             if (triggers.Count > 0)
                 action = OnTriggers(step, triggers);
-            else if (_episodeStart is not null && step - _lastTrigger >= _options.QuietSteps)
-                _episodeStart = null;
-            RunSchedule(step);
-            if (_episodeStart is null && double.IsFinite(loss) && (step % _options.SnapshotInterval == 0 || _snapshots.Count == 0))
-                TakeSnapshot(step);
-            UpdateLearningRate(step + 1);
+            else
+                _policy.Quiet(step);
+            _corrections.RunSchedule(step);
+            if (_policy.EpisodeStart is null && double.IsFinite(loss) && (step % _options.SnapshotInterval == 0 || _snapshots.Count == 0))
+                _snapshots.Take(step);
+            _learningRate.Update(step + 1);
         }
 #pragma warning disable CA1031 // The guard must never stop the training loop it protects.
         catch (Exception ex)
@@ -190,11 +179,7 @@ public sealed partial class TrainingGuard : IDisposable
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(reason);
         ObjectDisposedException.ThrowIf(_disposed, this);
-        lock (_pendingGate)
-        {
-            long step = Interlocked.Read(ref _step);
-            _pendingTrips.Add(new GuardTrigger(GuardTriggerKind.Manual, reason, CollapseAlert.RunLayer, step, step, "Trip"));
-        }
+        _triggers.Trip(reason, Interlocked.Read(ref _step));
     }
 
     /// <summary>Unsubscribes from the monitor and releases every snapshot. Idempotent. Does not dispose the monitor, the
@@ -226,13 +211,7 @@ public sealed partial class TrainingGuard : IDisposable
         }
     }
 
-    private void OnAlert(object? sender, CollapseAlert alert)
-    {
-        if (!_options.ActOnAlerts)
-            return;
-        lock (_pendingGate)
-            _pendingAlerts.Add(alert);
-    }
+    private void OnAlert(object? sender, CollapseAlert alert) => _triggers.Alert(alert);
 
     private void StepMonitor(long step, double loss)
     {
@@ -261,53 +240,25 @@ public sealed partial class TrainingGuard : IDisposable
         Log.GuardMonitorDisposed(_logger, step);
     }
 
-    private List<GuardTrigger> CollectTriggers(long step, double loss)
-    {
-        var triggers = new List<GuardTrigger>();
-        lock (_pendingGate)
-        {
-            triggers.AddRange(_pendingAlerts.Select(a => new GuardTrigger(GuardTriggerKind.Alert, a.Reason, a.Layer, a.Step, Math.Min(a.EpisodeStartStep, a.Step), a.Detail)));
-            triggers.AddRange(_pendingTrips);
-            _pendingAlerts.Clear();
-            _pendingTrips.Clear();
-        }
-
-        if (!double.IsFinite(loss))
-        {
-            if (_options.ActOnNonFiniteLoss)
-                triggers.Add(new GuardTrigger(GuardTriggerKind.NonFiniteLoss, "NonFiniteLoss", CollapseAlert.RunLayer, step, step, string.Create(CultureInfo.InvariantCulture, $"loss {loss}")));
-        }
-        else if (_options.DetectLossSpikes && _spikes.IsSpike(loss, out var detail))
-        {
-            triggers.Add(new GuardTrigger(GuardTriggerKind.LossSpike, "LossSpike", CollapseAlert.RunLayer, step, step, detail));
-        }
-
-        return triggers;
-    }
-
     private GuardAction OnTriggers(long step, List<GuardTrigger> triggers)
     {
-        long start = triggers.Min(t => t.EpisodeStartStep);
-        _episodeStart = Math.Min(_episodeStart ?? start, start);
-        _lastTrigger = step;
-        bool urgent = triggers.Any(t => t.Kind == GuardTriggerKind.NonFiniteLoss);
-        if (!urgent && _lastIntervention != long.MinValue && step - _lastIntervention <= _options.CooldownSteps)
+        switch (_policy.Decide(step, triggers))
         {
-            foreach (var t in triggers)
-                Log.GuardTriggerIgnored(_logger, t.Reason, t.Layer, step, _lastIntervention);
-            return GuardAction.Continue;
+            case TriggerDecision.CoolingDown:
+                foreach (var t in triggers)
+                    Log.GuardTriggerIgnored(_logger, t.Reason, t.Layer, step, _policy.LastIntervention);
+                return GuardAction.Continue;
+            case TriggerDecision.Exhausted:
+                return OnExhausted(step, triggers);
+            case TriggerDecision.StillExhausted:
+                return GuardAction.Exhausted;
+            default:
+                return Intervene(step, triggers, _policy.EpisodeStart!.Value);
         }
-
-        if (Interventions >= _options.MaxInterventions)
-            return OnExhausted(step, triggers);
-        return Intervene(step, triggers, _episodeStart.Value);
     }
 
     private GuardAction OnExhausted(long step, List<GuardTrigger> triggers)
     {
-        if (_exhaustedRaised)
-            return GuardAction.Exhausted;
-        _exhaustedRaised = true;
         Log.GuardExhausted(_logger, _options.MaxInterventions, step, string.Join(", ", triggers.Select(t => $"{t.Reason}@{t.Layer}")));
         var record = new GuardIntervention
         {
@@ -315,8 +266,8 @@ public sealed partial class TrainingGuard : IDisposable
             Step = step,
             Action = GuardAction.Exhausted,
             Triggers = triggers,
-            EpisodeStartStep = _episodeStart ?? step,
-            LearningRateScale = _scaler.Scale,
+            EpisodeStartStep = _policy.EpisodeStart ?? step,
+            LearningRateScale = _learningRate.Scale,
             Problem = $"the guard has made its {_options.MaxInterventions} interventions",
         };
         GuardTelemetry.Intervened(GuardAction.Exhausted);
@@ -326,7 +277,7 @@ public sealed partial class TrainingGuard : IDisposable
 
     private GuardAction Intervene(long step, List<GuardTrigger> triggers, long episodeStart)
     {
-        var target = _snapshots.FindRollbackTarget(episodeStart, _options.RollbackMargin, out bool marginMet);
+        var target = _snapshots.FindRollbackTarget(episodeStart, out bool marginMet);
         long? restored = null;
         string? problem = null;
         if (_options.Rollback)
@@ -338,23 +289,16 @@ public sealed partial class TrainingGuard : IDisposable
             }
             else
             {
-                (bool done, problem) = Rollback(step, target, marginMet);
+                (bool done, problem) = _snapshots.RollBack(step, target, marginMet);
                 restored = done ? target.Step : null;
             }
         }
 
-        _spikes.Reset();
+        _triggers.ForgetLosses();
         if (_options.LearningRateFactor < 1)
-        {
-            _schedule = _schedule.BackOff(step + 1, _options.LearningRateFactor, _options.MinLearningRateScale, _options.LearningRateHoldSteps, _options.LearningRateRecoverySteps);
-            UpdateLearningRate(step + 1);
-        }
-
-        var corrections = _options.Correction == SpectralCorrection.None
-            ? []
-            : CorrectLayers(step, _options.Correction, LayersToCorrect(triggers), target);
-        Interventions++;
-        _lastIntervention = step;
+            _learningRate.BackOff(step + 1, _options);
+        var corrections = _corrections.OnIntervention(step, triggers, target);
+        _policy.Intervened(step);
         var action = restored is null ? GuardAction.Adjusted : GuardAction.RolledBack;
         var record = new GuardIntervention
         {
@@ -364,7 +308,7 @@ public sealed partial class TrainingGuard : IDisposable
             Triggers = triggers,
             EpisodeStartStep = episodeStart,
             RestoredSnapshotStep = restored,
-            LearningRateScale = _scaler.Scale,
+            LearningRateScale = _learningRate.Scale,
             Corrections = corrections,
             Problem = problem,
         };
@@ -372,124 +316,5 @@ public sealed partial class TrainingGuard : IDisposable
         GuardTelemetry.Intervened(action);
         Raise(Intervened, record, nameof(Intervened));
         return action;
-    }
-
-    /// <summary>Rolls back to <paramref name="target"/>: whether it did, and what went differently from the policy.</summary>
-    private (bool Done, string? Problem) Rollback(long step, TrainingSnapshot target, bool marginMet)
-    {
-        try
-        {
-            SnapshotRestorer.Restore(target, _model, _optimizer, RestoreFault);
-        }
-        catch (SnapshotRestoreException ex)
-        {
-            Log.GuardRollbackFailed(_logger, target.Step, step, ex.StateIntact, ex);
-            return (false, $"the rollback failed: {ex.Message}");
-        }
-        catch (InvalidOperationException ex)
-        {
-            Log.GuardRollbackFailed(_logger, target.Step, step, true, ex);
-            return (false, $"the rollback failed: {ex.Message}");
-        }
-
-        _snapshots.DiscardNewerThan(target.Step);
-        return (true, marginMet ? null : $"rolled back to the oldest snapshot (step {target.Step}): none is {_options.RollbackMargin} steps older than the episode");
-    }
-
-    private List<string> LayersToCorrect(IEnumerable<GuardTrigger> triggers)
-    {
-        var names = triggers.Where(t => t.Kind == GuardTriggerKind.Alert && t.Layer != CollapseAlert.RunLayer).Select(t => t.Layer).Distinct().ToList();
-        if (names.Count == 0 && _options.CorrectAllOnRunTrigger)
-            return [.. _layers.LayerNames];
-        if (!_options.CorrectAttentionPartner)
-            return names;
-        var watched = _layers.LayerNames;
-        foreach (var name in names.ToArray())
-        {
-            string? partner = name.EndsWith(".q", StringComparison.Ordinal) ? name[..^1] + "k"
-                : name.EndsWith(".k", StringComparison.Ordinal) ? name[..^1] + "q" : null;
-            if (partner is not null && !names.Contains(partner) && watched.Contains(partner))
-                names.Add(partner);
-        }
-
-        return names;
-    }
-
-    private List<LayerCorrection> CorrectLayers(long step, SpectralCorrection correction, IReadOnlyList<string> layers, TrainingSnapshot? reference)
-    {
-        var results = new List<LayerCorrection>(layers.Count);
-        foreach (var layer in layers)
-        {
-            LayerCorrection result;
-            try
-            {
-                result = _corrector.Correct(layer, correction, reference);
-            }
-#pragma warning disable CA1031 // One layer's failed correction must not stop the others or the loop.
-            catch (Exception ex)
-#pragma warning restore CA1031
-            {
-                Log.GuardFailed(_logger, step, $"{correction} of '{layer}'", ex);
-                result = new LayerCorrection(layer, correction, false, double.NaN, double.NaN, ex.Message);
-            }
-
-            if (result.Applied)
-                Log.GuardCorrected(_logger, correction, layer, step, result.SpectralNormBefore, result.SpectralNormAfter);
-            if (!result.Applied)
-                Log.GuardCorrectionRefused(_logger, correction, layer, step, result.Problem ?? "refused");
-            else if (result.Problem is not null)
-                Log.GuardMomentsKept(_logger, layer, result.Problem);
-            GuardTelemetry.Corrected(correction, result.Applied);
-            results.Add(result);
-        }
-
-        return results;
-    }
-
-    private void RunSchedule(long step)
-    {
-        if (_options.ScheduledCorrection == SpectralCorrection.None || (step + 1) % _options.ScheduleInterval != 0)
-            return;
-        var layers = _layers.LayerNames;
-        var results = CorrectLayers(step, _options.ScheduledCorrection, layers, reference: null);
-        int applied = results.Count(r => r.Applied);
-        Log.GuardScheduledCorrection(_logger, _options.ScheduledCorrection, step, applied, layers.Count);
-    }
-
-    private void TakeSnapshot(long step)
-    {
-        long start = Stopwatch.GetTimestamp();
-        try
-        {
-            _snapshots.Add(TrainingSnapshot.Capture(step, _model, _optimizer, _options.SnapshotLocation));
-        }
-#pragma warning disable CA1031 // A failed snapshot (e.g. out of memory) must not stop training; the old ones stay.
-        catch (Exception ex)
-#pragma warning restore CA1031
-        {
-            Log.GuardSnapshotFailed(_logger, step, ex);
-            return;
-        }
-
-        double ms = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
-        long bytes = _snapshots.Bytes;
-        Log.GuardSnapshot(_logger, step, ms, _snapshots.Count, bytes);
-        GuardTelemetry.SnapshotDuration.Record(ms);
-        GuardTelemetry.SnapshotBytes.Record(bytes);
-    }
-
-    /// <summary>Sets the factor the schedule gives for the update of <paramref name="nextStep"/>.</summary>
-    private void UpdateLearningRate(long nextStep)
-    {
-        double scale = _schedule.ScaleAt(nextStep);
-        if (scale == _scaler.Scale)
-            return;
-        _scaler.SetScale(scale);
-        GuardTelemetry.LearningRateScale.Record(scale);
-        if (scale == 1)
-        {
-            _schedule = RecoverySchedule.None;
-            Log.GuardLearningRateRestored(_logger, nextStep);
-        }
     }
 }
