@@ -71,9 +71,11 @@ public sealed class SpectralMonitorOptions
     /// <see cref="SpectralMonitor.Step()"/> (or <see cref="SpectralMonitor.Flush"/>), on the calling thread, with the
     /// same values a foreground measurement gives — one step later, so a <see cref="TrainingGuard"/> acts one step later.
     /// It pays only where training leaves a core idle: on the benchmark's demo model with one torch thread on two cores,
-    /// +5.5% to +14% step time at <see cref="Interval"/> = 1 against +18% to +20% in the foreground (three runs; the
-    /// worker running beside training also slows it); with torch's intra-op threads on both cores the worker competes
-    /// with training and cost more than the foreground (+32% against +27%; tests/SpectralAlign.Benchmarks/RESULTS.md). Costs one copy of the watched weights per measured step; not yet
+    /// the training thread's share at the default interval is 0.3–0.4% of the step time against ≈ 2% in the
+    /// foreground; at <see cref="Interval"/> = 1 the step time a user sees is about the foreground's (+9% to +11%;
+    /// the worker running beside training also slows it); with torch's intra-op threads on both cores the worker
+    /// competes with training and costs more than the foreground (+32% against +27%;
+    /// tests/SpectralAlign.Benchmarks/RESULTS.md). Costs one copy of the watched weights per measured step; not yet
     /// measured on a GPU. The monitor's other entry points that read the layers (<see cref="LayerWatch.LastMeasurement"/>,
     /// <see cref="LayerWatch.CopySingularVector"/>, <see cref="SpectralMonitor.SaveState(Stream)"/>, watching, unwatching,
     /// the guard) first wait for a measurement still running; <see cref="SpectralMonitor.LoadState(Stream)"/> and
