@@ -38,9 +38,6 @@ internal sealed class HookSet : IDisposable
         return hooks;
     }
 
-    /// <summary>True once disposed: hooks must return at once.</summary>
-    public bool IsInert => _inert;
-
     /// <summary>Called by every hook invocation first. Returns false when the hook must do nothing (and removes the
     /// hooks if they were disposed from another thread).</summary>
     public bool Enter()
