@@ -34,10 +34,25 @@ internal sealed class WatchedLayer(LayerView view, InputCapture capture, long wa
     /// <summary>Hands over the rows captured since the last call with the current weight as the engine's input
     /// (the caller disposes <see cref="LayerInput.Rows"/>; the weight view belongs to the caller's dispose scope), or
     /// <c>null</c> (rows released) when the module has no such weight any more. The rows are released also when looking
-    /// the weight up throws.</summary>
-    public LayerInput? TakeInput()
+    /// the weight up throws. When recovering the rows fails (e.g. solving through an attention output weight that has
+    /// turned NaN), the input has no rows, so the weight is still measured (its finiteness and spectrum), and
+    /// <paramref name="rowsFailure"/> says why.</summary>
+    public LayerInput? TakeInput(out Exception? rowsFailure)
     {
-        var (rows, seen) = Capture.Take();
+        rowsFailure = null;
+        TorchSharp.torch.Tensor? rows;
+        long seen;
+        try
+        {
+            (rows, seen) = Capture.Take();
+        }
+#pragma warning disable CA1031 // Reported by the caller; the layer is measured without rows.
+        catch (Exception ex)
+#pragma warning restore CA1031
+        {
+            (rows, seen, rowsFailure) = (null, 0, ex);
+        }
+
         try
         {
             if (View.CurrentWeight() is { } weight)

@@ -31,6 +31,10 @@ internal sealed class StepOutcome(long step) : IDisposable
     /// this step, unlike the others.</summary>
     public List<(string Layer, Exception Exception)> LayerFailures { get; } = [];
 
+    /// <summary>Layers whose captured rows could not be recovered (e.g. through a non-finite attention output weight);
+    /// each is measured without rows.</summary>
+    public List<(string Layer, Exception Exception)> RowFailures { get; } = [];
+
     /// <summary>Why the measurement failed, if it did (no measurements then).</summary>
     public Exception? MeasurementFailure { get; set; }
 

@@ -120,7 +120,8 @@ internal sealed class StepRunner(WatchRegistry registry, CaptureScheduler schedu
     /// over to a later step) with its current weight, keeps them for the capture sinks if asked, measures them and
     /// releases them. A layer whose module no longer has a matching weight is reported in
     /// <see cref="StepOutcome.MissingWeights"/>, one whose input cannot be taken (its weight selector or its row
-    /// recovery threw) in <see cref="StepOutcome.LayerFailures"/>; every other layer is measured all the same and added
+    /// lookup threw) in <see cref="StepOutcome.LayerFailures"/>, one whose row recovery threw in
+    /// <see cref="StepOutcome.RowFailures"/> (it is measured without rows); every other layer is measured all the same and added
     /// to <paramref name="measured"/>, one per returned measurement. In the background, the rows and a
     /// copy of each weight go to a <see cref="BackgroundMeasurement"/> instead (which releases them) and no measurement
     /// is returned yet.</summary>
@@ -177,7 +178,7 @@ internal sealed class StepRunner(WatchRegistry registry, CaptureScheduler schedu
     {
         try
         {
-            if (layer.TakeInput() is { } input)
+            if (layer.TakeInput(out var rowsFailure) is { } input)
             {
                 inputs.Add(input);
                 measured.Add(layer);
@@ -186,6 +187,9 @@ internal sealed class StepRunner(WatchRegistry registry, CaptureScheduler schedu
             {
                 outcome.MissingWeights.Add(layer.Name);
             }
+
+            if (rowsFailure is not null)
+                outcome.RowFailures.Add((layer.Name, rowsFailure));
         }
 #pragma warning disable CA1031 // One layer's failure must neither stop training nor cost the other layers their measurement.
         catch (Exception ex)

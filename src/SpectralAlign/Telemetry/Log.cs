@@ -74,8 +74,12 @@ internal static partial class Log
     public static partial void MetricsFailed(ILogger logger, long step, Exception exception);
 
     [LoggerMessage(EventId = 17, EventName = "LayerInputFailed", Level = LogLevel.Error,
-        Message = "Taking the input of watched layer '{Layer}' at step {Step} failed (its weight selector or row recovery threw); that layer is not measured on this step, the others are, and training continues.")]
+        Message = "Taking the input of watched layer '{Layer}' at step {Step} failed (its weight selector threw); that layer is not measured on this step, the others are, and training continues.")]
     public static partial void LayerInputFailed(ILogger logger, string layer, long step, Exception exception);
+
+    [LoggerMessage(EventId = 18, EventName = "RowRecoveryFailed", Level = LogLevel.Warning,
+        Message = "Recovering the input rows of watched layer '{Layer}' at step {Step} failed (e.g. through a non-finite weight); that layer is measured without rows on this step (its weight's finiteness and spectrum only), and training continues.")]
+    public static partial void RowRecoveryFailed(ILogger logger, string layer, long step, Exception exception);
 
     [LoggerMessage(EventId = 20, EventName = "RunLogWriteFailed", Level = LogLevel.Error,
         Message = "Writing the run log '{Path}' failed at step {Step}; the records of this write are lost, training continues and the next write tries again.")]

@@ -43,6 +43,8 @@ internal sealed class StepPublisher(object sender, ILogger logger, SpectralInstr
             Log.WeightMissing(logger, layer);
         foreach (var (layer, exception) in outcome.LayerFailures)
             Log.LayerInputFailed(logger, layer, step, exception);
+        foreach (var (layer, exception) in outcome.RowFailures)
+            Log.RowRecoveryFailed(logger, layer, step, exception);
         if (outcome.MeasurementFailure is { } failure)
             Log.MeasurementFailed(logger, step, failure);
         foreach (var (layer, exception) in outcome.DetectionFailures)

@@ -163,4 +163,38 @@ public sealed class StepDefectTests
     {
         public void OnCapture(CaptureRecord record) => onCapture(record);
     }
+
+    /// <summary>At an explosion the attention output projection's weight turns NaN, and recovering its input rows
+    /// (solving through that weight) fails: the layer is still measured, without rows, so its non-finite weight is
+    /// flagged and raises the NonFinite alert; the recovery failure is logged as such (event 18) and the other views
+    /// are measured as usual.</summary>
+    [Fact]
+    public void Step_AttentionOutputWeightNaN_OutViewMeasuredWithoutRowsAndAlertsNonFinite()
+    {
+        const int embed = 8, length = 5, batch = 3;
+        manual_seed(1);
+        using var attention = nn.MultiheadAttention(embed, 2);
+        using var query = Layers.Randn([length, batch, embed], ScalarType.Float32, seed: 2);
+        var logger = new FakeLogger();
+        using var harness = new MonitorHarness(new SpectralMonitorOptions { Interval = 1, MaxSamplesPerLayer = 64 }, logger);
+        harness.Monitor.Watch(attention, "attn");
+        using (no_grad())
+        {
+            var outWeight = attention.named_parameters().Single(p => p.name == "out_proj.weight").parameter;
+            outWeight[0, 0] = tensor(float.NaN);
+            attention.call(query, query, query).Item1.Dispose();
+        }
+
+        harness.Monitor.Step();
+
+        var measured = harness.Measurements.ToDictionary(m => m.Layer);
+        Assert.Equal(["attn.k", "attn.out", "attn.q", "attn.v"], measured.Keys.Order());
+        var outView = measured["attn.out"];
+        Assert.True(outView.Conditions.HasFlag(MeasurementConditions.NonFiniteWeight), outView.Conditions.ToString());
+        Assert.True(outView.Conditions.HasFlag(MeasurementConditions.NoInput), outView.Conditions.ToString());
+        Assert.Contains(harness.Alerts, a => a.Layer == "attn.out" && a.Reason == AlertReasons.NonFinite);
+        var failure = Assert.Single(logger.Collector.GetSnapshot(), r => r.Id.Id is 17 or 18);
+        Assert.Equal((18, "RowRecoveryFailed"), (failure.Id.Id, failure.Id.Name));
+        Assert.Contains("'attn.out' at step 0", failure.Message, StringComparison.Ordinal);
+    }
 }
