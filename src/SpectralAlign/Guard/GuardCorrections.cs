@@ -79,7 +79,7 @@ internal sealed class GuardCorrections(MonitorLayerAccess layers, nn.Module mode
                 Log.GuardCorrectionRefused(logger, correction, layer, step, result.Problem ?? "refused");
             else if (result.Problem is not null)
                 Log.GuardMomentsKept(logger, layer, result.Problem);
-            GuardTelemetry.Corrected(correction, result.Applied);
+            GuardTelemetry.Corrected(correction, result.Applied, logger);
             results.Add(result);
         }
 

@@ -72,4 +72,8 @@ internal static partial class Log
     [LoggerMessage(EventId = 56, EventName = "GuardHandlerFailed", Level = LogLevel.Error,
         Message = "A handler of the guard's {EventName} event threw; the exception was caught and training continues.")]
     public static partial void GuardHandlerFailed(ILogger logger, string eventName, Exception exception);
+
+    [LoggerMessage(EventId = 57, EventName = "GuardMetricsFailed", Level = LogLevel.Error,
+        Message = "A metrics listener of the guard's instruments threw; the exception was caught and training continues.")]
+    public static partial void GuardMetricsFailed(ILogger logger, Exception exception);
 }

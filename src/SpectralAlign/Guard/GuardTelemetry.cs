@@ -1,4 +1,6 @@
 using System.Diagnostics.Metrics;
+using Microsoft.Extensions.Logging;
+using SpectralAlign.Telemetry;
 
 namespace SpectralAlign.Guard;
 
@@ -29,15 +31,39 @@ internal static class GuardTelemetry
 
     public static readonly Gauge<double> LearningRateScale = Meter.CreateGauge<double>("spectralalign.guard.lr_scale", "1");
 
-    public static void Intervened(GuardAction action)
+    public static void Intervened(GuardAction action, ILogger logger) => Safely(logger, () =>
     {
         if (Interventions.Enabled)
             Interventions.Add(1, new KeyValuePair<string, object?>("action", action.ToString()));
-    }
+    });
 
-    public static void Corrected(SpectralCorrection correction, bool applied)
+    public static void Corrected(SpectralCorrection correction, bool applied, ILogger logger) => Safely(logger, () =>
     {
         if (Corrections.Enabled)
             Corrections.Add(1, new("correction", correction.ToString()), new("applied", applied));
+    });
+
+    public static void SnapshotTaken(double milliseconds, long bytes, ILogger logger) => Safely(logger, () =>
+    {
+        SnapshotDuration.Record(milliseconds);
+        SnapshotBytes.Record(bytes);
+    });
+
+    public static void LearningRateScaled(double scale, ILogger logger) => Safely(logger, () => LearningRateScale.Record(scale));
+
+    /// <summary>Records through <paramref name="record"/>; a metrics listener that throws (the instruments call
+    /// listeners synchronously) is logged, never passed on to the training loop.</summary>
+    private static void Safely(ILogger logger, Action record)
+    {
+        try
+        {
+            record();
+        }
+#pragma warning disable CA1031 // A listener's failure must never stop training.
+        catch (Exception ex)
+#pragma warning restore CA1031
+        {
+            Log.GuardMetricsFailed(logger, ex);
+        }
     }
 }

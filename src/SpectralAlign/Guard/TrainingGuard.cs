@@ -270,7 +270,7 @@ public sealed partial class TrainingGuard : IDisposable
             LearningRateScale = _learningRate.Scale,
             Problem = $"the guard has made its {_options.MaxInterventions} interventions",
         };
-        GuardTelemetry.Intervened(GuardAction.Exhausted);
+        GuardTelemetry.Intervened(GuardAction.Exhausted, _logger);
         Raise(Exhausted, record, nameof(Exhausted));
         return GuardAction.Exhausted;
     }
@@ -313,7 +313,7 @@ public sealed partial class TrainingGuard : IDisposable
             Problem = problem,
         };
         Log.GuardIntervened(_logger, Interventions, step, record);
-        GuardTelemetry.Intervened(action);
+        GuardTelemetry.Intervened(action, _logger);
         Raise(Intervened, record, nameof(Intervened));
         return action;
     }

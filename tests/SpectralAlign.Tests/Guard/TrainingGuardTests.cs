@@ -241,6 +241,33 @@ public sealed class TrainingGuardTests
         Assert.Equal(0.5, scale.LastMeasurement!.Value);
     }
 
+    /// <summary>A metrics listener on the guard's own instruments (snapshot duration and size, interventions,
+    /// learning-rate scale) that throws never reaches the training loop: the guard snapshots, rolls back and backs
+    /// off as without it, and logs the failure (event 57).</summary>
+    [Fact]
+    public void Step_GuardMetricsListenerThrows_NeverReachesTheLoop()
+    {
+        using var listener = new System.Diagnostics.Metrics.MeterListener();
+        listener.InstrumentPublished = (instrument, l) =>
+        {
+            if (instrument.Name.StartsWith("spectralalign.guard.", StringComparison.Ordinal))
+                l.EnableMeasurementEvents(instrument);
+        };
+        listener.SetMeasurementEventCallback<double>((_, _, _, _) => throw new InvalidOperationException("listener bug"));
+        listener.SetMeasurementEventCallback<long>((_, _, _, _) => throw new InvalidOperationException("listener bug"));
+        listener.Start();
+        using var rig = new GuardRig(new TrainingGuardOptions { SnapshotInterval = 5, RollbackMargin = 0 });
+        for (int i = 0; i < 10; i++)
+            rig.Step(i);
+        rig.Guard.Trip("test");
+
+        var action = rig.Step(10);
+
+        Assert.Equal(GuardAction.RolledBack, action);
+        Assert.Single(rig.Interventions);
+        Assert.NotEmpty(rig.Logged(57));   // GuardMetricsFailed
+    }
+
     [Fact]
     public void Intervened_HandlerThrows_NeverReachesTheLoop()
     {

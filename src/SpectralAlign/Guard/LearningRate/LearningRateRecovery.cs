@@ -33,7 +33,7 @@ internal sealed class LearningRateRecovery(optim.Optimizer optimizer, ILogger lo
         if (scale == _scaler.Scale)
             return;
         _scaler.SetScale(scale);
-        GuardTelemetry.LearningRateScale.Record(scale);
+        GuardTelemetry.LearningRateScaled(scale, logger);
         if (scale == 1)
         {
             Schedule = RecoverySchedule.None;

@@ -46,8 +46,7 @@ internal sealed class SnapshotKeeper(nn.Module model, OptimizerHelper optimizer,
         double ms = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
         long bytes = _store.Bytes;
         Log.GuardSnapshot(logger, step, ms, _store.Count, bytes);
-        GuardTelemetry.SnapshotDuration.Record(ms);
-        GuardTelemetry.SnapshotBytes.Record(bytes);
+        GuardTelemetry.SnapshotTaken(ms, bytes, logger);
     }
 
     /// <summary>The snapshot to roll back to for an episode that began at <paramref name="episodeStart"/> (see
