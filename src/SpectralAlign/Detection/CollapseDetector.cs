@@ -181,13 +181,18 @@ public sealed class CollapseDetector
         return JsonSerializer.SerializeToNode(state, DetectorStateJsonContext.Default.DetectorState)!;
     }
 
-    /// <summary>Restores a state saved by <see cref="SaveState"/>, replacing everything this detector knew. Layers,
-    /// groups and rules are matched by name and reason; a rule whose state is missing or does not fit starts afresh
-    /// and is listed in the result.</summary>
+    /// <summary>Restores a state saved by <see cref="SaveState"/> (<see cref="ReadState"/>, then
+    /// <see cref="RestoreState"/>).</summary>
     /// <returns>Descriptions of what could not be restored; empty when everything was.</returns>
     /// <exception cref="InvalidDataException">The node is not a detector state; the message names the missing or bad
+    /// field. Nothing was changed.</exception>
+    internal IReadOnlyList<string> LoadState(JsonNode? node) => RestoreState(ReadState(node));
+
+    /// <summary>Reads and validates a state saved by <see cref="SaveState"/>, changing nothing: the monitor reads its
+    /// whole checkpoint before it drops or restores anything.</summary>
+    /// <exception cref="InvalidDataException">The node is not a detector state; the message names the missing or bad
     /// field.</exception>
-    internal IReadOnlyList<string> LoadState(JsonNode? node)
+    internal static DetectorState ReadState(JsonNode? node)
     {
         DetectorState state;
         try
@@ -199,8 +204,16 @@ public sealed class CollapseDetector
             throw new InvalidDataException($"The detector state is invalid: {ex.Message}", ex);
         }
 
-        state.ThrowIfIncomplete();
+        state.ThrowIfInvalid();
+        return state;
+    }
 
+    /// <summary>Restores a state read by <see cref="ReadState"/>, replacing everything this detector knew. Layers,
+    /// groups and rules are matched by name and reason; a rule whose state is missing or does not fit starts afresh
+    /// and is listed in the result. Does not throw.</summary>
+    /// <returns>Descriptions of what could not be restored; empty when everything was.</returns>
+    internal IReadOnlyList<string> RestoreState(DetectorState state)
+    {
         var problems = new List<string>();
         _layers.Clear();
         foreach (var (name, saved) in state.Layers)
