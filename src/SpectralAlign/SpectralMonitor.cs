@@ -448,7 +448,9 @@ public sealed class SpectralMonitor : IDisposable
 
     /// <summary>Removes every hook and releases the monitor's tensors. Idempotent; training can continue. With
     /// <see cref="SpectralMonitorOptions.MeasureInBackground"/>, a measurement not yet published is waited for and dropped:
-    /// call <see cref="Flush"/> first to publish it.</summary>
+    /// call <see cref="Flush"/> first to publish it. Steps not yet published are dropped too (a handler that calls
+    /// <see cref="Step()"/> and then disposes): from now on no event is raised and no sink is called, except for the rest
+    /// of a step whose publication is already under way.</summary>
     public void Dispose()
     {
         lock (_gate)
@@ -458,6 +460,7 @@ public sealed class SpectralMonitor : IDisposable
             _disposed = true;
             _runner.Finish();   // the background measurement reads the layers' states: wait for it, publish nothing
             _runner.TakeFinished()?.Dispose();
+            _publications.Discard();   // steps queued behind a publication under way (a handler's Step()) are not published
             _scheduler.Stop();
             _registry.Clear();
             _engine.Dispose();
@@ -559,11 +562,15 @@ public sealed class SpectralMonitor : IDisposable
         return [.. entries.Select(e => e.Handle)];
     }
 
-    /// <summary>Publishes one step and releases what it holds (called by <see cref="PublicationQueue"/>, one step at a time).</summary>
+    /// <summary>Publishes one step and releases what it holds (called by <see cref="PublicationQueue"/>, one step at a
+    /// time); once the monitor is disposed, only releases it: a disposed monitor raises no events and feeds no sinks.</summary>
     private void Publish(StepOutcome outcome)
     {
         using (outcome)
-            _publisher.Publish(outcome);
+        {
+            if (!_disposed)
+                _publisher.Publish(outcome);
+        }
     }
 
     private void ThrowIfDisposed()
