@@ -93,17 +93,22 @@ public sealed class CollapseDetector
     /// signals — to every rule: layer rules per measurement, cross-layer rules over the step's usable measurements,
     /// run rules on the signals. Returns the alerts in that order.</summary>
     /// <param name="step">The step.</param>
-    /// <param name="measurements">The measurements made at this step, in the order the layers were watched.</param>
+    /// <param name="measurements">The measurements made at this step, at most one per layer, in the order the layers
+    /// were watched.</param>
     /// <param name="signals">The step's signals; <c>default</c> when there are none.</param>
     /// <returns>The alerts; usually empty.</returns>
-    /// <exception cref="ArgumentException">A measurement is null or of another step.</exception>
+    /// <exception cref="ArgumentException">A measurement is null or of another step, or two are of the same layer;
+    /// nothing is scored.</exception>
     public IReadOnlyList<CollapseAlert> ObserveStep(long step, IReadOnlyList<LayerMeasurement> measurements, TrainingSignals signals = default)
     {
         ArgumentNullException.ThrowIfNull(measurements);
+        var layers = new HashSet<string>(StringComparer.Ordinal);
         foreach (var m in measurements)
         {
             if (m is null || m.Step != step)
                 throw new ArgumentException(string.Create(CultureInfo.InvariantCulture, $"Every measurement must be of step {step} (found {(m is null ? "null" : m.Layer + "@" + m.Step)})."), nameof(measurements));
+            if (!layers.Add(m.Layer))
+                throw new ArgumentException(string.Create(CultureInfo.InvariantCulture, $"Layer '{m.Layer}' is measured twice at step {step}: a step holds at most one measurement per layer (keep the last when a resumed run's log repeats steps)."), nameof(measurements));
         }
 
         _scores.Clear();
