@@ -15,12 +15,12 @@ namespace SpectralAlign.Scenarios.Training;
 public readonly record struct StepResult(long Step, double Loss, double GradNorm, double ClippedNorm, double LearningRate);
 
 /// <summary>
-/// The step function of a scenario run, for any loop that drives one (the suite's <see cref="Trainer"/>, an
-/// evaluation that intervenes): <see cref="Step"/> runs step <see cref="NextStep"/> (prepare, learning rate, batch,
-/// forward through <c>call</c> so the monitor's hooks fire, float32 loss, backward, gradient norm, clipping,
-/// optimizer step) and returns what happened; the caller does whatever comes next (step a monitor or a guard, stop,
-/// roll back). It never stops at an explosion: a non-finite loss skips backward and the update, and the next call
-/// runs the next step. Not thread-safe.
+/// The step function of a scenario run, for any loop that drives one (the suite's <see cref="Trainer"/>, an evaluation
+/// that intervenes): <see cref="Step"/> runs step <see cref="NextStep"/> (prepare, learning rate, batch, forward
+/// through <c>call</c> so the monitor's hooks fire, float32 loss, backward, gradient norm, clipping, optimizer step,
+/// for AdamW through <see cref="AdamWStep"/>) and returns what happened; the caller does whatever comes next (step a
+/// monitor or a guard, stop, roll back). It never stops at an explosion: a non-finite loss skips backward and the
+/// update, and the next call runs the next step. Not thread-safe.
 /// </summary>
 public sealed class TrainingLoop
 {
@@ -91,7 +91,12 @@ public sealed class TrainingLoop
             lossTensor.backward();
             gradNorm = Trainer.GlobalGradNorm(parameters);
             clipped = clipping is not null && double.IsFinite(gradNorm) ? clipping.Clip(parameters, gradNorm) : gradNorm;
-            setup.Optimizer.step();
+            // TorchSharp's AdamW.step() reads temporary Scalars that another thread's garbage collection can free
+            // mid-call; AdamWStep is the same update with its Scalars kept alive (bit for bit the same result).
+            if (AdamWStep.Supports(setup.Optimizer))
+                AdamWStep.Run(setup.Optimizer);
+            else
+                setup.Optimizer.step();
         }
 
         return new StepResult(step, loss, gradNorm, clipped, lr);
