@@ -402,18 +402,23 @@ public sealed class SpectralMonitor : IDisposable
     /// name) and before the first <see cref="Step()"/> of the resumed run. A layer whose shape changed, or that the
     /// state does not know, starts cold; a rule whose detector cannot restore its state starts afresh; each such case
     /// is returned and logged. With <see cref="SpectralMonitorOptions.MeasureInBackground"/>, a measurement not yet
-    /// published is waited for and dropped (it belongs to the run being replaced). The watches'
-    /// <see cref="LayerWatch.LastMeasurement"/> is <c>null</c> afterwards, in both modes, until the restored run's first
-    /// measured step: the state holds no measurement, and those taken before belong to the replaced run.
+    /// published is waited for and dropped (it belongs to the run being replaced); in both modes, so are the input rows
+    /// the hooks captured before the call. The watches' <see cref="LayerWatch.LastMeasurement"/> is <c>null</c>
+    /// afterwards, in both modes, until the restored run's first measured step: the state holds no measurement, and
+    /// those taken before belong to the replaced run. The whole state is read and validated first: when it is refused,
+    /// nothing was dropped or changed.
     /// </summary>
     /// <param name="stream">A readable stream holding the state.</param>
     /// <returns>What could not be restored; empty when everything was.</returns>
-    /// <exception cref="InvalidDataException">The stream does not hold a monitor state this version can read.</exception>
+    /// <exception cref="InvalidDataException">The stream does not hold a monitor state this version can read; the
+    /// monitor is unchanged.</exception>
     /// <exception cref="ObjectDisposedException">The monitor has been disposed.</exception>
     public IReadOnlyList<string> LoadState(Stream stream)
     {
         ArgumentNullException.ThrowIfNull(stream);
+        // Everything is read and validated before anything is dropped or changed: a bad state leaves the monitor as it was.
         var document = MonitorStateSerializer.Read(stream);
+        var detectorState = CollapseDetector.ReadState(document.Detector);
         List<string> problems;
         lock (_gate)
         {
@@ -421,7 +426,8 @@ public sealed class SpectralMonitor : IDisposable
             _runner.Finish();
             _runner.TakeFinished()?.Dispose();   // measured before the restored state: never published
             _registry.ForgetMeasurements();      // nor reported: the watches show the restored run's measurements only
-            var detectorProblems = _detector.LoadState(document.Detector!.AsObject());
+            _registry.DiscardCaptures();         // nor measured: rows forwarded before belong to the replaced run
+            var detectorProblems = _detector.RestoreState(detectorState);
             problems = MonitorStateSerializer.Restore(document, _registry.Layers);
             problems.AddRange(detectorProblems);
             _scheduler.Restore(document.Step!.Value);
@@ -442,7 +448,9 @@ public sealed class SpectralMonitor : IDisposable
 
     /// <summary>Removes every hook and releases the monitor's tensors. Idempotent; training can continue. With
     /// <see cref="SpectralMonitorOptions.MeasureInBackground"/>, a measurement not yet published is waited for and dropped:
-    /// call <see cref="Flush"/> first to publish it.</summary>
+    /// call <see cref="Flush"/> first to publish it. Steps not yet published are dropped too (a handler that calls
+    /// <see cref="Step()"/> and then disposes): from now on no event is raised and no sink is called, except for the rest
+    /// of a step whose publication is already under way.</summary>
     public void Dispose()
     {
         lock (_gate)
@@ -452,6 +460,7 @@ public sealed class SpectralMonitor : IDisposable
             _disposed = true;
             _runner.Finish();   // the background measurement reads the layers' states: wait for it, publish nothing
             _runner.TakeFinished()?.Dispose();
+            _publications.Discard();   // steps queued behind a publication under way (a handler's Step()) are not published
             _scheduler.Stop();
             _registry.Clear();
             _engine.Dispose();
@@ -553,11 +562,15 @@ public sealed class SpectralMonitor : IDisposable
         return [.. entries.Select(e => e.Handle)];
     }
 
-    /// <summary>Publishes one step and releases what it holds (called by <see cref="PublicationQueue"/>, one step at a time).</summary>
+    /// <summary>Publishes one step and releases what it holds (called by <see cref="PublicationQueue"/>, one step at a
+    /// time); once the monitor is disposed, only releases it: a disposed monitor raises no events and feeds no sinks.</summary>
     private void Publish(StepOutcome outcome)
     {
         using (outcome)
-            _publisher.Publish(outcome);
+        {
+            if (!_disposed)
+                _publisher.Publish(outcome);
+        }
     }
 
     private void ThrowIfDisposed()

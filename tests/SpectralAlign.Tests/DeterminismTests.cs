@@ -34,11 +34,10 @@ public sealed class DeterminismTests
     public void Training_WatchAndMonitorDisposedMidRun_IsBitIdenticalAndHooksAreGone()
     {
         var plain = Train(monitor: null);
-        Sequential? model = null;
-        long measurementsAfterDispose = 0;
+        SpectralMonitor? disposed = null;
+        long eventsAfterDispose = 0, refusedSteps = 0;
         var result = Train(new SpectralMonitorOptions { Interval = 1 }, (step, monitor, m) =>
         {
-            model = m;
             if (step == 100)
             {
                 var first = monitor.Watches[0];
@@ -48,16 +47,33 @@ public sealed class DeterminismTests
 
             if (step == 200)
             {
+                // Subscribed while the monitor is alive: Dispose must detach the hooks and silence the events.
+                monitor.Measured += (_, _) => eventsAfterDispose++;
+                monitor.CollapseDetected += (_, _) => eventsAfterDispose++;
                 monitor.Dispose();
                 Assert.All(m.modules().OfType<Linear>(), l => Assert.Equal(0, TorchHooks.PreHookCount(l)));
-                monitor.Measured += (_, _) => measurementsAfterDispose++;   // tests the event: a disposed monitor raises nothing
+                disposed = monitor;
+            }
+
+            if (disposed is not null)
+            {
+                // A loop that keeps calling Step() after disposing is refused; the forward pass of this step follows.
+                try
+                {
+                    disposed.Step();
+                }
+                catch (ObjectDisposedException)
+                {
+                    refusedSteps++;
+                }
             }
         });
 
         Assert.Equal(plain.Losses, result.Losses);
         Assert.Equal(plain.Weights, result.Weights);
         Assert.Equal(plain.Gradients, result.Gradients);
-        Assert.Equal(0, measurementsAfterDispose);
+        Assert.Equal(0, eventsAfterDispose);
+        Assert.Equal(Steps - 200, refusedSteps);
     }
 
     /// <summary>

@@ -176,6 +176,31 @@ public sealed class SpectralMonitorTests
     }
 
     [Fact]
+    public void Dispose_FromHandlerAfterQueuingAStep_PublishesNothingMore()
+    {
+        // The handler's Step() is queued behind the step being published; the Dispose() that follows must drop it:
+        // a disposed monitor raises no events and feeds no sinks.
+        using var layer = Layers.Gapped(8, 8, ScalarType.Float32, seed: 1);
+        using var input = Layers.Randn([16, 8], ScalarType.Float32, seed: 2);
+        var monitor = new SpectralMonitor(new SpectralMonitorOptions { Interval = 1 });
+        monitor.Watch(layer, "l");
+        var measured = new List<long>();
+        monitor.Measured += (_, m) =>
+        {
+            measured.Add(m.Step);
+            if (measured.Count == 1)
+            {
+                monitor.Step();      // step 1: queued, published after this step …
+                monitor.Dispose();   // … unless the monitor is gone by then
+            }
+        };
+        using (no_grad())
+            layer.call(input).Dispose();
+        monitor.Step();
+        Assert.Equal([0L], measured);
+    }
+
+    [Fact]
     public void Step_Alert_RaisedAsEventAndLoggedAsWarning()
     {
         // The paper's rule without warm-up on inputs along v1: an alert after 3 consecutive measurements.

@@ -19,7 +19,7 @@ internal sealed class AlertEpisode(int persistence, int recovery)
     {
         if (!anomalous)
         {
-            _normalRun++;
+            _normalRun = Saturated(_normalRun);
             _anomalousRun = 0;
             if (Alerted && _normalRun >= recovery)
                 Alerted = false;
@@ -28,7 +28,7 @@ internal sealed class AlertEpisode(int persistence, int recovery)
 
         if (_anomalousRun == 0)
             EpisodeStartStep = step;
-        _anomalousRun++;
+        _anomalousRun = Saturated(_anomalousRun);
         _normalRun = 0;
         if (Alerted || _anomalousRun < persistence)
             return false;
@@ -44,6 +44,7 @@ internal sealed class AlertEpisode(int persistence, int recovery)
         EpisodeStart = EpisodeStartStep,
     };
 
+    /// <summary>Restores counters validated by <see cref="EpisodeState.ThrowIfInvalid"/>.</summary>
     public void Load(EpisodeState state)
     {
         _anomalousRun = state.AnomalousRun;
@@ -51,4 +52,8 @@ internal sealed class AlertEpisode(int persistence, int recovery)
         Alerted = state.Alerted;
         EpisodeStartStep = state.EpisodeStart;
     }
+
+    /// <summary>A run counter plus one, held at <see cref="int.MaxValue"/>: a very long run of verdicts never wraps
+    /// negative (which a saved state would then fail to load).</summary>
+    private static int Saturated(int run) => run == int.MaxValue ? run : run + 1;
 }

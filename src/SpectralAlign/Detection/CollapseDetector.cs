@@ -93,17 +93,22 @@ public sealed class CollapseDetector
     /// signals — to every rule: layer rules per measurement, cross-layer rules over the step's usable measurements,
     /// run rules on the signals. Returns the alerts in that order.</summary>
     /// <param name="step">The step.</param>
-    /// <param name="measurements">The measurements made at this step, in the order the layers were watched.</param>
+    /// <param name="measurements">The measurements made at this step, at most one per layer, in the order the layers
+    /// were watched.</param>
     /// <param name="signals">The step's signals; <c>default</c> when there are none.</param>
     /// <returns>The alerts; usually empty.</returns>
-    /// <exception cref="ArgumentException">A measurement is null or of another step.</exception>
+    /// <exception cref="ArgumentException">A measurement is null or of another step, or two are of the same layer;
+    /// nothing is scored.</exception>
     public IReadOnlyList<CollapseAlert> ObserveStep(long step, IReadOnlyList<LayerMeasurement> measurements, TrainingSignals signals = default)
     {
         ArgumentNullException.ThrowIfNull(measurements);
+        var layers = new HashSet<string>(StringComparer.Ordinal);
         foreach (var m in measurements)
         {
             if (m is null || m.Step != step)
                 throw new ArgumentException(string.Create(CultureInfo.InvariantCulture, $"Every measurement must be of step {step} (found {(m is null ? "null" : m.Layer + "@" + m.Step)})."), nameof(measurements));
+            if (!layers.Add(m.Layer))
+                throw new ArgumentException(string.Create(CultureInfo.InvariantCulture, $"Layer '{m.Layer}' is measured twice at step {step}: a step holds at most one measurement per layer (keep the last when a resumed run's log repeats steps)."), nameof(measurements));
         }
 
         _scores.Clear();
@@ -181,13 +186,18 @@ public sealed class CollapseDetector
         return JsonSerializer.SerializeToNode(state, DetectorStateJsonContext.Default.DetectorState)!;
     }
 
-    /// <summary>Restores a state saved by <see cref="SaveState"/>, replacing everything this detector knew. Layers,
-    /// groups and rules are matched by name and reason; a rule whose state is missing or does not fit starts afresh
-    /// and is listed in the result.</summary>
+    /// <summary>Restores a state saved by <see cref="SaveState"/> (<see cref="ReadState"/>, then
+    /// <see cref="RestoreState"/>).</summary>
     /// <returns>Descriptions of what could not be restored; empty when everything was.</returns>
     /// <exception cref="InvalidDataException">The node is not a detector state; the message names the missing or bad
+    /// field. Nothing was changed.</exception>
+    internal IReadOnlyList<string> LoadState(JsonNode? node) => RestoreState(ReadState(node));
+
+    /// <summary>Reads and validates a state saved by <see cref="SaveState"/>, changing nothing: the monitor reads its
+    /// whole checkpoint before it drops or restores anything.</summary>
+    /// <exception cref="InvalidDataException">The node is not a detector state; the message names the missing or bad
     /// field.</exception>
-    internal IReadOnlyList<string> LoadState(JsonNode? node)
+    internal static DetectorState ReadState(JsonNode? node)
     {
         DetectorState state;
         try
@@ -199,8 +209,16 @@ public sealed class CollapseDetector
             throw new InvalidDataException($"The detector state is invalid: {ex.Message}", ex);
         }
 
-        state.ThrowIfIncomplete();
+        state.ThrowIfInvalid();
+        return state;
+    }
 
+    /// <summary>Restores a state read by <see cref="ReadState"/>, replacing everything this detector knew. Layers,
+    /// groups and rules are matched by name and reason; a rule whose state is missing or does not fit starts afresh
+    /// and is listed in the result. Does not throw.</summary>
+    /// <returns>Descriptions of what could not be restored; empty when everything was.</returns>
+    internal IReadOnlyList<string> RestoreState(DetectorState state)
+    {
         var problems = new List<string>();
         _layers.Clear();
         foreach (var (name, saved) in state.Layers)

@@ -7,7 +7,9 @@ namespace SpectralAlign.Detection;
 /// <remarks>
 /// <para>
 /// Each reference run is replayed through a <see cref="CollapseDetector"/> (same warm-up, usability filters and
-/// groups; its <see cref="CollapseDetector.LastScores"/>). For a layer rule (and a cross-layer rule, per group), every
+/// groups; its <see cref="CollapseDetector.LastScores"/>); a step the run holds more than once — a run log appended to
+/// after resuming from an older checkpoint — is replayed once, with the last measurement of each layer and the last
+/// signals of that step. For a layer rule (and a cross-layer rule, per group), every
 /// layer's scores are first put on a common scale: z = (score − m) / s, with m the median and s the robust spread
 /// (1.4826·MAD) of that layer's scores over all reference runs (a layer whose spread is tiny gets a tenth of the median
 /// spread of all layers, so that noise it never showed is not a 100σ event). A run's <em>sustained</em> z is the
@@ -77,12 +79,15 @@ public static class DetectionCalibrator
     private static Dictionary<string, Dictionary<string, List<double>>> Replay(CalibrationRun run, DetectionOptions options)
     {
         var detector = new CollapseDetector(options);
-        var measurements = run.Measurements.ToLookup(m => m.Step);
+        // A log appended to after resuming from an older checkpoint repeats steps: the later copy of a step's
+        // measurement of a layer, or of its signals, replaces the earlier one (layers keep their first-seen order).
+        var measurements = run.Measurements.GroupBy(m => m.Step)
+            .ToDictionary(g => g.Key, g => g.GroupBy(m => m.Layer, StringComparer.Ordinal).Select(l => l.Last()).ToArray());
         var signals = run.Signals.GroupBy(s => s.Step).ToDictionary(g => g.Key, g => g.Last().Signals);
         var scores = new Dictionary<string, Dictionary<string, List<double>>>(StringComparer.Ordinal);
-        foreach (long step in measurements.Select(g => g.Key).Concat(signals.Keys).Distinct().Order())
+        foreach (long step in measurements.Keys.Concat(signals.Keys).Distinct().Order())
         {
-            detector.ObserveStep(step, [.. measurements[step]], signals.GetValueOrDefault(step));
+            detector.ObserveStep(step, measurements.GetValueOrDefault(step) ?? [], signals.GetValueOrDefault(step));
             if (detector.TakeFaults() is [var fault, ..])
                 throw new InvalidOperationException($"Rule '{fault.Reason}' threw on {fault.Subject} at step {fault.Step} while calibrating: {fault.Exception.Message}", fault.Exception);
             foreach (var score in detector.LastScores)

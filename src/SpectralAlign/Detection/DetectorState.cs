@@ -15,14 +15,15 @@ internal sealed class DetectorState
     public List<TrackState> Run { get; set; } = [];
 
     /// <summary>Throws unless every entry of the collections is present (the serializer checks the properties' own
-    /// nullability, not that of collection elements).</summary>
-    /// <exception cref="InvalidDataException">An entry is null; the message names it.</exception>
-    public void ThrowIfIncomplete()
+    /// nullability, not that of collection elements) and every episode's counters are in range.</summary>
+    /// <exception cref="InvalidDataException">An entry is null or a counter negative; the message names it.</exception>
+    public void ThrowIfInvalid()
     {
         foreach (var (name, layer) in Layers)
         {
             if (layer is null)
                 throw Missing($"layers.{name}", "a layer object");
+            layer.NonFinite.ThrowIfInvalid($"layers.{name}.nonFinite");
             CheckTracks(layer.Rules, $"layers.{name}.rules");
         }
 
@@ -41,6 +42,7 @@ internal sealed class DetectorState
         {
             if (tracks[i] is null)
                 throw Missing($"{path}[{i}]", "a rule's state");
+            tracks[i].Episode.ThrowIfInvalid($"{path}[{i}].episode");
         }
     }
 
@@ -91,6 +93,21 @@ internal sealed class EpisodeState
 
     [JsonRequired]
     public long EpisodeStart { get; set; }
+
+    /// <summary>Throws unless the run counters are in range (an <see cref="AlertEpisode"/> never makes them
+    /// negative).</summary>
+    /// <param name="path">Where this episode is in the detector state, for the message.</param>
+    /// <exception cref="InvalidDataException">A counter is negative; the message names it.</exception>
+    public void ThrowIfInvalid(string path)
+    {
+        if (AnomalousRun < 0)
+            throw Negative(path + ".anomalousRun", AnomalousRun);
+        if (NormalRun < 0)
+            throw Negative(path + ".normalRun", NormalRun);
+    }
+
+    private static InvalidDataException Negative(string path, int value) =>
+        new(string.Create(System.Globalization.CultureInfo.InvariantCulture, $"The detector state's '{path}' must be >= 0 (was {value})."));
 }
 
 /// <summary>Source-generated JSON metadata of the detector's state (no reflection; NaN and infinities as named

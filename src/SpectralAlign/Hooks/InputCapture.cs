@@ -116,6 +116,18 @@ internal sealed class InputCapture(string layer, int capacity, int seed) : IDisp
         }
     }
 
+    /// <summary>Drops what has been captured and counted since the last <see cref="Take"/>, as if nothing had been
+    /// (a restored state: those rows belong to the replaced run).</summary>
+    public void Discard()
+    {
+        lock (_sync)
+        {
+            Release(keepFirst: false);
+            _rows = 0;
+            _seenRows = 0;
+        }
+    }
+
     private void Release(bool keepFirst)
     {
         for (int i = 0; i < _parts.Count; i++)

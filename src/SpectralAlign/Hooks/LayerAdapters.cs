@@ -88,8 +88,9 @@ internal static class LayerAdapters
         {
             if (string.IsNullOrWhiteSpace(s.Name) || !names.Add(s.Name))
                 problems.Add($"slice names must be non-empty and distinct ('{s.Name}')");
-            if (s.Start < 0 || s.Length < 1 || s.Start + s.Length > view.OutFeatures)
-                problems.Add($"slice '{s.Name}' [{s.Start}, {s.Start + s.Length}) is outside the weight's {view.OutFeatures} rows");
+            long end = (long)s.Start + s.Length;   // in long: Start + Length can overflow int
+            if (s.Start < 0 || s.Length < 1 || end > view.OutFeatures)
+                problems.Add($"slice '{s.Name}' [{s.Start}, {end}) is outside the weight's {view.OutFeatures} rows");
         }
 
         if (slices.Count == 0)

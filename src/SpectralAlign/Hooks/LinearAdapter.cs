@@ -23,8 +23,8 @@ internal sealed class LinearAdapter : LayerAdapter
         _inFeatures = inFeatures;
         _views = slices is null || slices.Count == 0
             ? [new LayerView(name, kind, 1, outFeatures, inFeatures, weight)]
-            : slices.Select(s => new LayerView($"{name}.{s.Name}", $"{kind}[{s.Start}..{s.Start + s.Length}]", 1, s.Length, inFeatures,
-                () => weight() is { } w && w.dim() == 2 && w.shape[0] >= s.Start + s.Length ? w.narrow(0, s.Start, s.Length) : null)).ToArray();
+            : slices.Select(s => new LayerView($"{name}.{s.Name}", $"{kind}[{s.Start}..{(long)s.Start + s.Length}]", 1, s.Length, inFeatures,
+                () => weight() is { } w && w.dim() == 2 && w.shape[0] >= (long)s.Start + s.Length ? w.narrow(0, s.Start, s.Length) : null)).ToArray();
     }
 
     public override IReadOnlyList<LayerView> Views => _views;

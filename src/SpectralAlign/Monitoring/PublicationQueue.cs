@@ -29,6 +29,21 @@ internal sealed class PublicationQueue(Action<StepOutcome> publish)
             _pending.Enqueue(outcome);
     }
 
+    /// <summary>Releases every queued step without publishing it (the monitor is disposed). Called under the monitor's
+    /// lock; a drain under way then finds the queue empty.</summary>
+    public void Discard()
+    {
+        List<StepOutcome> dropped;
+        lock (_lock)
+        {
+            dropped = [.. _pending];
+            _pending.Clear();
+        }
+
+        foreach (var outcome in dropped)
+            outcome.Dispose();
+    }
+
     /// <summary>Publishes every queued step on the calling thread, oldest first, including those queued meanwhile —
     /// unless a drain is already under way, which publishes them instead. Never throws what a step's publication
     /// catches (the publisher isolates handlers, sinks and metrics listeners); should a publication throw all the

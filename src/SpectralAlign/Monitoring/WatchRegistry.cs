@@ -29,6 +29,13 @@ internal sealed class WatchRegistry(int maxSamplesPerLayer, int seed)
             layer.LastMeasurement = null;
     }
 
+    /// <summary>Drops the input rows every layer's hooks have captured and not yet handed over.</summary>
+    public void DiscardCaptures()
+    {
+        foreach (var layer in Layers)
+            layer.Capture.Discard();
+    }
+
     public static void CheckName(string name)
     {
         ArgumentNullException.ThrowIfNull(name);

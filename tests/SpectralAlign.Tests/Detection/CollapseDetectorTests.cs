@@ -242,6 +242,17 @@ public sealed class CollapseDetectorTests
     }
 
     [Fact]
+    public void ObserveStep_SameLayerTwice_ThrowsNamingTheLayerAndScoresNothing()
+    {
+        var detector = new CollapseDetector(Only(new TestRules.AlwaysFires()));
+        var ex = Assert.Throws<ArgumentException>(() => detector.ObserveStep(3, [M(3, layer: "x"), M(3, layer: "y"), M(3, layer: "x", mean: 0.5)]));
+        Assert.Contains("'x'", ex.Message, StringComparison.Ordinal);
+        Assert.Equal("measurements", ex.ParamName);
+        Assert.False(detector.IsAlerted("x", "Always"));   // refused whole: no layer was scored
+        Assert.False(detector.IsAlerted("y", "Always"));
+    }
+
+    [Fact]
     public void ObserveStep_SameAlertsAsObserveThenObserveSignals_ForLayerAndRunRules()
     {
         var options = Options(warmup: 0, baseline: 3, consecutive: 2);

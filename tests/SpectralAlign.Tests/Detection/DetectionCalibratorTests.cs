@@ -44,6 +44,67 @@ public sealed class DetectionCalibratorTests
     }
 
     [Fact]
+    public void Fit_RunLogRepeatingStepsAfterAResume_KeepsTheLastMeasurementOfEachStepAndLayer()
+    {
+        // A run log appended to after resuming from an older checkpoint: steps 0–590 (a spike on "a" from step 400 —
+        // the reason the run was resumed), then steps 300–990 again, healthy. The log's later copy of a step replaces
+        // the earlier one, as if the abandoned stretch had never been written; the loss signals likewise.
+        static List<LayerMeasurement> Pass(int seed, int from, int to, double spikeFrom)
+        {
+            var random = new Random(seed);
+            var list = new List<LayerMeasurement>();
+            for (int step = from; step < to; step += 10)
+            {
+                list.Add(M(step, mean: 0.1 + 0.02 * random.NextDouble() + (step >= spikeFrom ? 0.5 : 0), diversity: 0.9, layer: "a"));
+                list.Add(M(step, mean: 0.3 + 0.02 * random.NextDouble(), diversity: 0.9, layer: "b"));
+            }
+
+            return list;
+        }
+
+        static List<(long, TrainingSignals)> Losses(int seed, int from, int to, double spikeAt)
+        {
+            var random = new Random(seed);
+            return [.. Enumerable.Range(from, to - from).Select(s => ((long)s, new TrainingSignals(Loss: (s == spikeAt ? 40 : 2) + 0.1 * random.NextDouble())))];
+        }
+
+        var abandoned = Pass(1, 0, 600, spikeFrom: 400);
+        var resumed = Pass(2, 300, 1000, spikeFrom: double.PositiveInfinity);
+        var abandonedLosses = Losses(3, 0, 600, spikeAt: 450);
+        var resumedLosses = Losses(4, 300, 1000, spikeAt: double.NaN);
+        var log = new CalibrationRun { Measurements = [.. abandoned, .. resumed], Signals = [.. abandonedLosses, .. resumedLosses] };
+        var reference = new CalibrationRun
+        {
+            Measurements = [.. abandoned.Where(m => m.Step < 300), .. resumed],
+            Signals = [.. abandonedLosses.Where(s => s.Item1 < 300), .. resumedLosses],
+        };
+        var options = new DetectionOptions
+        {
+            WarmupSteps = 0,
+            ConsecutiveMeasurements = 2,
+            Rules = [new AbsoluteSignCollapseRule { DiversityThreshold = 0 }, new LossSpikeRule { WindowSteps = 50, MinSamples = 20 }],
+        };
+
+        var fromLog = DetectionCalibrator.Fit([log], options, margin: 0);
+        var expected = DetectionCalibrator.Fit([reference], options, margin: 0);
+        foreach (var (reason, subjects) in new[] { (AlertReasons.AbsoluteSignCollapse, new[] { "a", "b" }), (AlertReasons.LossSpike, new[] { CollapseAlert.RunLayer }) })
+        {
+            foreach (var subject in subjects)
+                Assert.Equal(expected.ThresholdFor(reason, subject), fromLog.ThresholdFor(reason, subject));
+        }
+
+        // Which copy is kept matters: keeping the first (the abandoned stretch) would give other thresholds.
+        var firstCopies = new CalibrationRun
+        {
+            Measurements = [.. abandoned, .. resumed.Where(m => m.Step >= 600)],
+            Signals = [.. abandonedLosses, .. resumedLosses.Where(s => s.Item1 >= 600)],
+        };
+        var keptFirst = DetectionCalibrator.Fit([firstCopies], options, margin: 0);
+        Assert.NotEqual(expected.ThresholdFor(AlertReasons.AbsoluteSignCollapse, "a"), keptFirst.ThresholdFor(AlertReasons.AbsoluteSignCollapse, "a"));
+        Assert.NotEqual(expected.ThresholdFor(AlertReasons.LossSpike, CollapseAlert.RunLayer), keptFirst.ThresholdFor(AlertReasons.LossSpike, CollapseAlert.RunLayer));
+    }
+
+    [Fact]
     public void Fit_BudgetAllowsTheWorstReferenceRunToAlarm()
     {
         var random = new Random(5);

@@ -149,6 +149,54 @@ public sealed class DetectorStateTests
     }
 
     [Theory]
+    [InlineData("layers.b.a.nonFinite", "anomalousRun", -1000000)]
+    [InlineData("layers.b.a.nonFinite", "normalRun", -1)]
+    [InlineData("layers.b.b.rules[0].episode", "anomalousRun", -1)]
+    [InlineData("layers.b.b.rules[0].episode", "normalRun", int.MinValue)]
+    [InlineData("groups[0].episode", "anomalousRun", -7)]
+    [InlineData("groups[0].episode", "normalRun", -1)]
+    [InlineData("run[0].episode", "anomalousRun", -1000000)]
+    [InlineData("run[0].episode", "normalRun", -2)]
+    public void LoadState_NegativeEpisodeCounter_ThrowsInvalidDataNamingIt(string episode, string counter, int value)
+    {
+        DetectionOptions Options() => Only(new BaselineRelativeRule(), new TestRules.ProductRule(), new LossSpikeRule());
+        var detector = new CollapseDetector(Options());
+        detector.ObserveStep(0, [M(0, layer: "b.a"), M(0, layer: "b.b")], new TrainingSignals(Loss: 1));
+        var state = detector.SaveState();
+        var node = episode switch
+        {
+            "layers.b.a.nonFinite" => state["layers"]!["b.a"]!["nonFinite"]!,
+            "layers.b.b.rules[0].episode" => state["layers"]!["b.b"]!["rules"]![0]!["episode"]!,
+            "groups[0].episode" => state["groups"]![0]!["episode"]!,
+            _ => state["run"]![0]!["episode"]!,
+        };
+        node[counter] = value;
+
+        var loading = new CollapseDetector(Options());
+        var ex = Assert.Throws<InvalidDataException>(() => loading.LoadState(state));
+        Assert.Contains(FormattableString.Invariant($"'{episode}.{counter}' must be >= 0 (was {value})"), ex.Message, StringComparison.Ordinal);
+        Assert.Empty(loading.LoadState(detector.SaveState()));   // the same state with its counters intact loads
+    }
+
+    [Fact]
+    public void SaveState_EpisodeCountersAtIntMax_StayThereAndLoadAgain()
+    {
+        // A run of verdicts longer than int.MaxValue must not wrap the counter negative: the state would then be refused.
+        var detector = new CollapseDetector(Only(new TestRules.AlwaysFires()));
+        detector.ObserveStep(0, [M(0)]);
+        var state = detector.SaveState();
+        state["layers"]!["l"]!["nonFinite"]!["normalRun"] = int.MaxValue;
+        state["layers"]!["l"]!["rules"]![0]!["episode"]!["anomalousRun"] = int.MaxValue;
+        Assert.Empty(detector.LoadState(state));
+
+        detector.ObserveStep(1, [M(1)]);   // one more normal (finite) and anomalous (always) verdict
+        var saved = detector.SaveState();
+        Assert.Equal(int.MaxValue, saved["layers"]!["l"]!["nonFinite"]!["normalRun"]!.GetValue<int>());
+        Assert.Equal(int.MaxValue, saved["layers"]!["l"]!["rules"]![0]!["episode"]!["anomalousRun"]!.GetValue<int>());
+        Assert.Empty(new CollapseDetector(Only(new TestRules.AlwaysFires())).LoadState(saved));
+    }
+
+    [Theory]
     [InlineData("layers.l")]
     [InlineData("layers.l.rules[0]")]
     [InlineData("run[0]")]

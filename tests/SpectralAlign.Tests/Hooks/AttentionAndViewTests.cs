@@ -93,6 +93,26 @@ public sealed class AttentionAndViewTests
         Assert.Empty(monitor.Watches);
     }
 
+    [Theory]
+    [InlineData(int.MaxValue, 1)]               // Start + Length overflows int
+    [InlineData(1, int.MaxValue)]
+    [InlineData(int.MaxValue, int.MaxValue)]
+    [InlineData(12, 1)]                         // just past the 12 rows
+    [InlineData(11, 2)]
+    [InlineData(-1, 2)]
+    [InlineData(int.MinValue, 1)]
+    [InlineData(0, 0)]
+    [InlineData(0, int.MinValue)]
+    public void WatchSlices_SliceOutsideTheWeight_ThrowsNamingTheSlice(int start, int length)
+    {
+        using var qkv = nn.Linear(4, 12);
+        using var monitor = new SpectralMonitor();
+        var ex = Assert.Throws<ArgumentException>(() => monitor.WatchSlices(qkv, "attn", new WeightSlice("q", 0, 4), new WeightSlice("x", start, length)));
+        Assert.Contains(FormattableString.Invariant($"slice 'x' [{start}, {(long)start + length}) is outside the weight's 12 rows"), ex.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain("'q'", ex.Message, StringComparison.Ordinal);
+        Assert.Empty(monitor.Watches);
+    }
+
     [Fact]
     public void Watch_TiedEmbeddingHeadWithSelector_MeasuresEmbeddingMatrixAgainstHeadInputs()
     {

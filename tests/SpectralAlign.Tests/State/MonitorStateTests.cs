@@ -103,6 +103,60 @@ public sealed class MonitorStateTests
         Assert.Equal(0, loading.CurrentStep);   // nothing was restored
     }
 
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void LoadState_BadDetectorPart_ThrowsBeforeChangingAnything(bool background)
+    {
+        // Step 0 is measured and alerted (a rule that always fires, at once); a state whose detector part is not a
+        // detector state must be refused before the unpublished step is dropped or the watches forget it.
+        using var layer = Layers.Gapped(8, 8, ScalarType.Float32, seed: 1);
+        using var input = Layers.Randn([16, 8], ScalarType.Float32, seed: 2);
+        using var harness = new MonitorHarness(new SpectralMonitorOptions
+        {
+            Interval = 1,
+            MeasureInBackground = background,
+            Detection = new DetectionOptions { WarmupSteps = 0, Rules = [new TestRules.AlwaysFires()] },
+        });
+        var watch = harness.Monitor.Watch(layer, "l");
+        harness.Step(1, (layer, input));
+        var root = SavedState(harness.Monitor);
+        root["detector"] = new JsonObject();
+
+        var ex = Assert.Throws<InvalidDataException>(() => harness.Monitor.LoadState(new MemoryStream(Encoding.UTF8.GetBytes(root.ToJsonString()))));
+        Assert.Contains("detector", ex.Message, StringComparison.Ordinal);
+        Assert.Equal(1, harness.Monitor.CurrentStep);
+        Assert.Equal(0, watch.LastMeasurement?.Step);   // still the run's own measurement
+        harness.Monitor.Flush();                          // publishes step 0 in the background; nothing in the foreground
+        Assert.Equal(0, Assert.Single(harness.Measurements).Step);
+        var alert = Assert.Single(harness.Alerts);
+        Assert.Equal(("l", 0L, "Always"), (alert.Layer, alert.Step, alert.Reason));
+    }
+
+    [Fact]
+    public void LoadState_RowsCapturedBefore_AreNotMeasuredAfter()
+    {
+        // 32 rows forwarded on the old run's measured step 0 are still held when the state of step 500 is loaded: the
+        // restored run must measure only the rows it forwards itself.
+        using var layer = Layers.Gapped(8, 8, ScalarType.Float32, seed: 1);
+        using var stale = Layers.Randn([32, 8], ScalarType.Float32, seed: 2);
+        using var fresh = Layers.Randn([8, 8], ScalarType.Float32, seed: 3);
+        using var harness = new MonitorHarness(new SpectralMonitorOptions { Interval = 10, MaxSamplesPerLayer = 16 });
+        harness.Monitor.Watch(layer, "l");
+        var root = SavedState(harness.Monitor);
+        root["step"] = 500;
+
+        MonitorHarness.Forward((layer, stale));
+        Assert.Empty(harness.Monitor.LoadState(new MemoryStream(Encoding.UTF8.GetBytes(root.ToJsonString()))));
+        for (int i = 0; i < 10; i++)
+            harness.Monitor.Step();
+        harness.Step(1, (layer, fresh));
+
+        Assert.Equal([500L, 510L], harness.Measurements.Select(m => m.Step));
+        Assert.Equal([0L, 8L], harness.Measurements.Select(m => m.InputRows));
+        Assert.True(harness.Measurements[0].Conditions.HasFlag(MeasurementConditions.NoInput));
+    }
+
     [Fact]
     public void LoadState_ChangedLayers_ReportsWhatStartsCold()
     {
@@ -130,6 +184,14 @@ public sealed class MonitorStateTests
         var problems = loading.LoadState(stream);
         Assert.Single(problems, p => p.StartsWith("b:", StringComparison.Ordinal) && p.Contains("shape", StringComparison.Ordinal));
         Assert.Equal(1, loading.CurrentStep);
+    }
+
+    /// <summary>The monitor's state as a JSON object, to edit.</summary>
+    private static JsonObject SavedState(SpectralMonitor monitor)
+    {
+        using var stream = new MemoryStream();
+        monitor.SaveState(stream);
+        return JsonNode.Parse(stream.ToArray())!.AsObject();
     }
 
     private static string Describe(LayerMeasurement m) =>

@@ -22,6 +22,21 @@ internal static class TestRules
         }
     }
 
+    /// <summary>Scores every judged measurement 1 against a threshold of 0.5, alerting at once (persistence 1): an
+    /// alert on every layer's first judged step.</summary>
+    public sealed class AlwaysFires : LayerRule
+    {
+        public AlwaysFires()
+            : base("Always", 0.5) => Persistence = 1;
+
+        protected internal override RuleScorer<LayerMeasurement> CreateScorer(string layer) => new Scorer();
+
+        private sealed class Scorer : RuleScorer<LayerMeasurement>
+        {
+            public override double? Score(long step, LayerMeasurement input) => 1;
+        }
+    }
+
     /// <summary>A run rule that throws on every step.</summary>
     public sealed class ThrowingRunRule() : RunRule("ThrowingRun", 1)
     {
