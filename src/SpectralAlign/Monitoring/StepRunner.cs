@@ -140,7 +140,7 @@ internal sealed class StepRunner(WatchRegistry registry, CaptureScheduler schedu
             registry.Links.Resolve(inputs);
             if (!background)
             {
-                KeepCaptures(outcome, inputs, keepCaptures);
+                KeepCaptures(outcome, inputs, keepCaptures, copyWeights: true);
                 return engine.Measure(outcome.Step, inputs);
             }
 
@@ -149,7 +149,7 @@ internal sealed class StepRunner(WatchRegistry registry, CaptureScheduler schedu
             try
             {
                 // Published a step later: the records hold the measured step's weight copies, not the live parameters.
-                KeepCaptures(outcome, pending.Inputs, keepCaptures);
+                KeepCaptures(outcome, pending.Inputs, keepCaptures, copyWeights: false);
             }
             catch
             {
@@ -199,12 +199,12 @@ internal sealed class StepRunner(WatchRegistry registry, CaptureScheduler schedu
         }
     }
 
-    private static void KeepCaptures(StepOutcome outcome, IReadOnlyList<LayerInput> inputs, bool keepCaptures)
+    private static void KeepCaptures(StepOutcome outcome, IReadOnlyList<LayerInput> inputs, bool keepCaptures, bool copyWeights)
     {
         if (!keepCaptures)
             return;
         foreach (var input in inputs)
-            outcome.Captures.Add(Keep(outcome.Step, input, input.Upstream >= 0 ? inputs[input.Upstream].Name : null));
+            outcome.Captures.Add(Keep(outcome.Step, input, input.Upstream >= 0 ? inputs[input.Upstream].Name : null, copyWeights));
     }
 
     private static void Detect(StepOutcome outcome, string layer, Func<IReadOnlyList<CollapseAlert>> observe)
@@ -222,9 +222,12 @@ internal sealed class StepRunner(WatchRegistry registry, CaptureScheduler schedu
     }
 
     /// <summary>A capture record that outlives the engine's call: it takes over the captured rows (the engine never
-    /// writes them) and holds the weight as a new view of the engine's weight (the live parameter in the foreground,
-    /// the measured step's copy in the background), and the name of the layer it is linked to in this step.</summary>
-    private static CaptureRecord Keep(long step, LayerInput input, string? upstream)
+    /// writes them) and holds the measured weight — a copy of the live parameter in the foreground
+    /// (<paramref name="copyWeight"/>), a view of the measured step's copy in the background — and the name of the
+    /// layer it is linked to in this step. The foreground needs its own copy because publication can come after
+    /// <see cref="SpectralMonitor.Step()"/> returns (another thread is publishing an earlier step), and the optimizer
+    /// changes the parameter in place meanwhile.</summary>
+    private static CaptureRecord Keep(long step, LayerInput input, string? upstream, bool copyWeight)
     {
         using var scope = NewDisposeScope();
         return new CaptureRecord
@@ -234,7 +237,7 @@ internal sealed class StepRunner(WatchRegistry registry, CaptureScheduler schedu
             Groups = input.Groups,
             Rows = input.Rows,
             InputRows = input.SeenRows,
-            Weight = input.Weight.detach().DetachFromDisposeScope(),
+            Weight = (copyWeight ? input.Weight.detach().clone() : input.Weight.detach()).DetachFromDisposeScope(),
             Upstream = upstream,
         };
     }

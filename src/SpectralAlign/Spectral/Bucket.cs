@@ -30,14 +30,14 @@ internal sealed class Bucket
     private int[] _next;                   // per member: iterations of the next Compute
     private readonly bool[] _hasSketch;    // whether the layer's state holds the previous measurement's sketch
     private readonly Tensor _projection;   // (n, r) Ω of the update sketch
-    private readonly Tensor[] _previousSketch; // per run (L_r·G, r, m_r) float64 (zeros where there is none)
+    private readonly Tensor[] _previousSketch; // per run (L_r·G, r, m_r): the shared previous tensor, else a float64 stack (zeros where there is none)
     private readonly AlignmentSummary _summary;
     private readonly RowWorkspace? _workspace;  // where RowAlignment widens the rows, slot _slot
     private readonly int _slot;
     private Tensor _basis;                 // (L·G, n, k)
     private IReadOnlyList<Tensor>? _leftVectors; // per run (L_r·G, m_r)
     private Tensor? _rightVectors;         // (L·G, n) v1
-    private List<Tensor>? _sketch;         // per run (L_r·G, r, m_r) float64
+    private List<Tensor>? _sketch;         // per run (L_r·G, r, m_r): float32, float64 when rescaled
     private Tensor? _updateSquared;        // (L)
     private RowAlignment? _alignment;
     private double[]? _host;
@@ -264,11 +264,22 @@ internal sealed class Bucket
         {
             // (WΩ)ᵀ = ΩᵀWᵀ of the true weight per run (the narrow factor on the left), and ‖(W_t − W_prev)Ω‖²_F / r
             // per layer.
-            var scale = _scale is null ? null : _weights.Parts(_scale.view(-1, 1, 1));
-            _sketch = [.. _weights.SharedTimes(_projection.t()).Select((sketch, r) =>
-                scale is null ? sketch.to(ScalarType.Float64) : sketch.to(ScalarType.Float64).mul_(scale[r]))];
-            _updateSquared = WeightRuns.Cat(_sketch.Select((sketch, r) => (sketch - _previousSketch[r]).pow(Scalars.Two).sum([1, 2])))
-                .view(-1, _groups).sum([1]).div(UpdateSketch.ColumnCount);
+            // Unscaled weights (‖W‖_F ≤ 1e12) keep the float32 product: the difference of two nearby float32 sketches
+            // is exact (Sterbenz), and its norm is accumulated in float64 by libtorch; rescaled ones go to float64
+            // with their scale.
+            var products = _weights.SharedTimes(_projection.t());
+            if (_scale is null)
+            {
+                _sketch = products;
+            }
+            else
+            {
+                var scale = _weights.Parts(_scale.view(-1, 1, 1));
+                _sketch = [.. products.Select((sketch, r) => sketch.to(ScalarType.Float64).mul_(scale[r]))];
+            }
+
+            var squared = WeightRuns.Cat(_sketch.Select((sketch, r) => linalg.norm(sketch - _previousSketch[r], [1, 2], false).to(ScalarType.Float64))).pow_(Scalars.Two);
+            _updateSquared = (_groups == 1 ? squared : squared.view(-1, _groups).sum([1])).div_(UpdateSketch.ColumnCount);
         }
 
         columns[ResultField.UpdateSquared] = _updateSquared!;
@@ -420,17 +431,7 @@ internal sealed class Bucket
             {
                 // Slices of the bucket's tensors (no copies, no view until someone reads them).
                 state.Replace(new StateSlice(basis, j * _groups, _groups), row[ResultField.Sigma1], new StateSlice(left[run], inRun, _groups));
-                // Adapt the warm iteration count without extra synchronisation: after a cold start or restart the
-                // weights are often moving fast (early training), so start generously; double while the residual
-                // stays above the tolerance; relax by one when comfortably below.
-                int hint = Math.Max(state.IterationHint, options.PowerIterations);
-                double residual = row[ResultField.Residual];
-                if (_done[j] > _planned[j])
-                    state.IterationHint = Math.Min(Math.Max(hint, 4 * options.PowerIterations), options.MaxWarmIterations);
-                else if (residual > options.ResidualTolerance)
-                    state.IterationHint = Math.Min(2 * _planned[j], options.MaxWarmIterations);
-                else if (residual < options.ResidualTolerance / 4)
-                    state.IterationHint = Math.Max(options.PowerIterations, hint - 1);
+                state.IterationHint = IterationHints.Next(state.IterationHint, _planned[j], _done[j], row[ResultField.Residual], options);
             }
         }
     }

@@ -70,7 +70,9 @@ internal sealed class ResultLayout
     /// <summary>Values per layer.</summary>
     public int Width { get; }
 
-    /// <summary>Packs one (L) or (L, width) tensor per field into an (L, <see cref="Width"/>) float64 tensor.</summary>
+    /// <summary>Packs one (L) or (L, width) tensor per field into an (L, <see cref="Width"/>) float64 tensor: each
+    /// maximal sequence of one-value fields is stacked in one operation, so a bucket's seven scalar fields cost one
+    /// stack instead of seven reshapes and copies.</summary>
     /// <exception cref="InvalidOperationException">A field is missing or has the wrong size.</exception>
     public Tensor Pack(IReadOnlyDictionary<ResultField, Tensor> columns)
     {
@@ -78,18 +80,38 @@ internal sealed class ResultLayout
         if (missing.Count > 0)
             throw new InvalidOperationException($"The result row lacks the field(s) {string.Join(", ", missing)}.");
         var parts = new List<Tensor>(Fields.Length);
+        var scalars = new List<Tensor>(Fields.Length);
         long layers = -1;
         foreach (var field in Fields)
         {
             var column = columns[field];
-            var part = column.dim() == 1 ? column.unsqueeze(1) : column;
-            if (part.dim() != 2 || part.shape[1] != _widths[(int)field] || (layers >= 0 && part.shape[0] != layers))
-                throw new InvalidOperationException($"Result field {field} has shape [{string.Join(", ", column.shape)}]; expected ({(layers >= 0 ? layers : "L")}, {_widths[(int)field]}).");
-            layers = part.shape[0];
-            parts.Add(part.to(ScalarType.Float64));
+            var shape = column.shape;
+            long width = shape.Length == 1 ? 1 : shape.Length == 2 ? shape[1] : -1;
+            if (width != _widths[(int)field] || (layers >= 0 && shape[0] != layers))
+                throw new InvalidOperationException($"Result field {field} has shape [{string.Join(", ", shape)}]; expected ({(layers >= 0 ? layers : "L")}, {_widths[(int)field]}).");
+            layers = shape[0];
+            var values = column.dtype == ScalarType.Float64 ? column : column.to(ScalarType.Float64);
+            if (shape.Length == 1)
+            {
+                scalars.Add(values);
+                continue;
+            }
+
+            FlushScalars(scalars, parts);
+            parts.Add(values);
         }
 
-        return cat(parts, 1);
+        FlushScalars(scalars, parts);
+        return parts.Count == 1 ? parts[0] : cat(parts, 1);
+    }
+
+    /// <summary>Adds the pending one-value fields to <paramref name="parts"/> as one (L, count) block.</summary>
+    private static void FlushScalars(List<Tensor> scalars, List<Tensor> parts)
+    {
+        if (scalars.Count == 0)
+            return;
+        parts.Add(scalars.Count == 1 ? scalars[0].unsqueeze(1) : stack(scalars, 1));
+        scalars.Clear();
     }
 
     /// <summary>The row of layer <paramref name="index"/> in host values packed by <see cref="Pack"/>, starting at

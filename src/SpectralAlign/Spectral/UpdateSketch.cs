@@ -5,12 +5,12 @@ namespace SpectralAlign.Spectral;
 
 /// <summary>
 /// A random sketch of a weight for the update ratio ‖W_t − W_prev‖_F / ‖W_t‖_F without keeping W_prev: each layer
-/// keeps only S = (WΩ)ᵀ, (G, <see cref="Columns"/>, m) float64, where Ω (n × <see cref="Columns"/>) has independent ±1
+/// keeps only S = (WΩ)ᵀ, (G, <see cref="Columns"/>, m) in float32 (float64 for weights the engine rescales), where Ω (n × <see cref="Columns"/>) has independent ±1
 /// entries from a private generator with a fixed seed (never torch's global one). Then
 /// E‖(W_t − W_prev)Ω‖²_F / r = ‖W_t − W_prev‖²_F exactly (an unbiased estimate of the squared distance), with a
 /// relative standard deviation of at most √(2/r) ≈ 0.35 for a rank-1 change and about √(2/(r·k)) for a change
 /// spread over k comparable directions (optimizer updates are typically of high rank). Memory per layer:
-/// G·m·r float64 plus Ω.
+/// G·m·r float32 plus Ω.
 /// </summary>
 internal static class UpdateSketch
 {

@@ -1,4 +1,5 @@
 using SpectralAlign.Monitoring;
+using SpectralAlign.Spectral;
 using SpectralAlign.Tests.Support;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -84,6 +85,44 @@ public sealed class PublicationQueueTests
     }
 
     [Fact]
+    public async Task Step_AnotherThreadStepsAndUpdatesTheWeightWhileAStepIsPublished_ItsCaptureHoldsTheMeasuredWeight()
+    {
+        // Foreground with a capture sink: mid-publication of step 1, another thread runs step 2 and then changes layer
+        // a's weight in place, as an optimizer step would, before step 2 is published (it is queued behind step 1).
+        // Step 2's capture must hold the weight step 2 measured, not the updated one.
+        var (ended, measured, captured) = await Deadlock.Within(() =>
+        {
+            using var rig = new TwoLayers();
+            Tensor? atStep2 = null, capturedAtStep2 = null;
+            bool? otherEnded = null;
+            using var sink = rig.Harness.Monitor.AddCaptureSink(new CallbackCaptureSink(record =>
+            {
+                if (record.Step == 2 && record.Layer == "a")
+                    capturedAtStep2 = record.Weight.detach().clone();
+            }));
+            rig.Harness.Monitor.Measured += (_, m) =>
+            {
+                if (m.Step == 1 && m.Layer == "a")
+                {
+                    otherEnded = Task.Run(() =>
+                    {
+                        rig.Step(1);   // step 2: measured now, published after the rest of step 1
+                        using var noGrad = no_grad();
+                        atStep2 = rig.WeightA.detach().clone();
+                        rig.WeightA.add_(ones_like(rig.WeightA), Scalars.One);
+                    }).Wait(Deadlock.Timeout);
+                }
+            };
+            rig.Step(2);
+            return (otherEnded, atStep2?.data<float>().ToArray(), capturedAtStep2?.data<float>().ToArray());
+        });
+
+        Assert.True(ended, "Step() on the other thread blocked behind the publication in progress");
+        Assert.NotNull(captured);
+        Assert.Equal(measured, captured);   // bit for bit (the updated weight differs by 1 in every entry)
+    }
+
+    [Fact]
     public void Step_FromAHandlerOfItsOwnMonitor_PublishesItsStepAfterTheHandlersStep()
     {
         // Foreground: a handler of step 1 runs step 2 on the same thread; step 2 is published after the rest of step 1
@@ -120,6 +159,9 @@ public sealed class PublicationQueueTests
         }
 
         public MonitorHarness Harness { get; } = new(new SpectralMonitorOptions { Interval = 1, MaxSamplesPerLayer = 16 });
+
+        /// <summary>Layer a's weight (the live parameter).</summary>
+        public Tensor WeightA => ((TorchSharp.Modules.Linear)_a).weight!;
 
         /// <summary>Calls both layers and steps the monitor, <paramref name="steps"/> times.</summary>
         public void Step(int steps) => Harness.Step(steps, (_a, _input), (_b, _input));

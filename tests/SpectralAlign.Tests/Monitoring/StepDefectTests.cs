@@ -159,11 +159,6 @@ public sealed class StepDefectTests
         layer.call(input);
     }
 
-    private sealed class CallbackCaptureSink(Action<CaptureRecord> onCapture) : ICaptureSink
-    {
-        public void OnCapture(CaptureRecord record) => onCapture(record);
-    }
-
     /// <summary>At an explosion the attention output projection's weight turns NaN, and recovering its input rows
     /// (solving through that weight) fails: the layer is still measured, without rows, so its non-finite weight is
     /// flagged and raises the NonFinite alert; the recovery failure is logged as such (event 18) and the other views
