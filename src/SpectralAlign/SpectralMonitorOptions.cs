@@ -72,8 +72,9 @@ public sealed class SpectralMonitorOptions
     /// same values a foreground measurement gives — one step later, so a <see cref="TrainingGuard"/> acts one step later.
     /// It pays only where training leaves a core idle: on the benchmark's demo model with one torch thread on two cores,
     /// the training thread's share at the default interval is 0.3–0.4% of the step time against ≈ 2% in the
-    /// foreground; at <see cref="Interval"/> = 1 the step time a user sees is about the foreground's (+9% to +11%;
-    /// the worker running beside training also slows it); with torch's intra-op threads on both cores the worker
+    /// foreground; at <see cref="Interval"/> = 1 the step time a user sees varies from run to run between about half
+    /// the foreground's and the foreground's (+5% to +11% against +8% to +11%: the worker running beside training also
+    /// slows it); with torch's intra-op threads on both cores the worker
     /// competes with training and costs more than the foreground (+32% against +27%;
     /// tests/SpectralAlign.Benchmarks/RESULTS.md). Costs one copy of the watched weights per measured step; not yet
     /// measured on a GPU. The monitor's other entry points that read the layers (<see cref="LayerWatch.LastMeasurement"/>,
