@@ -124,8 +124,11 @@ public abstract class GptScenarioBase : Scenario
             return CrossEntropy;
         return (logits, targets) =>
         {
+            // CrossEntropy(logits, targets) + z * logZ.square().mean(), with every Scalar kept alive (KeptScalars).
+            using var weight = z.ToScalar();
             var logZ = logits.to(ScalarType.Float32).logsumexp(-1);
-            return CrossEntropy(logits, targets) + z * logZ.square().mean();
+            var crossEntropy = CrossEntropy(logits, targets);
+            return crossEntropy.add(logZ.pow(KeptScalars.IntTwo).mean().mul(weight), KeptScalars.IntOne);
         };
     }
 

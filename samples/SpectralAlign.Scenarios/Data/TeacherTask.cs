@@ -1,3 +1,4 @@
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace SpectralAlign.Scenarios.Data;
@@ -23,8 +24,9 @@ public sealed class TeacherTask : IDisposable
     public TeacherTask(int input, int classes, double labelNoise, long teacherSeed, long dataSeed)
     {
         using var teacherGen = new Generator((ulong)teacherSeed);
-        _w1 = randn([input, 4 * input], generator: teacherGen) / Math.Sqrt(input);
-        _w2 = randn([4 * input, classes], generator: teacherGen) / Math.Sqrt(input);
+        using var root = Math.Sqrt(input).ToScalar();
+        _w1 = randn([input, 4 * input], generator: teacherGen).div(root);
+        _w2 = randn([4 * input, classes], generator: teacherGen).div(root);
         _data = new Generator((ulong)dataSeed);
         Input = input;
         Classes = classes;
@@ -49,7 +51,8 @@ public sealed class TeacherTask : IDisposable
         using var noGrad = no_grad();
         var x = randn([size, Input], generator: _data);
         var y = tanh(x.matmul(_w1)).matmul(_w2).argmax(1);
-        var flip = rand([size], generator: _data).lt(LabelNoise);
+        using var noise = LabelNoise.ToScalar();
+        var flip = rand([size], generator: _data).lt(noise);
         var random = randint(Classes, [size], generator: _data);
         y = where(flip, random, y);
         return (x.MoveToOuterDisposeScope(), y.MoveToOuterDisposeScope());

@@ -94,8 +94,10 @@ public sealed class GptLanguageModel : nn.Module<Tensor, Tensor>
         ArgumentNullException.ThrowIfNull(input);
         using var scope = NewDisposeScope();
         long t = input.shape[1];
-        using var positions = arange(t, dtype: ScalarType.Int64, device: input.device);
-        var x = tok.call(input) + pos.call(positions).unsqueeze(0);
+        // arange(t) and tok + pos, with every Scalar kept alive (KeptScalars).
+        using var stop = t.ToScalar();
+        using var positions = arange(KeptScalars.IntZero, stop, KeptScalars.IntOne, dtype: ScalarType.Int64, device: input.device);
+        var x = tok.call(input).add(pos.call(positions).unsqueeze(0), KeptScalars.IntOne);
         foreach (var block in blocks)
             x = block.call(x);
         return head.call(norm.call(x)).MoveToOuterDisposeScope();
@@ -132,8 +134,8 @@ public sealed class DecoderBlock : nn.Module<Tensor, Tensor>
     public override Tensor forward(Tensor input)
     {
         using var scope = NewDisposeScope();
-        var x = input + attn.call(norm1.call(input));
-        x = x + ffn.call(norm2.call(x));
+        var x = input.add(attn.call(norm1.call(input)), KeptScalars.IntOne);
+        x = x.add(ffn.call(norm2.call(x)), KeptScalars.IntOne);
         return x.MoveToOuterDisposeScope();
     }
 }
@@ -201,7 +203,8 @@ public sealed class CausalSelfAttention : nn.Module<Tensor, Tensor>
             kh = knorm.call(kh);
         }
 
-        var scores = qh.matmul(kh.transpose(-2, -1)) * (1.0 / Math.Sqrt(hd));
+        using var scale = (1.0 / Math.Sqrt(hd)).ToScalar();
+        var scores = qh.matmul(kh.transpose(-2, -1)).mul(scale);
         var causal = mask.narrow(0, 0, t).narrow(1, 0, t);
         scores = scores.masked_fill(causal, s_minusInfinity);
         using (no_grad())

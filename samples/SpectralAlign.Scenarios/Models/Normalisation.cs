@@ -25,6 +25,9 @@ public static class Normalisation
 /// <summary>RMSNorm: x / rms(x) · g, with a learnt gain g initialised to 1.</summary>
 public sealed class RmsNorm : nn.Module<Tensor, Tensor>
 {
+    /// <summary>The 1e-6 added to the mean square, kept alive (see <see cref="KeptScalars"/>).</summary>
+    private static readonly Scalar s_epsilon = 1e-6.ToScalar();
+
 #pragma warning disable IDE1006, SA1307
     private readonly Parameter weight;
 #pragma warning restore IDE1006, SA1307
@@ -42,7 +45,7 @@ public sealed class RmsNorm : nn.Module<Tensor, Tensor>
     {
         ArgumentNullException.ThrowIfNull(input);
         using var scope = NewDisposeScope();
-        var rms = (input.square().mean([-1L], keepdim: true) + 1e-6).rsqrt();
+        var rms = input.pow(KeptScalars.IntTwo).mean([-1L], keepdim: true).add(s_epsilon, KeptScalars.IntOne).rsqrt();
         return (input * rms * weight).MoveToOuterDisposeScope();
     }
 }

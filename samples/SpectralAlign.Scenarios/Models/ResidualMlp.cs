@@ -60,10 +60,11 @@ public sealed class ResidualMlp : nn.Module<Tensor, Tensor>
         if (options.InitScale != 1.0)
         {
             using var noGrad = no_grad();
+            using var scale = options.InitScale.ToScalar();
             foreach (var (name, p) in named_parameters())
             {
                 if (p.dim() >= 2)
-                    p.mul_(options.InitScale);
+                    p.mul_(scale);
             }
         }
     }
@@ -112,6 +113,6 @@ public sealed class MlpBlock : nn.Module<Tensor, Tensor>
         using var scope = NewDisposeScope();
         var h = fc1.call(norm.call(input));
         h = _relu ? nn.functional.relu(h) : nn.functional.gelu(h);
-        return (input + fc2.call(h)).MoveToOuterDisposeScope();
+        return input.add(fc2.call(h), KeptScalars.IntOne).MoveToOuterDisposeScope();
     }
 }

@@ -1,3 +1,4 @@
+using TorchSharp;
 using TorchSharp.Modules;
 
 namespace SpectralAlign.Scenarios.Training;
@@ -22,7 +23,8 @@ internal static class Gradients
     public static void Scale(IReadOnlyList<Parameter> parameters, double factor)
     {
         using var noGrad = TorchSharp.torch.no_grad();
+        using var scale = factor.ToScalar();
         foreach (var p in parameters)
-            p.grad?.mul_(factor);
+            p.grad?.mul_(scale);
     }
 }

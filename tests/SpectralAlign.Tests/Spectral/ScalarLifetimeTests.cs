@@ -91,20 +91,43 @@ public sealed class ScalarLifetimeTests
     private static double[] Fingerprint(IEnumerable<LayerMeasurement> measurements) =>
         measurements.SelectMany(m => new[] { m.Stats.Mean, m.CenteredStats.Mean, m.SpectralNorm, m.FrobeniusNorm, m.Residual, m.MaxInputRowNorm, m.UpstreamAlignment, m.UpdateRatio }).ToArray();
 
-    [Fact]
-    public void LibraryAssembly_CreatesNoScalarThatNothingKeepsAlive()
+    /// <summary>The assemblies whose compiled code must make no temporary Scalar: the library, and the scenarios, whose
+    /// training loop (forward pass, loss, clipping, optimizer step) runs while the monitor's or the tests' threads
+    /// collect.</summary>
+    public static TheoryData<string> CheckedAssemblies => new() { "library", "scenarios" };
+
+    [Theory]
+    [MemberData(nameof(CheckedAssemblies))]
+    public void Assembly_CreatesNoScalarThatNothingKeepsAlive(string assembly)
     {
-        // The whole library, not only the engine: the guard's remedies call TorchSharp on the training thread while
+        // The whole assembly, not only the engine: the guard's remedies call TorchSharp on the training thread while
         // the monitor's or the user's threads may collect. Read from the compiled assembly, so every form counts:
         // operators, implicit conversions, optional Scalar parameters, lambdas.
-        // Accepted: TensorBoardSink.Write, whose SummaryWriter.add_histogram (TorchSharp's only overload) bins the values
-        // with temporaries inside TorchSharp; a sink's failure is caught and logged, never reaching training.
-        var library = CompiledCode.Read(typeof(SpectralEngine).Assembly.Location);
-        var offences = library.MainModule.GetTypes().SelectMany(t => t.Methods)
+        // Accepted in the library: TensorBoardSink.Write, whose SummaryWriter.add_histogram (TorchSharp's only
+        // overload) bins the values with temporaries inside TorchSharp; a sink's failure is caught and logged, never
+        // reaching training.
+        // Accepted in the scenarios, each a call with no equivalent that makes no temporary:
+        // - Scenario.AdamW constructs TorchSharp's AdamW, flagged only because its add_param_group calls the virtual
+        //   OptimizerState.Initialize, whose Adagrad override fills with a temporary; AdamW's own State.Initialize
+        //   calls zeros_like alone. It runs while the setup is built, not in the training loop.
+        // - TrainingLoop.Execute's Optimizer.step() for an optimizer other than AdamW (which goes through the kept-Scalar
+        //   AdamWStep); no scenario builds another.
+        var (location, accepted) = assembly switch
+        {
+            "library" => (typeof(SpectralEngine).Assembly.Location, Array.Empty<(string, string)>()),
+            "scenarios" => (typeof(SpectralAlign.Scenarios.Scenario).Assembly.Location, new[]
+            {
+                ("SpectralAlign.Scenarios.Scenario::AdamW ", "optim.AdamW("),
+                ("SpectralAlign.Scenarios.Training.TrainingLoop::Execute ", "Optimizer.step("),
+            }),
+            _ => throw new ArgumentOutOfRangeException(nameof(assembly), assembly, "not a checked assembly"),
+        };
+        var offences = CompiledCode.Read(location).MainModule.GetTypes().SelectMany(t => t.Methods)
             .Where(m => m.FullName != "System.Void SpectralAlign.Telemetry.TensorBoardSink::Write(SpectralAlign.LayerMeasurement,System.Int32)")
             .SelectMany(ScalarRule.Offences)
+            .Where(o => !accepted.Any(a => o.StartsWith(a.Item1, StringComparison.Ordinal) && o.Contains(": " + a.Item2, StringComparison.Ordinal)))
             .ToList();
-        Assert.True(offences.Count == 0, "Scalars that nothing keeps alive across the native call (use Scalars, a Scalar kept with using, or an overload without a temporary):" + Environment.NewLine + string.Join(Environment.NewLine, offences));
+        Assert.True(offences.Count == 0, $"{offences.Count} Scalars that nothing keeps alive across the native call (use Scalars, a Scalar kept with using, or an overload without a temporary):" + Environment.NewLine + string.Join(Environment.NewLine, offences));
     }
 
     [Theory]
