@@ -172,8 +172,7 @@ public static class DetectorEvaluation
         ArgumentNullException.ThrowIfNull(run);
         var detector = new CollapseDetector(options);
         var order = run.Layers.Select((name, i) => (name, i)).ToDictionary(x => x.name, x => x.i, StringComparer.Ordinal);
-        var measurements = run.Measurements.Values.SelectMany(v => v).Where(m => m.Step % interval == 0)
-            .ToLookup(m => m.Step);
+        var measurements = run.MeasurementsByStep(interval);
         var alerts = new List<CollapseAlert>();
         foreach (var step in run.Steps)
         {

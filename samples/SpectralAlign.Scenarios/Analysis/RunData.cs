@@ -21,6 +21,15 @@ public sealed class RunData
     /// <summary>The end line, or null when the run did not finish.</summary>
     public RunSummary? Summary { get; init; }
 
+    /// <summary>The measurements of every step that is a multiple of <paramref name="interval"/>, one per layer: the
+    /// last copy when the record repeats a step (a log appended to after resuming from an older checkpoint), as the
+    /// detector takes one measurement per layer and step.</summary>
+    /// <param name="interval">The replay interval (a multiple of the recorded one).</param>
+    public ILookup<long, LayerMeasurement> MeasurementsByStep(int interval) =>
+        Measurements.Values
+            .SelectMany(series => series.Where(m => m.Step % interval == 0).GroupBy(m => m.Step).Select(copies => copies.Last()))
+            .ToLookup(m => m.Step);
+
     /// <summary>Layer names in watch order.</summary>
     public IEnumerable<string> Layers => Header.Layers.Select(l => l.Name);
 

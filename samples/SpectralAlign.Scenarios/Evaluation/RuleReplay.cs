@@ -42,7 +42,7 @@ public static class RuleReplay
         ArgumentOutOfRangeException.ThrowIfLessThan(interval, 1);
         var detector = new CollapseDetector(options);
         var order = run.Layers.Select((name, i) => (name, i)).ToDictionary(x => x.name, x => x.i, StringComparer.Ordinal);
-        var byStep = run.Measurements.Values.SelectMany(v => v).Where(m => m.Step % interval == 0).ToLookup(m => m.Step);
+        var byStep = run.MeasurementsByStep(interval);
         string[] reasons = [.. options.Rules.Select(r => r.Reason).Append(AlertReasons.NonFinite)];
         int n = run.Steps.Count;
         var scores = reasons.ToDictionary(r => r, _ => new double[n], StringComparer.Ordinal);

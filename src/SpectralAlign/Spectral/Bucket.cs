@@ -265,8 +265,8 @@ internal sealed class Bucket
             // (WΩ)ᵀ = ΩᵀWᵀ of the true weight per run (the narrow factor on the left), and ‖(W_t − W_prev)Ω‖²_F / r
             // per layer.
             // Unscaled weights (‖W‖_F ≤ 1e12) keep the float32 product: the difference of two nearby float32 sketches
-            // is exact (Sterbenz), and its norm is accumulated in float64 by libtorch; rescaled ones go to float64
-            // with their scale.
+            // is exact (Sterbenz), and the norm's float32 rounding is far below the estimate's own spread (about
+            // √(2/r)); rescaled weights go to float64 with their scale.
             var products = _weights.SharedTimes(_projection.t());
             if (_scale is null)
             {

@@ -39,6 +39,28 @@ public sealed class RuleReplayTests
     /// at steps 25–27 and 1 elsewhere.</summary>
     private static RunData HandRun() => HorizonRuns.Make("f", "c", 1, steps: 40, gradNorm: t => t is >= 25 and <= 27 ? 10 : 1, absMean: t => t / 100.0);
 
+    /// <summary>A record that repeats step 10 for layer "a" (a log appended to after resuming from an older
+    /// checkpoint: first a stale copy with mean SA 0.9, then the step's own): both replays use the last copy, so they
+    /// equal the replay of the record without the repetition (the stale copy alone would alarm at step 10).</summary>
+    [Fact]
+    public void Replay_RecordRepeatingAStep_UsesTheLastCopy()
+    {
+        var run = HandRun();
+        var measurements = run.Measurements.ToDictionary(kv => kv.Key, kv => kv.Value, StringComparer.Ordinal);
+        var stale = new LayerMeasurement { Layer = "a", Step = 10, Stats = new SpectralAlignmentStats { Count = 8, Mean = 0.9 } };
+        measurements["a"] = [.. run.Measurements["a"].SelectMany(m => m.Step == 10 ? [stale, m] : new[] { m })];
+        var repeated = new RunData { Header = run.Header, Steps = run.Steps, Measurements = measurements, Alerts = run.Alerts, Summary = run.Summary };
+
+        var expected = RuleReplay.Replay(run, HandOptions(), interval: 10);
+        var replay = RuleReplay.Replay(repeated, HandOptions(), interval: 10);
+
+        Assert.Equal(expected.Rules["Mean"].Scores, replay.Rules["Mean"].Scores);
+        Assert.Equal(expected.Rules["Mean"].Alarms, replay.Rules["Mean"].Alarms);
+        Assert.Equal(
+            DetectorEvaluation.Replay(run, HandOptions(), interval: 10).Select(a => (a.Step, a.Layer, a.Reason)),
+            DetectorEvaluation.Replay(repeated, HandOptions(), interval: 10).Select(a => (a.Step, a.Layer, a.Reason)));
+    }
+
     [Fact]
     public void Replay_HandExample_HoldsTheLargestLayerScoreBetweenMeasuredSteps()
     {
