@@ -494,12 +494,12 @@ public sealed class TrainingGuardTests
         var rig = new GuardRig(new TrainingGuardOptions { SnapshotInterval = 1, SnapshotCount = 3 });
         for (int i = 0; i < 5; i++)
             rig.Step(i);
-        long held = Snapshots.TrainingSnapshotTests.Live();
+        long held = LiveTensors.Live();
         int tensorsPerSnapshot = rig.Model.state_dict().Count;
 
         rig.Guard.Dispose();
 
-        Assert.Equal(held - 3 * tensorsPerSnapshot, Snapshots.TrainingSnapshotTests.Live());
+        Assert.Equal(held - 3 * tensorsPerSnapshot, LiveTensors.Live());
         Assert.Equal(0, rig.Guard.SnapshotBytes);
         Assert.Throws<ObjectDisposedException>(() => rig.Guard.Step(1));
         rig.Dispose();

@@ -4,6 +4,7 @@ using SpectralAlign.Telemetry;
 using SpectralAlign.Tests.Support;
 using TorchSharp;
 using static TorchSharp.torch;
+using static SpectralAlign.Tests.Support.LiveTensors;
 
 namespace SpectralAlign.Tests.Monitoring;
 
@@ -327,13 +328,5 @@ public sealed class BackgroundMeasurementTests
 
         public void OnCapture(CaptureRecord record) =>
             Records.Add((record.Layer, record.Step, record.Weight.data<float>().ToArray(), record.Rows!.data<float>().ToArray()));
-    }
-
-    /// <summary>The live tensor count after finalising what earlier tests left to the finaliser.</summary>
-    private static long Live()
-    {
-        GC.Collect();
-        GC.WaitForPendingFinalizers();
-        return Tensor.TotalCount;
     }
 }

@@ -1,5 +1,6 @@
 using SpectralAlign.Tests.Support;
 using static TorchSharp.torch;
+using static SpectralAlign.Tests.Support.LiveTensors;
 
 namespace SpectralAlign.Tests.Spectral;
 
@@ -43,14 +44,5 @@ public sealed class MemoryTests
         long beforeDispose = Live();
         monitor?.Dispose();
         return (counts, layers, beforeDispose - Live());
-    }
-
-    /// <summary>The live tensor count after finalising whatever earlier tests leaked (the count is process-wide and
-    /// the finaliser thread would otherwise lower it at random moments).</summary>
-    private static long Live()
-    {
-        GC.Collect();
-        GC.WaitForPendingFinalizers();
-        return Tensor.TotalCount;
     }
 }

@@ -2,6 +2,7 @@ using System.Text.Json.Nodes;
 using SpectralAlign.Telemetry;
 using SpectralAlign.Tests.Support;
 using static TorchSharp.torch;
+using static SpectralAlign.Tests.Support.LiveTensors;
 
 namespace SpectralAlign.Tests.Telemetry;
 
@@ -176,12 +177,4 @@ public sealed class OfflineBackgroundTests
     }
 
     private static int[] Bits(float[] values) => [.. values.Select(BitConverter.SingleToInt32Bits)];
-
-    /// <summary>The live tensor count after finalising what earlier tests left to the finaliser.</summary>
-    private static long Live()
-    {
-        GC.Collect();
-        GC.WaitForPendingFinalizers();
-        return Tensor.TotalCount;
-    }
 }

@@ -3,6 +3,7 @@ using SpectralAlign.Guard.Snapshots;
 using SpectralAlign.Tests.Support;
 using static SpectralAlign.Tests.Guard.GuardKit;
 using static TorchSharp.torch;
+using static SpectralAlign.Tests.Support.LiveTensors;
 
 namespace SpectralAlign.Tests.Guard.Snapshots;
 
@@ -73,12 +74,5 @@ public sealed class TrainingSnapshotTests
         Assert.Equal(model.state_dict().Count, held);
         Assert.Equal(before, Live());
         Assert.Throws<ObjectDisposedException>(() => snapshot.Tensors);
-    }
-
-    internal static long Live()
-    {
-        GC.Collect();
-        GC.WaitForPendingFinalizers();
-        return Tensor.TotalCount;
     }
 }
