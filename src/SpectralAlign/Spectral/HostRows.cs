@@ -9,7 +9,7 @@ namespace SpectralAlign.Spectral;
 /// same four values per row as <see cref="RowAlignment"/> computes with device operations (largest |element|, ‖hᵢ‖,
 /// hᵢ·v1 and hᵢ·S with the sum S of the group's valid rows), read from each layer's captured rows in place. No stack of
 /// the layers' rows, no float64 copy and no small tensor operations: two passes over each row (one for its largest
-/// |element|, its norm and S, one for the two products), every element widened to float64 exactly and every sum
+/// |element|, its norm, hᵢ·v1 and S, one for hᵢ·S), every element widened to float64 exactly and every sum
 /// accumulated in float64, as on the device, so the values differ from the device path's only by rounding (the order
 /// of the sums). On other devices <see cref="RowAlignment"/> does this work, so no row leaves its device.
 /// </summary>
@@ -95,34 +95,63 @@ internal sealed class HostRows
             for (int k = 0; k < n; k++)
                 unit[k] = vectors[(g * n) + k];
             int first = g * Capacity;
+            var rows = data.Slice(g * count * n, count * n);
+
+            // One pass: every row's largest |element|, norm and hᵢ·v1, and S over all rows (a zero row adds nothing).
             Array.Clear(sum);
+            bool spoilt = false;
             for (int i = 0; i < count; i++)
             {
-                var row = data.Slice(((g * count) + i) * n, n);
-                var (max, squares) = MaxAndSquares(row);
-                if (!double.IsFinite(squares))
-                    (max, squares) = NonFinite(Widened(row, scratch.Row));
+                var (max, squares, dot) = Scan(rows.Slice(i * n, n), unit, sum);
                 fields.RowMax[first + i] = max;
                 fields.Norm[first + i] = Math.Sqrt(squares);
-                if (double.IsFinite(max) && max > 0)
-                    Accumulate(sum, row);
+                fields.DotVector[first + i] = dot;
+                spoilt |= !double.IsFinite(squares);
             }
+
+            // A row with a NaN or ∞ (or float64 squares beyond float64's range) spoilt S and its own values: redo them
+            // element by element, and S over the valid rows only.
+            if (spoilt)
+                Redo(rows, count, first, fields, scratch);
 
             for (int i = 0; i < count; i++)
             {
-                var row = data.Slice(((g * count) + i) * n, n);
-                var (dotVector, dotSum) = double.IsFinite(fields.RowMax[first + i])
-                    ? Dots(row, unit, sum)
-                    : RowKernels.Dots(ZeroNonFinite(Widened(row, scratch.Row)), unit, sum);
-                fields.DotVector[first + i] = dotVector;
-                fields.DotSum[first + i] = dotSum;
+                var row = rows.Slice(i * n, n);
+                fields.DotSum[first + i] = double.IsFinite(fields.RowMax[first + i])
+                    ? Dot(row, sum)
+                    : RowKernels.Dot(ZeroNonFinite(Widened(row, scratch.Row)), sum);
             }
         }
     }
 
-    private static (double Max, double Squares) MaxAndSquares<T>(ReadOnlySpan<T> row)
+    /// <summary>The values of a group's rows whose sums of squares were not finite, and S over the valid rows.</summary>
+    private void Redo<T>(ReadOnlySpan<T> rows, int count, int first, RowFields fields, Scratch scratch)
+        where T : unmanaged
+    {
+        int n = _width;
+        Array.Clear(scratch.Sum);
+        for (int i = 0; i < count; i++)
+        {
+            var row = rows.Slice(i * n, n);
+            int slot = first + i;
+            double norm = fields.Norm[slot];
+            if (!double.IsFinite(norm))
+            {
+                var widened = Widened(row, scratch.Row);
+                var (max, squares) = NonFinite(widened);
+                fields.RowMax[slot] = max;
+                fields.Norm[slot] = Math.Sqrt(squares);
+                fields.DotVector[slot] = RowKernels.Dot(ZeroNonFinite(widened), scratch.Unit);
+            }
+
+            if (double.IsFinite(fields.RowMax[slot]) && fields.RowMax[slot] > 0)
+                Accumulate(scratch.Sum, row);
+        }
+    }
+
+    private static (double Max, double Squares, double Dot) Scan<T>(ReadOnlySpan<T> row, double[] v, double[] sum)
         where T : unmanaged =>
-        typeof(T) == typeof(float) ? RowKernels.MaxAndSquares(MemoryMarshal.Cast<T, float>(row)) : RowKernels.MaxAndSquares(MemoryMarshal.Cast<T, double>(row));
+        typeof(T) == typeof(float) ? RowKernels.Scan(MemoryMarshal.Cast<T, float>(row), v, sum) : RowKernels.Scan(MemoryMarshal.Cast<T, double>(row), v, sum);
 
     private static void Accumulate<T>(double[] sum, ReadOnlySpan<T> row)
         where T : unmanaged
@@ -133,9 +162,9 @@ internal sealed class HostRows
             RowKernels.Accumulate(sum, MemoryMarshal.Cast<T, double>(row));
     }
 
-    private static (double A, double B) Dots<T>(ReadOnlySpan<T> row, double[] a, double[] b)
+    private static double Dot<T>(ReadOnlySpan<T> row, double[] a)
         where T : unmanaged =>
-        typeof(T) == typeof(float) ? RowKernels.Dots(MemoryMarshal.Cast<T, float>(row), a, b) : RowKernels.Dots(MemoryMarshal.Cast<T, double>(row), a, b);
+        typeof(T) == typeof(float) ? RowKernels.Dot(MemoryMarshal.Cast<T, float>(row), a) : RowKernels.Dot(MemoryMarshal.Cast<T, double>(row), a);
 
     /// <summary>A float32 or float64 row widened (exactly) into <paramref name="into"/>.</summary>
     private static double[] Widened<T>(ReadOnlySpan<T> row, double[] into)
