@@ -133,9 +133,9 @@ internal static class OverheadBenchmark
     private static string PhaseName(CostProfile.Phase phase) => phase switch
     {
         CostProfile.Phase.Capture => "hook capture (subsample + copy of the input rows)",
-        CostProfile.Phase.Assembly => "stacking weights and rows per shape group",
+        CostProfile.Phase.Assembly => "stacking weights (and, off the CPU, rows) per shape group",
         CostProfile.Phase.Iteration => "power (subspace) iteration + Rayleigh–Ritz + update sketch",
-        CostProfile.Phase.Statistics => "SA cosines, plain and centred, and row norms (on the device)",
+        CostProfile.Phase.Statistics => "per-row norms and products for the SA cosines (on the host for CPU tensors, else on the device)",
         CostProfile.Phase.Readback => "the one device-to-host read-back",
         CostProfile.Phase.Completion => "statistics and measurements on the host, warm state kept",
         CostProfile.Phase.Detector => "detector",

@@ -19,13 +19,14 @@ internal sealed class CostProfile
         /// <summary>Hook work: subsampling and copying the input rows.</summary>
         Capture,
 
-        /// <summary>Stacking each bucket's weights, warm bases and rows.</summary>
+        /// <summary>Stacking each bucket's weights and warm bases, and its rows off the CPU.</summary>
         Assembly,
 
         /// <summary>Subspace (power) iteration, Rayleigh–Ritz and the update sketch.</summary>
         Iteration,
 
-        /// <summary>SA cosines (plain and centred) and row norms on the device, σ and residual columns.</summary>
+        /// <summary>The rows' norms and products for the SA cosines (plain and centred) — on the host for CPU tensors
+        /// (<see cref="HostRows"/>), else on the device — and the σ and residual columns.</summary>
         Statistics,
 
         /// <summary>The device-to-host transfer of all results.</summary>
