@@ -34,12 +34,21 @@ internal sealed class AlignmentSummary(int bins)
     /// <param name="capacity">Slots per group (M).</param>
     /// <param name="rows">Rows present in each group.</param>
     /// <param name="vectorDefined">Whether v1 is defined; without it only the row counts are filled in.</param>
-    public LayerAlignment Summarize(ResultRow row, int groups, int capacity, long rows, bool vectorDefined)
+    public LayerAlignment Summarize(ResultRow row, int groups, int capacity, long rows, bool vectorDefined) =>
+        Summarize(RowValues.Of(row), groups, capacity, rows, vectorDefined);
+
+    /// <summary>The SA of a layer's rows from its row values.</summary>
+    /// <param name="values">The layer's values per row slot (from the device or <see cref="HostRows"/>).</param>
+    /// <param name="groups">G.</param>
+    /// <param name="capacity">Slots per group (M).</param>
+    /// <param name="rows">Rows present in each group.</param>
+    /// <param name="vectorDefined">Whether v1 is defined; without it only the row counts are filled in.</param>
+    public LayerAlignment Summarize(RowValues values, int groups, int capacity, long rows, bool vectorDefined)
     {
-        var rowMax = row.Span(ResultField.RowMaxAbs);
-        var norm = row.Span(ResultField.RowNorm);
-        var dotVector = row.Span(ResultField.RowDotVector);
-        var dotSum = row.Span(ResultField.RowDotSum);
+        var rowMax = values.RowMax;
+        var norm = values.Norm;
+        var dotVector = values.DotVector;
+        var dotSum = values.DotSum;
         if (_plain.Length < rowMax.Length)
         {
             _plain = new double[rowMax.Length];
@@ -117,7 +126,7 @@ internal sealed class AlignmentSummary(int bins)
     }
 
     /// <summary>
-    /// The loop over a group's rows in <see cref="Summarize"/>, four rows per step, for all whole steps: lane by lane
+    /// The loop over a group's rows in <see cref="Summarize(RowValues, int, int, long, bool)"/>, four rows per step, for all whole steps: lane by lane
     /// the same float64 operations in the same order (division and square root are correctly rounded in every lane),
     /// the clamp to [−1, 1] as a maximum and a minimum of the non-NaN values, the same NaN and floor tests, and the
     /// kept values appended in row order. So it writes exactly what the scalar loop would.

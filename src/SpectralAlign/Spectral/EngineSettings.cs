@@ -31,4 +31,9 @@ internal sealed record EngineSettings
 
     /// <summary>Seed of the cold-start vectors.</summary>
     public required int Seed { get; init; }
+
+    /// <summary>Whether buckets on the CPU compute their row values on the host (<see cref="HostRows"/>) rather than
+    /// with device operations (<see cref="RowAlignment"/>, what other devices always use). Default <c>true</c>; tests
+    /// turn it off to hold the two paths to each other on the CPU.</summary>
+    public bool RowsOnHost { get; init; } = true;
 }

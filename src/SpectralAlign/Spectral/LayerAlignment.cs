@@ -1,6 +1,6 @@
 namespace SpectralAlign.Spectral;
 
-/// <summary>What <see cref="AlignmentSummary.Summarize"/> finds in one layer's rows.</summary>
+/// <summary>What <see cref="AlignmentSummary.Summarize(RowValues, int, int, long, bool)"/> finds in one layer's rows.</summary>
 /// <param name="Counts">Only the zero and non-finite row counts (by the rows' largest |element|).</param>
 /// <param name="Stats">The SA statistics (only the row counts when v1 is not defined).</param>
 /// <param name="CenteredStats">The centred SA statistics (likewise).</param>

@@ -52,7 +52,8 @@ internal sealed class ResultLayout
     private readonly int[] _offsets = new int[Fields.Length];
     private readonly int[] _widths = new int[Fields.Length];
 
-    /// <param name="rowSlots">Values of each per-row field: G·M (groups × row capacity).</param>
+    /// <param name="rowSlots">Values of each per-row field: G·M (groups × row capacity), or 0 when the host computes
+    /// the row values (<see cref="HostRows"/>): the per-row fields then have no place in the layout.</param>
     public ResultLayout(int rowSlots)
     {
         int offset = 0;
@@ -70,13 +71,13 @@ internal sealed class ResultLayout
     /// <summary>Values per layer.</summary>
     public int Width { get; }
 
-    /// <summary>Packs one (L) or (L, width) tensor per field into an (L, <see cref="Width"/>) float64 tensor: each
+    /// <summary>Packs one (L) or (L, width) tensor per field (fields of width 0 need none) into an (L, <see cref="Width"/>) float64 tensor: each
     /// maximal sequence of one-value fields is stacked in one operation, so a bucket's seven scalar fields cost one
     /// stack instead of seven reshapes and copies.</summary>
     /// <exception cref="InvalidOperationException">A field is missing or has the wrong size.</exception>
     public Tensor Pack(IReadOnlyDictionary<ResultField, Tensor> columns)
     {
-        var missing = Fields.Where(f => !columns.ContainsKey(f)).ToList();
+        var missing = Fields.Where(f => _widths[(int)f] > 0 && !columns.ContainsKey(f)).ToList();
         if (missing.Count > 0)
             throw new InvalidOperationException($"The result row lacks the field(s) {string.Join(", ", missing)}.");
         var parts = new List<Tensor>(Fields.Length);
@@ -84,6 +85,8 @@ internal sealed class ResultLayout
         long layers = -1;
         foreach (var field in Fields)
         {
+            if (_widths[(int)field] == 0)
+                continue;
             var column = columns[field];
             var shape = column.shape;
             long width = shape.Length == 1 ? 1 : shape.Length == 2 ? shape[1] : -1;

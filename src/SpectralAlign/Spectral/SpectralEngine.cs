@@ -5,8 +5,10 @@ namespace SpectralAlign.Spectral;
 
 /// <summary>
 /// The measurement core, callable with plain tensors: groups the layers into buckets (see
-/// <see cref="Bucketing"/>), runs the stacked subspace iteration and the per-row SA cosines on the device, copies all
-/// results to the host in one transfer per device and summarises the distributions there. The upstream alignments of
+/// <see cref="Bucketing"/>), runs the stacked subspace iteration and the per-row products on the device, copies all
+/// results to the host in one transfer per device and summarises the distributions there. On the CPU, whose memory is
+/// the host's, the per-row products are computed on the host from the captured rows where they are
+/// (<see cref="HostRows"/>, after the read-back) instead of with device operations. The upstream alignments of
 /// linked layers (<see cref="LayerInput.Upstream"/>, <see cref="UpstreamLinks"/>) travel in the same transfer.
 /// A bucket keeps iterating (with further transfers) only while a residual is above the tolerance, which happens on
 /// cold starts and after abrupt weight changes.
@@ -83,6 +85,11 @@ internal sealed class SpectralEngine(EngineSettings options) : IDisposable
                 bucket.Compute(profile);
             ReadBack(pending, buckets, links, hostBuffers);
         }
+
+        start = profile is null ? 0 : CostProfile.Now;
+        foreach (var bucket in buckets)
+            bucket.AlignRowsOnHost(hostBuffers);
+        profile?.Add(CostProfile.Phase.Statistics, start);
 
         start = profile is null ? 0 : CostProfile.Now;
         links.Finish();

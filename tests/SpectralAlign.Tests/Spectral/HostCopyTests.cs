@@ -21,6 +21,10 @@ public sealed class HostCopyTests
         // The histogram tensor is built on the host from the measurement's bins (already host numbers); TorchSharp's
         // only add_histogram reads it there. No device data is read.
         ("SpectralAlign.Telemetry.TensorBoardSink::Write", "SummaryWriter.add_histogram"),
+        // HostMemory reads contiguous CPU tensors where they are (TorchSharp's bytes of such a tensor is a span over its
+        // storage) and refuses every other tensor before touching bytes: CPU memory is host memory, nothing is copied
+        // or transferred (HostMemoryTests holds it to that).
+        ("SpectralAlign.Spectral.HostMemory::Span", "Tensor.get_bytes"),
     ];
 
     [Fact]

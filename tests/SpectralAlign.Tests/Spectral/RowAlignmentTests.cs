@@ -6,8 +6,9 @@ using static TorchSharp.torch;
 namespace SpectralAlign.Tests.Spectral;
 
 /// <summary>
-/// The row path (<see cref="RowStack"/> in the capture's dtype, <see cref="RowAlignment"/> widening to float64 after
-/// the |h|max and non-finite passes): checked against float64 references computed from the same input values on the
+/// The row paths — on the host for the CPU (<see cref="HostRows"/>), and with device operations as on every other
+/// device (<see cref="RowStack"/> in the capture's dtype, <see cref="RowAlignment"/> widening to float64 after the
+/// |h|max and non-finite passes) — checked against float64 references computed from the same input values on the
 /// inputs where precision or range could fail — rows of very different magnitudes in one layer (1e30, 1, denormal),
 /// identical rows (the centred row cancels exactly), float64 rows beyond float32's range.
 /// </summary>
@@ -18,9 +19,11 @@ public sealed class RowAlignmentTests
     /// zero row among them: the plain and centred SA statistics, the largest row norm and |element| match the float64
     /// reference of the same values (statistics to 1e-4, as for uniformly scaled rows; norms to 1e-6 relative).</summary>
     [Theory]
-    [InlineData(ScalarType.Float32)]
-    [InlineData(ScalarType.Float64)]
-    public void Measure_RowsOfMixedMagnitudes_MatchFloat64Reference(ScalarType dtype)
+    [InlineData(ScalarType.Float32, true)]
+    [InlineData(ScalarType.Float64, true)]
+    [InlineData(ScalarType.Float32, false)]
+    [InlineData(ScalarType.Float64, false)]
+    public void Measure_RowsOfMixedMagnitudes_MatchFloat64Reference(ScalarType dtype, bool rowsOnHost)
     {
         using var scope = NewDisposeScope();
         var weight = EngineHarness.GappedWeight(1, 16, 16, ScalarType.Float32, seed: 61);
@@ -32,7 +35,7 @@ public sealed class RowAlignmentTests
         rows[0, 7, 3] = tensor(float.PositiveInfinity, dtype: dtype);
         rows[0, 11] = zeros(16, dtype: dtype);
 
-        var (m, v1) = EngineHarness.MeasureOnce(weight, rows);
+        var (m, v1) = EngineHarness.MeasureOnce(weight, rows, rowsOnHost: rowsOnHost);
 
         EngineHarness.AssertMatchesSvd(weight, rows, m, v1, tolerance: 1e-4);
         Assert.Equal(93, m.Stats.Count);
@@ -45,19 +48,21 @@ public sealed class RowAlignmentTests
     /// and counted as zero (no centred SA from rounding noise), for row counts whose mean is not exact in binary;
     /// the plain SA is the one cosine of that row.</summary>
     [Theory]
-    [InlineData(3)]
-    [InlineData(7)]
-    [InlineData(100)]
-    [InlineData(256)]
-    [InlineData(4096)]
-    public void Measure_IdenticalRows_NoCenteredValues(int count)
+    [InlineData(3, true)]
+    [InlineData(7, true)]
+    [InlineData(100, true)]
+    [InlineData(256, true)]
+    [InlineData(4096, true)]
+    [InlineData(7, false)]
+    [InlineData(4096, false)]
+    public void Measure_IdenticalRows_NoCenteredValues(int count, bool rowsOnHost)
     {
         using var scope = NewDisposeScope();
         var weight = EngineHarness.GappedWeight(1, 20, 24, ScalarType.Float32, seed: 71);
         var row = EngineHarness.OffsetRows(1, 1, 24, ScalarType.Float32, seed: 72) * 1234.567f;
         var rows = row.expand(1, count, 24).contiguous();
 
-        var (m, v1) = EngineHarness.MeasureOnce(weight, rows);
+        var (m, v1) = EngineHarness.MeasureOnce(weight, rows, rowsOnHost: rowsOnHost);
 
         Assert.Equal(0, m.CenteredStats.Count);
         Assert.Equal(count, m.CenteredStats.ZeroRows);
@@ -121,8 +126,10 @@ public sealed class RowAlignmentTests
     }
 
     /// <summary>float64 rows beyond float32's range (1e100, 1e-100) keep float64 and match the reference.</summary>
-    [Fact]
-    public void Measure_Float64RowsBeyondFloat32Range_MatchFloat64Reference()
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void Measure_Float64RowsBeyondFloat32Range_MatchFloat64Reference(bool rowsOnHost)
     {
         using var scope = NewDisposeScope();
         var weight = EngineHarness.GappedWeight(1, 12, 10, ScalarType.Float64, seed: 81);
@@ -130,7 +137,7 @@ public sealed class RowAlignmentTests
         var factor = tensor(Enumerable.Range(0, 60).Select(i => i % 2 == 0 ? 1e100 : 1e-100).ToArray()).view(1, 60, 1);
         rows = rows * factor;
 
-        var (m, v1) = EngineHarness.MeasureOnce(weight, rows);
+        var (m, v1) = EngineHarness.MeasureOnce(weight, rows, rowsOnHost: rowsOnHost);
 
         EngineHarness.AssertMatchesSvd(weight, rows, m, v1, tolerance: 1e-4);
         Assert.Equal(60, m.Stats.Count);

@@ -140,14 +140,22 @@ internal static class Measurements
     /// <see cref="double.Equals(double)"/>, so NaN equals NaN; statistics and histograms element by element).</summary>
     public static void AssertIdentical(LayerMeasurement expected, LayerMeasurement actual) => AssertSameProperties(expected, actual, $"{expected.Layer}@{expected.Step}");
 
-    private static void AssertSameProperties(object expected, object actual, string path)
+    /// <summary>Asserts that two measurements agree in every public property: doubles to within
+    /// <paramref name="tolerance"/> · max(1, |expected|) (NaN equals NaN), everything else (counts, histograms,
+    /// conditions, names) exactly.</summary>
+    public static void AssertClose(LayerMeasurement expected, LayerMeasurement actual, double tolerance) =>
+        AssertSameProperties(expected, actual, $"{expected.Layer}@{expected.Step}", tolerance);
+
+    private static void AssertSameProperties(object expected, object actual, string path, double tolerance = 0)
     {
         foreach (var property in expected.GetType().GetProperties(System.Reflection.BindingFlags.Instance | System.Reflection.BindingFlags.Public).Where(p => p.GetIndexParameters().Length == 0))
         {
             object? a = property.GetValue(expected), b = property.GetValue(actual);
             string where = $"{path}.{property.Name}";
             if (a is SpectralAlignmentStats statsA && b is SpectralAlignmentStats statsB)
-                AssertSameProperties(statsA, statsB, where);
+                AssertSameProperties(statsA, statsB, where, tolerance);
+            else if (tolerance > 0 && a is double x && b is double y)
+                Assert.True(x.Equals(y) || Math.Abs(x - y) <= tolerance * Math.Max(1, Math.Abs(x)), $"{where}: {x:R} vs {y:R}");
             else if (a is IReadOnlyList<int> listA && b is IReadOnlyList<int> listB)
                 Assert.True(listA.SequenceEqual(listB), $"{where}: [{string.Join(", ", listA)}] vs [{string.Join(", ", listB)}]");
             else

@@ -1,0 +1,93 @@
+using SpectralAlign.Spectral;
+
+namespace SpectralAlign.Tests.Spectral;
+
+/// <summary><see cref="RowKernels"/> against plain sequential float64 loops over the widened values, for lengths below,
+/// at and between multiples of the vector width (the scalar tail and the vector part), and a hand-computed case.</summary>
+public sealed class RowKernelsTests
+{
+    /// <summary>Relative tolerance (to the sum of |terms|): the kernels sum the same float64 terms in another order,
+    /// with fused multiply–adds.</summary>
+    private const double Tolerance = 1e-13;
+
+    [Fact]
+    public void Kernels_HandComputedRow_ExactValues()
+    {
+        float[] row = [3, -4, 0, 1, 2, -2, 0.5f, 0, 1, -1];     // 10 elements: one vector step of 8 and a tail of 2
+        double[] ones = [1, 1, 1, 1, 1, 1, 1, 1, 1, 1];
+        double[] b = [0, 0, 0, 0, 0, 0, 2, 0, 0, 3];
+        var sum = new double[10];
+
+        var (max, squares, dot) = RowKernels.Scan(row, ones, sum);
+        RowKernels.Accumulate(sum, row);
+
+        Assert.Equal(4, max);
+        Assert.Equal(9 + 16 + 1 + 4 + 4 + 0.25 + 1 + 1, squares);
+        Assert.Equal(3 - 4 + 1 + 2 - 2 + 0.5 + 1 - 1, dot);
+        Assert.Equal(1 - 3, RowKernels.Dot(row, b));
+        Assert.Equal(row.Select(x => 2.0 * x), sum);
+    }
+
+    [Theory]
+    [InlineData(0)]
+    [InlineData(1)]
+    [InlineData(3)]
+    [InlineData(4)]
+    [InlineData(7)]
+    [InlineData(8)]
+    [InlineData(9)]
+    [InlineData(17)]
+    [InlineData(64)]
+    [InlineData(176)]
+    public void Kernels_Float32Row_MatchSequentialFloat64Loops(int length)
+    {
+        var random = new Random(length + 1);
+        var row = Enumerable.Range(0, length).Select(_ => (float)((random.NextDouble() - 0.3) * Math.Pow(10, random.Next(-30, 30)))).ToArray();
+        var wide = row.Select(x => (double)x).ToArray();
+        AssertMatchesLoops(wide, (v, sum) => RowKernels.Scan(row, v, sum), a => RowKernels.Dot(row, a), sum => RowKernels.Accumulate(sum, row), random);
+    }
+
+    [Theory]
+    [InlineData(0)]
+    [InlineData(3)]
+    [InlineData(4)]
+    [InlineData(5)]
+    [InlineData(8)]
+    [InlineData(13)]
+    [InlineData(64)]
+    public void Kernels_Float64Row_MatchSequentialFloat64Loops(int length)
+    {
+        var random = new Random(length + 100);
+        var row = Enumerable.Range(0, length).Select(_ => (random.NextDouble() - 0.3) * Math.Pow(10, random.Next(-100, 100))).ToArray();
+        AssertMatchesLoops(row, (v, sum) => RowKernels.Scan(row, v, sum), a => RowKernels.Dot(row, a), sum => RowKernels.Accumulate(sum, row), random);
+    }
+
+    private static void AssertMatchesLoops(double[] row, Func<double[], double[], (double Max, double Squares, double Dot)> scan, Func<double[], double> dot, Action<double[]> accumulate, Random random)
+    {
+        var v = row.Select(_ => random.NextDouble() - 0.5).ToArray();
+        var a = row.Select(_ => random.NextDouble() * 3).ToArray();
+        var start = row.Select(_ => random.NextDouble()).ToArray();
+        double squares = 0, dotV = 0, absV = 0, dotA = 0, absA = 0;
+        for (int i = 0; i < row.Length; i++)
+        {
+            squares += row[i] * row[i];
+            dotV += row[i] * v[i];
+            absV += Math.Abs(row[i] * v[i]);
+            dotA += row[i] * a[i];
+            absA += Math.Abs(row[i] * a[i]);
+        }
+
+        var scanned = (double[])start.Clone();
+        var result = scan(v, scanned);
+        var accumulated = (double[])start.Clone();
+        accumulate(accumulated);
+
+        Assert.Equal(row.Length == 0 ? 0 : row.Max(Math.Abs), result.Max);
+        Assert.True(Math.Abs(result.Squares - squares) <= Tolerance * squares, $"{result.Squares:R} vs {squares:R}");
+        Assert.True(Math.Abs(result.Dot - dotV) <= Tolerance * absV, $"{result.Dot:R} vs {dotV:R}");
+        Assert.True(Math.Abs(dot(a) - dotA) <= Tolerance * absA, $"{dot(a):R} vs {dotA:R}");
+        var expectedSum = start.Zip(row, (s, x) => s + x).ToArray();
+        Assert.Equal(expectedSum, scanned);
+        Assert.Equal(expectedSum, accumulated);
+    }
+}
