@@ -39,9 +39,14 @@ internal static class SubspaceIteration
         return q;
     }
 
+    /// <summary>Multiply-adds per step that <see cref="IterateRuns"/> may spend on units that need no more steps so
+    /// that the units on both sides iterate in one batched call (see there).</summary>
+    internal const long BridgeBudget = 1 << 17;
+
     /// <summary>Runs <paramref name="iterations"/>[u] steps of Q ← orth(WᵀW Q) on unit u: every unit gets the
     /// smallest count in one batched call, then each maximal run of consecutive units that need more is iterated on
-    /// its own (narrow views, no copy of the weights), so a few slow units do not make the whole stack iterate.</summary>
+    /// its own (narrow views, no copy of the weights), so a few slow units do not make the whole stack iterate.
+    /// Runs separated by a few small units are iterated as one (see <see cref="IterateRuns"/>).</summary>
     /// <param name="w">The (L, m_r, n) float32 weights in runs.</param>
     /// <param name="basis">(L, n, k) start basis (not written to).</param>
     /// <param name="iterations">Steps per unit (L values, each ≥ 0).</param>
@@ -54,14 +59,18 @@ internal static class SubspaceIteration
             return q;
         if (common == 0)
             q = q.clone();   // written to below; the caller's basis must stay as it is
-        IterateRuns(w, q, iterations, 0, iterations.Length, common);
+        IterateRuns(w, q, iterations, 0, iterations.Length, common, BridgeBudget / (2 * basis.shape[2]));
         return q;
     }
 
     /// <summary>Within units [<paramref name="from"/>, <paramref name="to"/>), all iterated <paramref name="done"/>
-    /// times, gives each maximal run of units that need more its common extra steps (written into
-    /// <paramref name="q"/>), then recurses into the run.</summary>
-    private static void IterateRuns(WeightRuns w, Tensor q, int[] iterations, int from, int to, int done)
+    /// times, gives each span of units that need more their common extra steps (written into <paramref name="q"/>),
+    /// then recurses into the span. A span is a maximal run of units that need more, extended over a gap of units
+    /// that need no more when the gap's weights hold at most <paramref name="gapSize"/> entries: each separate call
+    /// costs about six small operations per step (about 5–10 µs each right after a training step), more than the
+    /// gap's two products with k vectors. The gap's rows of the result are dropped: every unit gets exactly its own
+    /// number of steps.</summary>
+    private static void IterateRuns(WeightRuns w, Tensor q, int[] iterations, int from, int to, int done, long gapSize)
     {
         for (int start = from; start < to;)
         {
@@ -72,11 +81,46 @@ internal static class SubspaceIteration
             }
 
             int end = start + 1, least = iterations[start];
-            while (end < to && iterations[end] > done)
-                least = Math.Min(least, iterations[end++]);
-            var run = q.narrow(0, start, end - start);
-            run.copy_(Iterate(w.Narrow(start, end - start), run, least - done));
-            IterateRuns(w, q, iterations, start, end, least);
+            bool bridged = false;
+            while (end < to)
+            {
+                if (iterations[end] > done)
+                {
+                    least = Math.Min(least, iterations[end++]);
+                    continue;
+                }
+
+                int next = end;
+                while (next < to && iterations[next] <= done)
+                    next++;
+                if (next == to || w.Size(end, next - end) > gapSize)
+                    break;
+                bridged = true;
+                end = next;
+            }
+
+            var span = q.narrow(0, start, end - start);
+            var result = Iterate(w.Narrow(start, end - start), span, least - done);
+            if (!bridged)
+            {
+                span.copy_(result);
+            }
+            else
+            {
+                for (int first = start; first < end;)
+                {
+                    int last = first;
+                    while (last < end && iterations[last] > done)
+                        last++;
+                    if (last > first)
+                        q.narrow(0, first, last - first).copy_(result.narrow(0, first - start, last - first));
+                    while (last < end && iterations[last] <= done)
+                        last++;
+                    first = last;
+                }
+            }
+
+            IterateRuns(w, q, iterations, start, end, least, gapSize);
             start = end;
         }
     }
@@ -115,36 +159,42 @@ internal static class SubspaceIteration
         // statistics, a stall on top of the step's one result transfer. Not measured here (no GPU); avoiding it would
         // need a device-side k × k solver.
         var (values64, vectors64) = linalg.eigh(gram.to(ScalarType.Float64).nan_to_num_(0, 0, 0));   // ascending
-        var values = values64.to(ScalarType.Float32).clamp_min_(Scalars.Zero);
+        var sigmas = values64.to(ScalarType.Float32).clamp_min_(Scalars.Zero).sqrt_();
         var vectors = vectors64.flip(-1).to(ScalarType.Float32);     // descending
         var ritz = bmm(basis, vectors);                               // (L, n, k), descending
         var v = ritz.select(2, 0);                                    // (L, n)
-        var lambda1 = values.select(1, k - 1);
-        var sigma2 = k > 1 ? values.select(1, k - 2).sqrt() : zeros_like(lambda1);
-        var zero = lambda1.eq(Scalars.Zero);
+        var sigma1 = sigmas.narrow(1, k - 1, 1);                      // (L, 1)
+        var zero = sigma1.eq(Scalars.Zero);
 
-        // Residual of the top Ritz pair: ‖WᵀW v − λ1 v‖ / λ1.
-        var top = w.Parts(vectors.narrow(2, 0, 1).transpose(1, 2));  // per run (L_r, 1, k)
-        var wvT = bT.Select((b, r) => bmm(top[r], b)).ToList();      // per run (L_r, 1, m_r) = (W v)ᵀ
-        var wtwv = w.TransposeTimes(wvT).squeeze(2);                  // (L, n)
-        var residual = (linalg.norm(wtwv - (lambda1.unsqueeze(1) * v), [1], false) / lambda1.masked_fill(zero, Scalars.One))
-            .masked_fill_(zero, Scalars.Zero);
+        // Sign: consistent with the previous v1 where there is one, deterministic otherwise (L, 1).
+        var sign = reference is null ? ColdSign(v) : hasReference is null ? WarmSign(v, reference) : where(hasReference.unsqueeze(1), WarmSign(v, reference), ColdSign(v));
+        v.mul_(sign);
 
-        // Sign: consistent with the previous v1 where there is one, deterministic otherwise.
-        var sign = reference is null ? ColdSign(v) : hasReference is null ? WarmSign(v, reference) : where(hasReference, WarmSign(v, reference), ColdSign(v));
-        v.mul_(sign.unsqueeze(1));
-        var sigma1 = lambda1.sqrt();
-        var factor = w.Parts((sign / sigma1.masked_fill(zero, Scalars.One)).masked_fill_(zero, Scalars.Zero).view(-1, 1, 1));
-        var u = wvT.Select((y, r) => y.mul_(factor[r]).squeeze(1)).ToList();   // per run (L_r, m_r)
+        // u1 = W v1 / σ1 from (W Q)ᵀ and v1's coordinates in Q, scaled (and signed) before the product.
+        var factor = (sign / sigma1).masked_fill_(zero, Scalars.Zero);   // (L, 1)
+        var top = w.Parts(vectors.select(2, 0).mul(factor).unsqueeze(1));  // per run (L_r, 1, k)
+        var uT = bT.Select((b, r) => bmm(top[r], b)).ToList();         // per run (L_r, 1, m_r) = u1ᵀ
 
-        return new Ritz(ritz, v, sigma1, sigma2, residual, u);
+        // Residual of the top Ritz pair: ‖WᵀW v1 − σ1² v1‖ / σ1² = ‖Wᵀu1 − σ1 v1‖ / σ1.
+        var wtu = WeightRuns.Cat(w.Runs.Select((x, r) => bmm(uT[r], x))).squeeze(1);   // (L, n) = (Wᵀ u1)ᵀ
+        var residual = linalg.norm(wtu.addcmul_(sigma1, v, Scalars.MinusOne), [1], true).div_(sigma1).masked_fill_(zero, Scalars.Zero).squeeze(1);
+        var u = uT.Select(y => y.squeeze(1)).ToList();                // per run (L_r, m_r)
+        var sigma2 = k > 1 ? sigmas.select(1, k - 2) : zeros_like(residual);
+
+        return new Ritz(ritz, v, sigma1.squeeze(1), sigma2, residual, u);
     }
 
-    /// <summary>−1 where v disagrees with the previous v1 (negative dot product), else +1.</summary>
-    private static Tensor WarmSign(Tensor v, Tensor reference) =>
-        ones_like(v.select(1, 0)).masked_fill_((v * reference).sum(1).lt(Scalars.Zero), Scalars.MinusOne);
+    /// <summary>(L, 1): −1 where v disagrees with the previous v1 (negative dot product), else +1.</summary>
+    private static Tensor WarmSign(Tensor v, Tensor reference)
+    {
+        var dot = (v * reference).sum(1, keepdim: true);
+        return ones_like(dot).masked_fill_(dot.lt(Scalars.Zero), Scalars.MinusOne);
+    }
 
-    /// <summary>−1 where v's largest-magnitude component is negative, else +1.</summary>
-    private static Tensor ColdSign(Tensor v) =>
-        ones_like(v.select(1, 0)).masked_fill_(v.gather(1, v.abs().argmax(1, keepdim: true)).squeeze(1).lt(Scalars.Zero), Scalars.MinusOne);
+    /// <summary>(L, 1): −1 where v's largest-magnitude component is negative, else +1.</summary>
+    private static Tensor ColdSign(Tensor v)
+    {
+        var largest = v.gather(1, v.abs().argmax(1, keepdim: true));
+        return ones_like(largest).masked_fill_(largest.lt(Scalars.Zero), Scalars.MinusOne);
+    }
 }

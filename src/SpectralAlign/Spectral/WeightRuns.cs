@@ -13,18 +13,30 @@ internal sealed class WeightRuns
 {
     private readonly long[] _starts;
     private readonly long[] _counts;
+    private readonly long[] _unitSizes;      // per run m_r · n
     private readonly Tensor[] _transposed;   // per run Wᵀ (units_r, n, m_r), views made with the runs
 
     /// <param name="runs">(units_r, m_r, n) tensors with the same n, in unit order.</param>
     public WeightRuns(params Tensor[] runs)
+        : this(runs, [.. runs.Select(run => run.transpose(1, 2))], [.. runs.Select(run => run.shape)])   // shapes read once: each read is a native call
+    {
+    }
+
+    private WeightRuns(Tensor[] runs, Tensor[] transposed, long[][] shapes)
+        : this(runs, transposed, [.. shapes.Select(shape => shape[0])], [.. shapes.Select(shape => shape[1] * shape[2])])
+    {
+    }
+
+    private WeightRuns(Tensor[] runs, Tensor[] transposed, long[] counts, long[] unitSizes)
     {
         Runs = runs;
-        _counts = [.. runs.Select(run => run.shape[0])];   // read once: each read of a shape is a native call
+        _transposed = transposed;
+        _counts = counts;
+        _unitSizes = unitSizes;
         _starts = new long[runs.Length];
         for (int r = 1; r < runs.Length; r++)
             _starts[r] = _starts[r - 1] + _counts[r - 1];
         Units = _starts[^1] + _counts[^1];
-        _transposed = [.. runs.Select(run => run.transpose(1, 2))];
     }
 
     public IReadOnlyList<Tensor> Runs { get; }
@@ -75,14 +87,37 @@ internal sealed class WeightRuns
     public WeightRuns Narrow(long start, long count)
     {
         var parts = new List<Tensor>();
+        var transposed = new List<Tensor>();
+        var counts = new List<long>();
+        var unitSizes = new List<long>();
         for (int r = 0; r < Runs.Count; r++)
         {
             long from = Math.Max(start, _starts[r]), to = Math.Min(start + count, _starts[r] + _counts[r]);
             if (from < to)
+            {
                 parts.Add(Runs[r].narrow(0, from - _starts[r], to - from));
+                transposed.Add(_transposed[r].narrow(0, from - _starts[r], to - from));   // no transpose call per part
+                counts.Add(to - from);
+                unitSizes.Add(_unitSizes[r]);
+            }
         }
 
-        return new WeightRuns([.. parts]);
+        return new WeightRuns([.. parts], [.. transposed], [.. counts], [.. unitSizes]);
+    }
+
+    /// <summary>Σ m·n over units [<paramref name="start"/>, + <paramref name="count"/>): the multiply-adds of one
+    /// product of those weights with one vector.</summary>
+    public long Size(long start, long count)
+    {
+        long size = 0;
+        for (int r = 0; r < Runs.Count; r++)
+        {
+            long from = Math.Max(start, _starts[r]), to = Math.Min(start + count, _starts[r] + _counts[r]);
+            if (from < to)
+                size += (to - from) * _unitSizes[r];
+        }
+
+        return size;
     }
 
     /// <summary>Concatenates per-run results along dimension 0 (no copy for a single run).</summary>

@@ -29,6 +29,8 @@ public sealed class SubspaceIterationTests
         var partTimes = part.Times(q.narrow(0, 2, 2));
 
         Assert.Equal(5, runs.Units);
+        Assert.Equal(5 * 7 + 9 * 7, runs.Size(2, 2));
+        Assert.Equal(5 * 7 + 9 * 7, part.Size(0, 2));
         Assert.Equal(new[] { new long[] { 3, 2, 5 }, [2, 2, 9] }, times.Select(t => t.shape).ToArray());
         Assert.Equal(new[] { new long[] { 3, 3, 5 }, [2, 3, 9] }, shared.Select(t => t.shape).ToArray());
         Assert.Equal(new[] { new long[] { 1, 5, 7 }, [1, 9, 7] }, part.Runs.Select(t => t.shape).ToArray());
@@ -64,6 +66,31 @@ public sealed class SubspaceIterationTests
         }
 
         AssertClose(basis[2].to(ScalarType.Float64), q[2].to(ScalarType.Float64), 0);   // 0 steps: the start basis
+    }
+
+    [Fact]
+    public void Iterate_SlowUnitsAcrossShortAndLongGaps_EachUnitGetsExactlyItsOwnSteps()
+    {
+        using var scope = NewDisposeScope();
+        // Six small units (8 × 64) and three large ones (400 × 64): the slow units are separated by gaps of small
+        // units (cheap enough to iterate along with them) and by a large unit (not).
+        var small = Layers.Randn([6, 8, 64], ScalarType.Float32, seed: 10);
+        var large = Layers.Randn([3, 400, 64], ScalarType.Float32, seed: 11);
+        var basis = linalg.qr(Layers.Randn([9, 64, 3], ScalarType.Float32, seed: 12)).Q;
+        int[] counts = [1, 4, 0, 0, 3, 1, 2, 0, 5];
+        Assert.True(8 * 64 * 2 <= SubspaceIteration.BridgeBudget / (2 * 3) && 400 * 64 > SubspaceIteration.BridgeBudget / (2 * 3));
+
+        var q = SubspaceIteration.Iterate(new WeightRuns(small, large), basis, counts);
+
+        for (int u = 0; u < counts.Length; u++)
+        {
+            // Reference: the unit's own steps, one matrix at a time.
+            var w = u < 6 ? small[u] : large[u - 6];
+            var expected = basis[u];
+            for (int i = 0; i < counts[u]; i++)
+                expected = linalg.qr(w.t().matmul(w.matmul(expected))).Q;
+            AssertClose(expected.to(ScalarType.Float64), q[u].to(ScalarType.Float64), counts[u] == 0 ? 0 : 1e-5);
+        }
     }
 
     [Fact]
