@@ -41,7 +41,8 @@ internal sealed class Bucket
     private IReadOnlyList<Tensor>? _leftVectors; // per run (L_r·G, m_r)
     private Tensor? _rightVectors;         // (L·G, n) v1
     private List<Tensor>? _sketch;         // per run (L_r·G, r, m_r): float32, float64 when rescaled
-    private Tensor? _updateSquared;        // (L)
+    private Tensor? _updateSquared;        // (L), on the device (null for a CPU bucket: _hostUpdateSquared)
+    private double[]? _hostUpdateSquared;  // per member, for a CPU bucket (HostSketch)
     private RowAlignment? _alignment;
     private double[]? _host;
     private int _hostOffset;
@@ -145,7 +146,7 @@ internal sealed class Bucket
         {
             _hostRows = new HostRows(memberRows, _groups, n);
             (_capacity, _counts) = (_hostRows.Capacity, _hostRows.Counts);
-            _layout = new ResultLayout(0);
+            _layout = ResultLayout.ForHost();
         }
         else
         {
@@ -295,11 +296,16 @@ internal sealed class Bucket
                 _sketch = [.. products.Select((sketch, r) => sketch.to(ScalarType.Float64).mul_(scale[r]))];
             }
 
-            var squared = WeightRuns.Cat(_sketch.Select((sketch, r) => linalg.norm(sketch - _previousSketch[r], [1, 2], false).to(ScalarType.Float64))).pow_(Scalars.Two);
-            _updateSquared = (_groups == 1 ? squared : squared.view(-1, _groups).sum([1])).div_(UpdateSketch.ColumnCount);
+            // On the CPU the host sums the differences where the sketches are (HostSketch, in AlignRowsOnHost).
+            if (_hostRows is null)
+            {
+                var squared = WeightRuns.Cat(_sketch.Select((sketch, r) => linalg.norm(sketch - _previousSketch[r], [1, 2], false).to(ScalarType.Float64))).pow_(Scalars.Two);
+                _updateSquared = (_groups == 1 ? squared : squared.view(-1, _groups).sum([1])).div_(UpdateSketch.ColumnCount);
+            }
         }
 
-        columns[ResultField.UpdateSquared] = _updateSquared!;
+        if (_updateSquared is not null)
+            columns[ResultField.UpdateSquared] = _updateSquared;
         profile?.Add(CostProfile.Phase.Iteration, start);
         start = profile is null ? 0 : CostProfile.Now;
         if (_rows is not null)
@@ -335,10 +341,23 @@ internal sealed class Bucket
         profile?.Add(CostProfile.Phase.Statistics, start);
     }
 
-    /// <summary>For a bucket whose rows are read on the host (<see cref="HostRows"/>), computes their values against
-    /// the final v1; call once after the last <see cref="Compute"/> and read-back. Nothing for a device bucket.</summary>
+    /// <summary>For a bucket on the CPU, computes on the host what the device computes elsewhere: the rows' values
+    /// against the final v1 (<see cref="HostRows"/>) and each member's sketch distance (<see cref="HostSketch"/>); call
+    /// once after the last <see cref="Compute"/> and read-back. Nothing for a device bucket.</summary>
     /// <param name="hostBuffers">Where a rented buffer is registered (returned by the engine).</param>
-    public void AlignRowsOnHost(List<double[]> hostBuffers) => _hostRows?.Align(_rightVectors!, hostBuffers);
+    public void CompleteOnHost(List<double[]> hostBuffers)
+    {
+        if (_hostRows is null)
+            return;
+        _hostRows.Align(_rightVectors!, hostBuffers);
+        _hostUpdateSquared = new double[Size];
+        for (int run = 0; run < _previousSketch.Length; run++)
+        {
+            int first = _runFirst[run], count = (int)_weights.Count(run) / _groups;
+            if (_hasSketch.AsSpan(first, count).Contains(true))
+                HostSketch.SquaredDistances(_sketch![run], _previousSketch[run], _groups, _hostUpdateSquared.AsSpan(first, count));
+        }
+    }
 
     /// <summary>u1 (G, m_j) and v1 (G, n) of member <paramref name="j"/> from the last <see cref="Compute"/>: views
     /// of the bucket's device tensors.</summary>
@@ -443,7 +462,7 @@ internal sealed class Bucket
                 MaxAbsInput = alignment.MaxAbsInput,
                 MaxInputRowNorm = alignment.MaxRowNorm,
                 UpstreamAlignment = upstreamAlignment[index],
-                UpdateRatio = _hasSketch[j] && weightFinite && frobenius > 0 ? Math.Sqrt(Math.Max(0, row[ResultField.UpdateSquared])) / frobenius : double.NaN,
+                UpdateRatio = _hasSketch[j] && weightFinite && frobenius > 0 ? Math.Sqrt(Math.Max(0, _hostUpdateSquared?[j] ?? row[ResultField.UpdateSquared])) / frobenius : double.NaN,
                 InputRows = layer.SeenRows,
                 Conditions = flags,
             };

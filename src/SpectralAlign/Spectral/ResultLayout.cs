@@ -52,14 +52,19 @@ internal sealed class ResultLayout
     private readonly int[] _offsets = new int[Fields.Length];
     private readonly int[] _widths = new int[Fields.Length];
 
-    /// <param name="rowSlots">Values of each per-row field: G·M (groups × row capacity), or 0 when the host computes
-    /// the row values (<see cref="HostRows"/>): the per-row fields then have no place in the layout.</param>
+    /// <param name="rowSlots">Values of each per-row field: G·M (groups × row capacity).</param>
     public ResultLayout(int rowSlots)
+        : this(rowSlots, onHost: false)
+    {
+    }
+
+    private ResultLayout(int rowSlots, bool onHost)
     {
         int offset = 0;
         foreach (var field in Fields)
         {
-            int width = field is ResultField.RowMaxAbs or ResultField.RowNorm or ResultField.RowDotVector or ResultField.RowDotSum ? rowSlots : 1;
+            int width = onHost && IsHostField(field) ? 0
+                : field is ResultField.RowMaxAbs or ResultField.RowNorm or ResultField.RowDotVector or ResultField.RowDotSum ? rowSlots : 1;
             _offsets[(int)field] = offset;
             _widths[(int)field] = width;
             offset += width;
@@ -67,6 +72,15 @@ internal sealed class ResultLayout
 
         Width = offset;
     }
+
+    /// <summary>The layout of a bucket on the CPU, whose per-row fields and <see cref="ResultField.UpdateSquared"/> the
+    /// host computes where the tensors are (<see cref="HostRows"/>, <see cref="HostSketch"/>): those fields have no
+    /// place in it.</summary>
+    public static ResultLayout ForHost() => new(0, onHost: true);
+
+    /// <summary>Whether <see cref="ForHost"/> leaves <paramref name="field"/> to the host.</summary>
+    public static bool IsHostField(ResultField field) =>
+        field is ResultField.RowMaxAbs or ResultField.RowNorm or ResultField.RowDotVector or ResultField.RowDotSum or ResultField.UpdateSquared;
 
     /// <summary>Values per layer.</summary>
     public int Width { get; }

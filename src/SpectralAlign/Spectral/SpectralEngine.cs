@@ -88,7 +88,7 @@ internal sealed class SpectralEngine(EngineSettings options) : IDisposable
 
         start = profile is null ? 0 : CostProfile.Now;
         foreach (var bucket in buckets)
-            bucket.AlignRowsOnHost(hostBuffers);
+            bucket.CompleteOnHost(hostBuffers);
         profile?.Add(CostProfile.Phase.Statistics, start);
 
         start = profile is null ? 0 : CostProfile.Now;

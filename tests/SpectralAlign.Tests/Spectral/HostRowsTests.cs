@@ -46,23 +46,39 @@ public sealed class HostRowsTests
         Assert.True(host[0].Stats.Count > 0 && host[0].Stats.NonFiniteRows == 2 * groups && host[0].Stats.ZeroRows == groups);
     }
 
-    /// <summary>A layer measured on two steps with each path, the second time warm (new rows): the same both times.</summary>
-    [Fact]
-    public void Measure_WarmSecondStep_HostAndDevicePathsAgree()
+    /// <summary>A layer measured on three steps with each path — warm after the first, new rows each time, the
+    /// weight moved by a small update each time — the same measurements; the update ratio, whose sketch distance the
+    /// host sums in float64 (<see cref="HostSketch"/>) and the device in float32, to float32 rounding of the
+    /// estimate (and against ‖ΔW‖_F / ‖W‖_F, to the sketch's own spread).</summary>
+    [Theory]
+    [InlineData(1)]
+    [InlineData(3)]
+    public void Measure_WarmStepsWithUpdates_HostAndDevicePathsAgree(int groups)
     {
         using var scope = NewDisposeScope();
-        var weight = EngineHarness.GappedWeight(1, 20, 24, ScalarType.Float32, seed: 5);
+        var weight = EngineHarness.GappedWeight(groups, 20, 24, ScalarType.Float32, seed: 5);
         var settings = EngineHarness.Options().ToEngineSettings();
         using var hostState = new SpectralState();
         using var deviceState = new SpectralState();
         using var hostEngine = new SpectralEngine(settings with { RowsOnHost = true });
         using var deviceEngine = new SpectralEngine(settings with { RowsOnHost = false });
-        for (long step = 0; step < 2; step++)
+        for (long step = 0; step < 3; step++)
         {
-            var rows = Rows(1, 64, 24, ScalarType.Float32, seed: 7 + step);
+            var previous = weight;
+            if (step > 0)
+                weight = weight + (0.01f * EngineHarness.GappedWeight(groups, 20, 24, ScalarType.Float32, seed: 50 + step));
+            var rows = Rows(groups, 64, 24, ScalarType.Float32, seed: 7 + step);
             var host = EngineHarness.Measure(hostEngine, step, weight, rows, hostState);
             var device = EngineHarness.Measure(deviceEngine, step, weight, rows, deviceState);
-            Measurements.AssertClose(device, host, Tolerance);
+            Measurements.AssertClose(device, host, Tolerance, new Dictionary<string, double> { [nameof(LayerMeasurement.UpdateRatio)] = 1e-5 });
+            if (step == 0)
+            {
+                Assert.True(double.IsNaN(host.UpdateRatio));
+                continue;
+            }
+
+            double exact = (weight - previous).norm().item<float>() / weight.norm().item<float>();
+            Assert.InRange(host.UpdateRatio, 0.5 * exact, 1.5 * exact);
         }
     }
 
