@@ -24,7 +24,7 @@ internal sealed class Bucket
     private readonly Tensor? _reference;    // (L·G, n) previous v1 (zeros for cold layers), null when all are cold
     private readonly Tensor? _hasReference; // (L·G) bool, null when all are warm or all cold
     private readonly RowStack? _rows;      // the rows stacked on the device (RowAlignment), or
-    private readonly HostRows? _hostRows;  // read on the host where they are (a CPU bucket, EngineSettings.RowsOnHost)
+    private readonly HostRows? _hostRows;  // read on the host where they are (a CPU bucket, EngineSettings.HostPath)
     private readonly int _capacity;        // M: row slots per group
     private readonly long[] _counts;       // per member, its rows per group
     private readonly bool[] _cold;
@@ -142,7 +142,7 @@ internal sealed class Bucket
         // measured step of the demo model spent about a quarter of its time on those). On other devices they are
         // copied into one stack padded with zero rows to the longest capture, for RowAlignment.
         var memberRows = members.Select(i => layers[i].Rows).ToArray();
-        if (options.RowsOnHost && Device.type == DeviceType.CPU && memberRows.All(r => r is null || r.device_type == DeviceType.CPU))
+        if (options.HostPath && Device.type == DeviceType.CPU && memberRows.All(r => r is null || r.device_type == DeviceType.CPU))
         {
             _hostRows = new HostRows(memberRows, _groups, n);
             (_capacity, _counts) = (_hostRows.Capacity, _hostRows.Counts);
@@ -273,7 +273,7 @@ internal sealed class Bucket
         }
 
         var q = SubspaceIteration.Iterate(_weights, _basis, perUnit);
-        var ritz = SubspaceIteration.RayleighRitz(_weights, q, _reference, _hasReference);
+        var ritz = SubspaceIteration.RayleighRitz(_weights, q, _reference, _hasReference, onHost: _hostRows is not null);
         _basis = ritz.Basis;
         _leftVectors = ritz.U;
         _rightVectors = ritz.V;
@@ -296,7 +296,7 @@ internal sealed class Bucket
                 _sketch = [.. products.Select((sketch, r) => sketch.to(ScalarType.Float64).mul_(scale[r]))];
             }
 
-            // On the CPU the host sums the differences where the sketches are (HostSketch, in AlignRowsOnHost).
+            // On the CPU the host sums the differences where the sketches are (HostSketch, in CompleteOnHost).
             if (_hostRows is null)
             {
                 var squared = WeightRuns.Cat(_sketch.Select((sketch, r) => linalg.norm(sketch - _previousSketch[r], [1, 2], false).to(ScalarType.Float64))).pow_(Scalars.Two);

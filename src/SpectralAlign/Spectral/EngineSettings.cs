@@ -32,8 +32,10 @@ internal sealed record EngineSettings
     /// <summary>Seed of the cold-start vectors.</summary>
     public required int Seed { get; init; }
 
-    /// <summary>Whether buckets on the CPU compute their row values on the host (<see cref="HostRows"/>) rather than
-    /// with device operations (<see cref="RowAlignment"/>, what other devices always use). Default <c>true</c>; tests
-    /// turn it off to hold the two paths to each other on the CPU.</summary>
-    public bool RowsOnHost { get; init; } = true;
+    /// <summary>Whether buckets on the CPU, whose memory is the host's, compute on the host the parts of a measurement
+    /// that are small or per element — the rows' values (<see cref="HostRows"/>), the sketch distances
+    /// (<see cref="HostSketch"/>) and the k × k Rayleigh–Ritz eigenproblems (<see cref="SymmetricEigen"/>) — rather
+    /// than with many small device operations (what other devices always use). Default <c>true</c>; tests turn it off
+    /// to hold the two paths to each other on the CPU.</summary>
+    public bool HostPath { get; init; } = true;
 }

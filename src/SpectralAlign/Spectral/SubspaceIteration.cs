@@ -146,21 +146,14 @@ internal static class SubspaceIteration
     /// <param name="basis">(L, n, k) orthonormal basis.</param>
     /// <param name="reference">(L, n) the previous v1 of each unit, or <c>null</c> when no unit has one.</param>
     /// <param name="hasReference">(L) bool: which units have a previous v1; <c>null</c> when all do (or none).</param>
-    public static Ritz RayleighRitz(WeightRuns w, Tensor basis, Tensor? reference, Tensor? hasReference)
+    /// <param name="onHost">Whether to solve the k × k eigenproblems on the host (<see cref="SymmetricEigen"/>; the
+    /// weights must be on the CPU), instead of with <c>linalg.eigh</c> and its conversions on the device.</param>
+    public static Ritz RayleighRitz(WeightRuns w, Tensor basis, Tensor? reference, Tensor? hasReference, bool onHost = false)
     {
         long k = basis.shape[2];
         var bT = w.Times(basis);                                      // per run (L_r, k, m_r) = (W Q)ᵀ
         var gram = WeightRuns.Cat(bT.Select(b => bmm(b, b.transpose(1, 2))));  // (L, k, k) = Qᵀ WᵀW Q
-        // The k × k eigenproblem in float64 and finite: LAPACK's eigh fails outright ("failed to converge") on
-        // float32 Gram matrices of extreme weights, and one failure would lose every layer's step. eigh reads only
-        // the lower triangle, so the product's rounding asymmetry does not matter.
-        // On CUDA, libtorch's eigh reads its solver status back (a synchronisation) once per call, i.e. once per
-        // bucket and compute round: the host waits for the bucket's iteration kernels before it enqueues the
-        // statistics, a stall on top of the step's one result transfer. Not measured here (no GPU); avoiding it would
-        // need a device-side k × k solver.
-        var (values64, vectors64) = linalg.eigh(gram.to(ScalarType.Float64).nan_to_num_(0, 0, 0));   // ascending
-        var sigmas = values64.to(ScalarType.Float32).clamp_min_(Scalars.Zero).sqrt_();
-        var vectors = vectors64.flip(-1).to(ScalarType.Float32);     // descending
+        var (sigmas, vectors) = onHost ? HostEigen(gram, k) : DeviceEigen(gram);
         var ritz = bmm(basis, vectors);                               // (L, n, k), descending
         var v = ritz.select(2, 0);                                    // (L, n)
         var sigma1 = sigmas.narrow(1, k - 1, 1);                      // (L, 1)
@@ -182,6 +175,41 @@ internal static class SubspaceIteration
         var sigma2 = k > 1 ? sigmas.select(1, k - 2) : zeros_like(residual);
 
         return new Ritz(ritz, v, sigma1.squeeze(1), sigma2, residual, u);
+    }
+
+    /// <summary>σ (L, k) float32, ascending (the square roots of the Ritz values, clamped at 0), and the Ritz
+    /// vectors' coordinates (L, k, k) float32, columns in descending order of the values — by LAPACK's eigh.</summary>
+    /// <remarks>
+    /// The k × k eigenproblem in float64 and finite: LAPACK's eigh fails outright ("failed to converge") on float32
+    /// Gram matrices of extreme weights, and one failure would lose every layer's step. eigh reads only the lower
+    /// triangle, so the product's rounding asymmetry does not matter. On CUDA, libtorch's eigh reads its solver status
+    /// back (a synchronisation) once per call, i.e. once per bucket and compute round: the host waits for the bucket's
+    /// iteration kernels before it enqueues the statistics, a stall on top of the step's one result transfer. Not
+    /// measured here (no GPU); avoiding it would need a device-side k × k solver.
+    /// </remarks>
+    private static (Tensor Sigmas, Tensor Vectors) DeviceEigen(Tensor gram)
+    {
+        var (values64, vectors64) = linalg.eigh(gram.to(ScalarType.Float64).nan_to_num_(0, 0, 0));   // ascending
+        return (values64.to(ScalarType.Float32).clamp_min_(Scalars.Zero).sqrt_(), vectors64.flip(-1).to(ScalarType.Float32));
+    }
+
+    /// <summary>What <see cref="DeviceEigen"/> gives, for a Gram tensor on the CPU, solved on the host where it is
+    /// (<see cref="SymmetricEigen"/>, float64, lower triangle, non-finite entries read as 0): two new tensors instead
+    /// of seven operations and a batched LAPACK call.</summary>
+    private static (Tensor Sigmas, Tensor Vectors) HostEigen(Tensor gram, long k)
+    {
+        var contiguous = gram.is_contiguous() ? gram : gram.contiguous();
+        long units = contiguous.shape[0];
+        var values = new double[units * k];
+        var coordinates = new double[units * k * k];
+        SymmetricEigen.Decompose(HostMemory.Span<float>(contiguous), (int)k, values, coordinates);
+        var sigmas = new float[values.Length];
+        for (int i = 0; i < sigmas.Length; i++)
+            sigmas[i] = MathF.Sqrt(Math.Max(0f, (float)values[i]));   // as float32 sqrt of the clamped float32 value
+        var vectors = new float[coordinates.Length];
+        for (int i = 0; i < vectors.Length; i++)
+            vectors[i] = (float)coordinates[i];
+        return (tensor(sigmas, [units, k]), tensor(vectors, [units, k, k]));
     }
 
     /// <summary>(L, 1): −1 where v disagrees with the previous v1 (negative dot product), else +1.</summary>

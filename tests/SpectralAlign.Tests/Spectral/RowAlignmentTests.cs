@@ -23,7 +23,7 @@ public sealed class RowAlignmentTests
     [InlineData(ScalarType.Float64, true)]
     [InlineData(ScalarType.Float32, false)]
     [InlineData(ScalarType.Float64, false)]
-    public void Measure_RowsOfMixedMagnitudes_MatchFloat64Reference(ScalarType dtype, bool rowsOnHost)
+    public void Measure_RowsOfMixedMagnitudes_MatchFloat64Reference(ScalarType dtype, bool hostPath)
     {
         using var scope = NewDisposeScope();
         var weight = EngineHarness.GappedWeight(1, 16, 16, ScalarType.Float32, seed: 61);
@@ -35,7 +35,7 @@ public sealed class RowAlignmentTests
         rows[0, 7, 3] = tensor(float.PositiveInfinity, dtype: dtype);
         rows[0, 11] = zeros(16, dtype: dtype);
 
-        var (m, v1) = EngineHarness.MeasureOnce(weight, rows, rowsOnHost: rowsOnHost);
+        var (m, v1) = EngineHarness.MeasureOnce(weight, rows, hostPath: hostPath);
 
         EngineHarness.AssertMatchesSvd(weight, rows, m, v1, tolerance: 1e-4);
         Assert.Equal(93, m.Stats.Count);
@@ -55,14 +55,14 @@ public sealed class RowAlignmentTests
     [InlineData(4096, true)]
     [InlineData(7, false)]
     [InlineData(4096, false)]
-    public void Measure_IdenticalRows_NoCenteredValues(int count, bool rowsOnHost)
+    public void Measure_IdenticalRows_NoCenteredValues(int count, bool hostPath)
     {
         using var scope = NewDisposeScope();
         var weight = EngineHarness.GappedWeight(1, 20, 24, ScalarType.Float32, seed: 71);
         var row = EngineHarness.OffsetRows(1, 1, 24, ScalarType.Float32, seed: 72) * 1234.567f;
         var rows = row.expand(1, count, 24).contiguous();
 
-        var (m, v1) = EngineHarness.MeasureOnce(weight, rows, rowsOnHost: rowsOnHost);
+        var (m, v1) = EngineHarness.MeasureOnce(weight, rows, hostPath: hostPath);
 
         Assert.Equal(0, m.CenteredStats.Count);
         Assert.Equal(count, m.CenteredStats.ZeroRows);
@@ -129,7 +129,7 @@ public sealed class RowAlignmentTests
     [Theory]
     [InlineData(true)]
     [InlineData(false)]
-    public void Measure_Float64RowsBeyondFloat32Range_MatchFloat64Reference(bool rowsOnHost)
+    public void Measure_Float64RowsBeyondFloat32Range_MatchFloat64Reference(bool hostPath)
     {
         using var scope = NewDisposeScope();
         var weight = EngineHarness.GappedWeight(1, 12, 10, ScalarType.Float64, seed: 81);
@@ -137,7 +137,7 @@ public sealed class RowAlignmentTests
         var factor = tensor(Enumerable.Range(0, 60).Select(i => i % 2 == 0 ? 1e100 : 1e-100).ToArray()).view(1, 60, 1);
         rows = rows * factor;
 
-        var (m, v1) = EngineHarness.MeasureOnce(weight, rows, rowsOnHost: rowsOnHost);
+        var (m, v1) = EngineHarness.MeasureOnce(weight, rows, hostPath: hostPath);
 
         EngineHarness.AssertMatchesSvd(weight, rows, m, v1, tolerance: 1e-4);
         Assert.Equal(60, m.Stats.Count);

@@ -13,12 +13,12 @@ internal static class EngineHarness
     public static SpectralMonitorOptions Options() => new() { Interval = 1, MaxSamplesPerLayer = 100_000, HistogramBins = Bins, ResidualTolerance = 1e-5 };
 
     /// <summary>Measures one layer once with a fresh state; returns the measurement and v1 per group (G, n) as doubles.
-    /// <paramref name="rowsOnHost"/> chooses the CPU's row path (<see cref="EngineSettings.RowsOnHost"/>): the host's
+    /// <paramref name="hostPath"/> chooses the CPU's row path (<see cref="EngineSettings.HostPath"/>): the host's
     /// (the default) or the device operations every other device uses.</summary>
-    public static (LayerMeasurement Measurement, double[][] V1) MeasureOnce(Tensor weight, Tensor? rows, SpectralMonitorOptions? options = null, long seenRows = -1, bool rowsOnHost = true)
+    public static (LayerMeasurement Measurement, double[][] V1) MeasureOnce(Tensor weight, Tensor? rows, SpectralMonitorOptions? options = null, long seenRows = -1, bool hostPath = true)
     {
         using var state = new SpectralState();
-        using var engine = new SpectralEngine((options ?? Options()).ToEngineSettings() with { RowsOnHost = rowsOnHost });
+        using var engine = new SpectralEngine((options ?? Options()).ToEngineSettings() with { HostPath = hostPath });
         var m = Measure(engine, 0, weight, rows, state, seenRows);
         return (m, state.Basis is null ? [] : V1(state));
     }
