@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Numerics;
 using System.Runtime.InteropServices;
 using static TorchSharp.torch;
 
@@ -85,7 +86,7 @@ internal sealed class HostRows
 
     /// <summary>One member's row values from its (G, N, n) rows <paramref name="data"/> (float32 or float64).</summary>
     private void AlignMember<T>(ReadOnlySpan<T> data, int count, ReadOnlySpan<float> vectors, RowFields fields, Scratch scratch)
-        where T : unmanaged
+        where T : unmanaged, INumberBase<T>
     {
         int n = _width;
         var sum = scratch.Sum;
@@ -126,7 +127,7 @@ internal sealed class HostRows
 
     /// <summary>The values of a group's rows whose sums of squares were not finite, and S over the valid rows.</summary>
     private void Redo<T>(ReadOnlySpan<T> rows, int count, int first, RowFields fields, Scratch scratch)
-        where T : unmanaged
+        where T : unmanaged, INumberBase<T>
     {
         int n = _width;
         Array.Clear(scratch.Sum);
@@ -145,22 +146,13 @@ internal sealed class HostRows
             }
 
             if (double.IsFinite(fields.RowMax[slot]) && fields.RowMax[slot] > 0)
-                Accumulate(scratch.Sum, row);
+                RowKernels.Accumulate(scratch.Sum, row);
         }
     }
 
     private static (double Max, double Squares, double Dot) Scan<T>(ReadOnlySpan<T> row, double[] v, double[] sum)
         where T : unmanaged =>
         typeof(T) == typeof(float) ? RowKernels.Scan(MemoryMarshal.Cast<T, float>(row), v, sum) : RowKernels.Scan(MemoryMarshal.Cast<T, double>(row), v, sum);
-
-    private static void Accumulate<T>(double[] sum, ReadOnlySpan<T> row)
-        where T : unmanaged
-    {
-        if (typeof(T) == typeof(float))
-            RowKernels.Accumulate(sum, MemoryMarshal.Cast<T, float>(row));
-        else
-            RowKernels.Accumulate(sum, MemoryMarshal.Cast<T, double>(row));
-    }
 
     private static double Dot<T>(ReadOnlySpan<T> row, double[] a)
         where T : unmanaged =>

@@ -1,3 +1,4 @@
+using System.Numerics;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 
@@ -50,16 +51,7 @@ internal static class RowKernels
             dot = Vector256.Sum(dotLow + dotHigh);
         }
 
-        for (; k < row.Length; k++)
-        {
-            double x = row[k];
-            max = Math.Max(max, Math.Abs(x));
-            squares += x * x;
-            dot += x * v[k];
-            sum[k] += x;
-        }
-
-        return (max, squares, dot);
+        return ScanTail(row, v, sum, k, max, squares, dot);
     }
 
     /// <inheritdoc cref="Scan(ReadOnlySpan{float}, ReadOnlySpan{double}, Span{double})"/>
@@ -87,16 +79,7 @@ internal static class RowKernels
             dot = Vector256.Sum(dotSum);
         }
 
-        for (; k < row.Length; k++)
-        {
-            double x = row[k];
-            max = Math.Max(max, Math.Abs(x));
-            squares += x * x;
-            dot += x * v[k];
-            sum[k] += x;
-        }
-
-        return (max, squares, dot);
+        return ScanTail(row, v, sum, k, max, squares, dot);
     }
 
     /// <summary>row·<paramref name="a"/> in float64 (<paramref name="a"/> at least as long as the row).</summary>
@@ -119,9 +102,7 @@ internal static class RowKernels
             dot = Vector256.Sum(low + high);
         }
 
-        for (; k < row.Length; k++)
-            dot += row[k] * a[k];
-        return dot;
+        return DotTail(row, a, k, dot);
     }
 
     /// <inheritdoc cref="Dot(ReadOnlySpan{float}, ReadOnlySpan{double})"/>
@@ -144,22 +125,41 @@ internal static class RowKernels
             dot = Vector256.Sum(low + high);
         }
 
+        return DotTail(row, a, k, dot);
+    }
+
+    /// <summary>sum += row, element by element (row, float32 or float64, widened to float64).</summary>
+    public static void Accumulate<T>(Span<double> sum, ReadOnlySpan<T> row)
+        where T : unmanaged, INumberBase<T>
+    {
+        for (int k = 0; k < row.Length; k++)
+            sum[k] += double.CreateTruncating(row[k]);
+    }
+
+    /// <summary><see cref="Scan(ReadOnlySpan{float}, ReadOnlySpan{double}, Span{double})"/>'s scalar loop from element
+    /// <paramref name="k"/> on (the tail after the vector steps, or the whole row), continuing the given sums.</summary>
+    private static (double Max, double Squares, double Dot) ScanTail<T>(ReadOnlySpan<T> row, ReadOnlySpan<double> v, Span<double> sum, int k, double max, double squares, double dot)
+        where T : unmanaged, INumberBase<T>
+    {
         for (; k < row.Length; k++)
-            dot += row[k] * a[k];
+        {
+            double x = double.CreateTruncating(row[k]);
+            max = Math.Max(max, Math.Abs(x));
+            squares += x * x;
+            dot += x * v[k];
+            sum[k] += x;
+        }
+
+        return (max, squares, dot);
+    }
+
+    /// <summary><see cref="Dot(ReadOnlySpan{float}, ReadOnlySpan{double})"/>'s scalar loop from element
+    /// <paramref name="k"/> on.</summary>
+    private static double DotTail<T>(ReadOnlySpan<T> row, ReadOnlySpan<double> a, int k, double dot)
+        where T : unmanaged, INumberBase<T>
+    {
+        for (; k < row.Length; k++)
+            dot += double.CreateTruncating(row[k]) * a[k];
         return dot;
-    }
-
-    /// <summary>sum += row, element by element (row widened to float64).</summary>
-    public static void Accumulate(Span<double> sum, ReadOnlySpan<float> row)
-    {
-        for (int k = 0; k < row.Length; k++)
-            sum[k] += row[k];
-    }
-
-    /// <inheritdoc cref="Accumulate(Span{double}, ReadOnlySpan{float})"/>
-    public static void Accumulate(Span<double> sum, ReadOnlySpan<double> row)
-    {
-        for (int k = 0; k < row.Length; k++)
-            sum[k] += row[k];
     }
 }

@@ -19,7 +19,7 @@ public sealed class RowKernelsTests
         var sum = new double[10];
 
         var (max, squares, dot) = RowKernels.Scan(row, ones, sum);
-        RowKernels.Accumulate(sum, row);
+        RowKernels.Accumulate<float>(sum, row);
 
         Assert.Equal(4, max);
         Assert.Equal(9 + 16 + 1 + 4 + 4 + 0.25 + 1 + 1, squares);
@@ -44,7 +44,7 @@ public sealed class RowKernelsTests
         var random = new Random(length + 1);
         var row = Enumerable.Range(0, length).Select(_ => (float)((random.NextDouble() - 0.3) * Math.Pow(10, random.Next(-30, 30)))).ToArray();
         var wide = row.Select(x => (double)x).ToArray();
-        AssertMatchesLoops(wide, (v, sum) => RowKernels.Scan(row, v, sum), a => RowKernels.Dot(row, a), sum => RowKernels.Accumulate(sum, row), random);
+        AssertMatchesLoops(wide, (v, sum) => RowKernels.Scan(row, v, sum), a => RowKernels.Dot(row, a), sum => RowKernels.Accumulate<float>(sum, row), random);
     }
 
     [Theory]
@@ -59,7 +59,7 @@ public sealed class RowKernelsTests
     {
         var random = new Random(length + 100);
         var row = Enumerable.Range(0, length).Select(_ => (random.NextDouble() - 0.3) * Math.Pow(10, random.Next(-100, 100))).ToArray();
-        AssertMatchesLoops(row, (v, sum) => RowKernels.Scan(row, v, sum), a => RowKernels.Dot(row, a), sum => RowKernels.Accumulate(sum, row), random);
+        AssertMatchesLoops(row, (v, sum) => RowKernels.Scan(row, v, sum), a => RowKernels.Dot(row, a), sum => RowKernels.Accumulate<double>(sum, row), random);
     }
 
     private static void AssertMatchesLoops(double[] row, Func<double[], double[], (double Max, double Squares, double Dot)> scan, Func<double[], double> dot, Action<double[]> accumulate, Random random)
