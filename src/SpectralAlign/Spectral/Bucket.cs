@@ -142,7 +142,7 @@ internal sealed class Bucket
         // measured step of the demo model spent about a quarter of its time on those). On other devices they are
         // copied into one stack padded with zero rows to the longest capture, for RowAlignment.
         var memberRows = members.Select(i => layers[i].Rows).ToArray();
-        if (options.HostPath && Device.type == DeviceType.CPU && memberRows.All(r => r is null || r.device_type == DeviceType.CPU))
+        if (options.HostPath && Device.type == DeviceType.CPU && memberRows.All(HostRows.CanRead))
         {
             _hostRows = new HostRows(memberRows, _groups, n);
             (_capacity, _counts) = (_hostRows.Capacity, _hostRows.Counts);

@@ -40,6 +40,12 @@ internal sealed class HostRows
         Capacity = (int)Math.Max(1, Counts.Max());
     }
 
+    /// <summary>Whether a layer's rows can be read here: none, or on the CPU and small enough that their widened
+    /// float64 values fit one span (TorchSharp's host view of a tensor is limited to int.MaxValue bytes; larger
+    /// captures, only possible with a very large <c>MaxSamplesPerLayer</c>, go to the device path).</summary>
+    public static bool CanRead(Tensor? rows) =>
+        rows is null || (rows.device_type == TorchSharp.DeviceType.CPU && rows.numel() <= int.MaxValue / sizeof(double));
+
     /// <summary>Per member, its rows per group (N_j; 0 without rows).</summary>
     public long[] Counts { get; }
 

@@ -1,3 +1,4 @@
+using System.Numerics;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 using static TorchSharp.torch;
@@ -29,10 +30,38 @@ internal static class HostSketch
             return;
         }
 
-        var wideA = Widened(current);
-        var wideB = Widened(previous);
+        if (current.dtype == ScalarType.Float64)
+            Distances(HostMemory.Span<double>(current), previous, perLayer, output);
+        else
+            Distances(HostMemory.Span<float>(current), previous, perLayer, output);
+    }
+
+    /// <summary>The per-layer distances when either sketch is float64 (weights the engine rescales, or a previous
+    /// sketch stacked in float64): element by element, without a widened copy.</summary>
+    private static void Distances<T>(ReadOnlySpan<T> current, Tensor previous, int perLayer, Span<double> output)
+        where T : unmanaged, INumberBase<T>
+    {
+        if (previous.dtype == ScalarType.Float64)
+            Distances(current, HostMemory.Span<double>(previous), perLayer, output);
+        else
+            Distances(current, HostMemory.Span<float>(previous), perLayer, output);
+    }
+
+    private static void Distances<T, TPrevious>(ReadOnlySpan<T> current, ReadOnlySpan<TPrevious> previous, int perLayer, Span<double> output)
+        where T : unmanaged, INumberBase<T>
+        where TPrevious : unmanaged, INumberBase<TPrevious>
+    {
         for (int j = 0; j < output.Length; j++)
-            output[j] = Distance(wideA.AsSpan(j * perLayer, perLayer), wideB.AsSpan(j * perLayer, perLayer)) / UpdateSketch.Columns;
+        {
+            double sum = 0;
+            for (int k = j * perLayer; k < (j + 1) * perLayer; k++)
+            {
+                double d = double.CreateTruncating(current[k]) - double.CreateTruncating(previous[k]);
+                sum += d * d;
+            }
+
+            output[j] = sum / UpdateSketch.Columns;
+        }
     }
 
     /// <summary>Σ (a − b)², float32 values widened to float64 (exact) before they are subtracted.</summary>
@@ -65,31 +94,5 @@ internal static class HostSketch
         }
 
         return sum;
-    }
-
-    /// <inheritdoc cref="Distance(ReadOnlySpan{float}, ReadOnlySpan{float})"/>
-    private static double Distance(ReadOnlySpan<double> a, ReadOnlySpan<double> b)
-    {
-        double sum = 0;
-        for (int k = 0; k < a.Length; k++)
-        {
-            double d = a[k] - b[k];
-            sum += d * d;
-        }
-
-        return sum;
-    }
-
-    /// <summary>A float32 or float64 sketch's elements as float64 (a copy; only for the rescaled path, whose sketches
-    /// are float64, and for a previous sketch stacked in float64).</summary>
-    private static double[] Widened(Tensor sketch)
-    {
-        if (sketch.dtype == ScalarType.Float64)
-            return HostMemory.Span<double>(sketch).ToArray();
-        var values = HostMemory.Span<float>(sketch);
-        var wide = new double[values.Length];
-        for (int k = 0; k < values.Length; k++)
-            wide[k] = values[k];
-        return wide;
     }
 }
