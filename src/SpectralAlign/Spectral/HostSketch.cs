@@ -1,6 +1,4 @@
 using System.Numerics;
-using System.Runtime.InteropServices;
-using System.Runtime.Intrinsics;
 using static TorchSharp.torch;
 
 namespace SpectralAlign.Spectral;
@@ -26,7 +24,7 @@ internal static class HostSketch
             var a = HostMemory.Span<float>(current);
             var b = HostMemory.Span<float>(previous);
             for (int j = 0; j < output.Length; j++)
-                output[j] = Distance(a.Slice(j * perLayer, perLayer), b.Slice(j * perLayer, perLayer)) / UpdateSketch.Columns;
+                output[j] = RowKernels.SquaredDistance(a.Slice(j * perLayer, perLayer), b.Slice(j * perLayer, perLayer)) / UpdateSketch.Columns;
             return;
         }
 
@@ -52,47 +50,6 @@ internal static class HostSketch
         where TPrevious : unmanaged, INumberBase<TPrevious>
     {
         for (int j = 0; j < output.Length; j++)
-        {
-            double sum = 0;
-            for (int k = j * perLayer; k < (j + 1) * perLayer; k++)
-            {
-                double d = double.CreateTruncating(current[k]) - double.CreateTruncating(previous[k]);
-                sum += d * d;
-            }
-
-            output[j] = sum / UpdateSketch.Columns;
-        }
-    }
-
-    /// <summary>Σ (a − b)², float32 values widened to float64 (exact) before they are subtracted.</summary>
-    private static double Distance(ReadOnlySpan<float> a, ReadOnlySpan<float> b)
-    {
-        int k = 0;
-        double sum = 0;
-        if (Vector256.IsHardwareAccelerated && a.Length >= Vector256<float>.Count)
-        {
-            ref float first = ref MemoryMarshal.GetReference(a);
-            ref float second = ref MemoryMarshal.GetReference(b);
-            Vector256<double> low = default, high = default;
-            for (; k <= a.Length - Vector256<float>.Count; k += Vector256<float>.Count)
-            {
-                var (a0, a1) = Vector256.Widen(Vector256.LoadUnsafe(ref first, (nuint)k));
-                var (b0, b1) = Vector256.Widen(Vector256.LoadUnsafe(ref second, (nuint)k));
-                var d0 = a0 - b0;
-                var d1 = a1 - b1;
-                low = Vector256.FusedMultiplyAdd(d0, d0, low);
-                high = Vector256.FusedMultiplyAdd(d1, d1, high);
-            }
-
-            sum = Vector256.Sum(low + high);
-        }
-
-        for (; k < a.Length; k++)
-        {
-            double d = (double)a[k] - b[k];
-            sum += d * d;
-        }
-
-        return sum;
+            output[j] = RowKernels.SquaredDistance(current.Slice(j * perLayer, perLayer), previous.Slice(j * perLayer, perLayer), 0, 0) / UpdateSketch.Columns;
     }
 }

@@ -128,6 +128,47 @@ internal static class RowKernels
         return DotTail(row, a, k, dot);
     }
 
+    /// <summary>Σ (a − b)² in float64, float32 values widened (exact) before they are subtracted.</summary>
+    public static double SquaredDistance(ReadOnlySpan<float> a, ReadOnlySpan<float> b)
+    {
+        int k = 0;
+        double sum = 0;
+        if (Vector256.IsHardwareAccelerated && a.Length >= Vector256<float>.Count)
+        {
+            ref float first = ref MemoryMarshal.GetReference(a);
+            ref float second = ref MemoryMarshal.GetReference(b);
+            Vector256<double> low = default, high = default;
+            for (; k <= a.Length - Vector256<float>.Count; k += Vector256<float>.Count)
+            {
+                var (a0, a1) = Vector256.Widen(Vector256.LoadUnsafe(ref first, (nuint)k));
+                var (b0, b1) = Vector256.Widen(Vector256.LoadUnsafe(ref second, (nuint)k));
+                var d0 = a0 - b0;
+                var d1 = a1 - b1;
+                low = Vector256.FusedMultiplyAdd(d0, d0, low);
+                high = Vector256.FusedMultiplyAdd(d1, d1, high);
+            }
+
+            sum = Vector256.Sum(low + high);
+        }
+
+        return SquaredDistance(a, b, k, sum);
+    }
+
+    /// <summary>Σ (a − b)² from element <paramref name="k"/> on, continuing <paramref name="sum"/>, element by element
+    /// (any mix of float32 and float64; the vector loop's tail, or the whole span).</summary>
+    public static double SquaredDistance<TA, TB>(ReadOnlySpan<TA> a, ReadOnlySpan<TB> b, int k, double sum)
+        where TA : unmanaged, INumberBase<TA>
+        where TB : unmanaged, INumberBase<TB>
+    {
+        for (; k < a.Length; k++)
+        {
+            double d = double.CreateTruncating(a[k]) - double.CreateTruncating(b[k]);
+            sum += d * d;
+        }
+
+        return sum;
+    }
+
     /// <summary>sum += row, element by element (row, float32 or float64, widened to float64).</summary>
     public static void Accumulate<T>(Span<double> sum, ReadOnlySpan<T> row)
         where T : unmanaged, INumberBase<T>

@@ -47,6 +47,22 @@ public sealed class RowKernelsTests
         AssertMatchesLoops(wide, (v, sum) => RowKernels.Scan(row, v, sum), a => RowKernels.Dot(row, a), sum => RowKernels.Accumulate<float>(sum, row), random);
     }
 
+    /// <summary>The vectorised float32 squared distance against a sequential float64 loop, over vector steps and tails.</summary>
+    [Theory]
+    [InlineData(0)]
+    [InlineData(7)]
+    [InlineData(9)]
+    [InlineData(100)]
+    public void SquaredDistance_Float32_MatchesSequentialFloat64Loop(int length)
+    {
+        var random = new Random(length + 200);
+        var a = Enumerable.Range(0, length).Select(_ => (float)(random.NextDouble() * 2)).ToArray();
+        var b = a.Select(x => x + (float)((random.NextDouble() - 0.5) * 1e-3)).ToArray();
+        double expected = a.Zip(b, (x, y) => ((double)x - y) * ((double)x - y)).Sum();
+
+        Assert.True(Math.Abs(RowKernels.SquaredDistance(a, b) - expected) <= Tolerance * expected, $"{RowKernels.SquaredDistance(a, b):R} vs {expected:R}");
+    }
+
     [Theory]
     [InlineData(0)]
     [InlineData(3)]
@@ -86,6 +102,9 @@ public sealed class RowKernelsTests
         Assert.True(Math.Abs(result.Squares - squares) <= Tolerance * squares, $"{result.Squares:R} vs {squares:R}");
         Assert.True(Math.Abs(result.Dot - dotV) <= Tolerance * absV, $"{result.Dot:R} vs {dotV:R}");
         Assert.True(Math.Abs(dot(a) - dotA) <= Tolerance * absA, $"{dot(a):R} vs {dotA:R}");
+        var other = row.Select(_ => random.NextDouble() - 0.5).ToArray();
+        double distance = row.Zip(other, (x, y) => (x - y) * (x - y)).Sum();
+        Assert.True(Math.Abs(RowKernels.SquaredDistance<double, double>(row, other, 0, 0) - distance) <= Tolerance * distance);
         var expectedSum = start.Zip(row, (s, x) => s + x).ToArray();
         Assert.Equal(expectedSum, scanned);
         Assert.Equal(expectedSum, accumulated);
