@@ -33,8 +33,9 @@ internal sealed record EngineSettings
     public required int Seed { get; init; }
 
     /// <summary>Whether buckets on the CPU, whose memory is the host's, compute on the host the parts of a measurement
-    /// that are small or per element — the rows' values (<see cref="HostRows"/>), the sketch distances
-    /// (<see cref="HostSketch"/>) and the k × k Rayleigh–Ritz eigenproblems (<see cref="SymmetricEigen"/>) — rather
+    /// that are small or per element — the subspace iteration of small weights (<see cref="HostIteration"/>), the rows'
+    /// values (<see cref="HostRows"/>), the sketch distances (<see cref="HostSketch"/>) and the k × k Rayleigh–Ritz
+    /// eigenproblems (<see cref="SymmetricEigen"/>) — rather
     /// than with many small device operations (what other devices always use). Default <c>true</c>; tests turn it off
     /// to hold the two paths to each other on the CPU.</summary>
     public bool HostPath { get; init; } = true;

@@ -128,6 +128,28 @@ internal static class RowKernels
         return DotTail(row, a, k, dot);
     }
 
+    /// <summary>sum += factor · row in float64 (<paramref name="sum"/> at least as long as the row).</summary>
+    public static void AddScaled(Span<double> sum, ReadOnlySpan<float> row, double factor)
+    {
+        int k = 0;
+        if (Vector256.IsHardwareAccelerated && row.Length >= Vector256<float>.Count)
+        {
+            ref float start = ref MemoryMarshal.GetReference(row);
+            ref double total = ref MemoryMarshal.GetReference(sum);
+            var scale = Vector256.Create(factor);
+            for (; k <= row.Length - Vector256<float>.Count; k += Vector256<float>.Count)
+            {
+                var (low, high) = Vector256.Widen(Vector256.LoadUnsafe(ref start, (nuint)k));
+                nuint next = (nuint)(k + Vector256<double>.Count);
+                Vector256.FusedMultiplyAdd(low, scale, Vector256.LoadUnsafe(ref total, (nuint)k)).StoreUnsafe(ref total, (nuint)k);
+                Vector256.FusedMultiplyAdd(high, scale, Vector256.LoadUnsafe(ref total, next)).StoreUnsafe(ref total, next);
+            }
+        }
+
+        for (; k < row.Length; k++)
+            sum[k] = Math.FusedMultiplyAdd(row[k], factor, sum[k]);
+    }
+
     /// <summary>Σ (a − b)² in float64, float32 values widened (exact) before they are subtracted.</summary>
     public static double SquaredDistance(ReadOnlySpan<float> a, ReadOnlySpan<float> b)
     {

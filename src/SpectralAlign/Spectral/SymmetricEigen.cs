@@ -1,3 +1,5 @@
+using System.Numerics;
+
 namespace SpectralAlign.Spectral;
 
 /// <summary>
@@ -18,7 +20,8 @@ internal static class SymmetricEigen
     /// <param name="values">count · k eigenvalues, ascending per matrix.</param>
     /// <param name="vectors">count · k · k values: per matrix, row-major, column j the eigenvector of
     /// <paramref name="values"/>[j] in DESCENDING order of the eigenvalues (column 0 belongs to the largest).</param>
-    public static void Decompose(ReadOnlySpan<float> matrices, int k, Span<double> values, Span<double> vectors)
+    public static void Decompose<T>(ReadOnlySpan<T> matrices, int k, Span<double> values, Span<double> vectors)
+        where T : unmanaged, INumberBase<T>
     {
         int count = matrices.Length / (k * k);
         var a = new double[k * k];
@@ -32,7 +35,7 @@ internal static class SymmetricEigen
             {
                 for (int j = 0; j <= i; j++)
                 {
-                    double x = source[(i * k) + j];
+                    double x = double.CreateTruncating(source[(i * k) + j]);
                     a[(i * k) + j] = a[(j * k) + i] = double.IsFinite(x) ? x : 0;
                 }
             }

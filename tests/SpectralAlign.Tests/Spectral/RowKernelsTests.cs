@@ -47,6 +47,26 @@ public sealed class RowKernelsTests
         AssertMatchesLoops(wide, (v, sum) => RowKernels.Scan(row, v, sum), a => RowKernels.Dot(row, a), sum => RowKernels.Accumulate<float>(sum, row), random);
     }
 
+    /// <summary>The vectorised scaled addition against a sequential float64 loop, over vector steps and tails.</summary>
+    [Theory]
+    [InlineData(1)]
+    [InlineData(7)]
+    [InlineData(8)]
+    [InlineData(9)]
+    [InlineData(100)]
+    public void AddScaled_Float32Row_MatchesSequentialFloat64Loop(int length)
+    {
+        var random = new Random(length + 7);
+        var row = Enumerable.Range(0, length).Select(_ => (float)(random.NextDouble() - 0.5)).ToArray();
+        var sum = Enumerable.Range(0, length).Select(_ => random.NextDouble()).ToArray();
+        var expected = sum.Select((s, i) => s + (-1.75 * row[i])).ToArray();
+
+        RowKernels.AddScaled(sum, row, -1.75);
+
+        for (int i = 0; i < length; i++)
+            Assert.Equal(expected[i], sum[i], Tolerance * (Math.Abs(expected[i]) + 2));   // one fused rounding each
+    }
+
     /// <summary>The vectorised float32 squared distance against a sequential float64 loop, over vector steps and tails.</summary>
     [Theory]
     [InlineData(0)]

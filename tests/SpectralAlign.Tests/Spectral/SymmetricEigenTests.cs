@@ -39,6 +39,29 @@ public sealed class SymmetricEigenTests
     }
 
     [Fact]
+    public void Decompose_Float64Input_SameAsTheEqualFloat32Input()
+    {
+        var random = new Random(9);
+        var matrices = new float[2 * 16];
+        for (int m = 0; m < 2; m++)
+        {
+            for (int i = 0; i < 4; i++)
+            {
+                for (int j = 0; j <= i; j++)
+                    matrices[(m * 16) + (i * 4) + j] = matrices[(m * 16) + (j * 4) + i] = (float)(random.NextDouble() - 0.5);
+            }
+        }
+
+        var (values, vectors) = Decompose(matrices, 4);
+        var wideValues = new double[8];
+        var wideVectors = new double[32];
+        SymmetricEigen.Decompose<double>(matrices.Select(x => (double)x).ToArray(), 4, wideValues, wideVectors);
+
+        Assert.Equal(values, wideValues);
+        Assert.Equal(vectors, wideVectors);
+    }
+
+    [Fact]
     public void Decompose_RepeatedEigenvalues_ExactValuesAndAnOrthonormalBasis()
     {
         // Q diag(3, 3, 1, -2) Qᵀ with Q a rotation: a repeated eigenvalue and a negative one.
