@@ -19,8 +19,9 @@ internal sealed class Bucket
     private readonly int[] _runOf;         // per member, its run
     private readonly int[] _runFirst;      // per run, its first member
     private readonly Tensor? _scale;       // (L·G) float64, null when unscaled
-    private readonly Tensor _frobenius;    // (L) float64
-    private readonly Tensor _weightFinite; // (L) bool
+    private readonly Tensor? _frobenius;    // (L) float64; null when _hostFrobenius is set
+    private readonly Tensor? _weightFinite; // (L) bool; null when _hostFrobenius is set
+    private readonly double[]? _hostFrobenius; // per layer on the host (HostIteration, unscaled weights, G = 1)
     private readonly Tensor? _reference;    // (L·G, n) previous v1 (zeros for cold layers), null when all are cold
     private readonly Tensor? _hasReference; // (L·G) bool, null when all are warm or all cold
     private readonly bool[]? _unitHasReference; // the same per unit on the host (HostIteration)
@@ -74,8 +75,18 @@ internal sealed class Bucket
         _runFirst = [.. Enumerable.Range(0, stacked.Runs.Count).Select(r => Array.IndexOf(_runOf, r))];
         bool safe = allowUnscaled && _groups == 1 && members.All(i => IsSafeScale(layers[i].State.LastFrobenius, layers[i].OutFeatures, layers[i].InFeatures));
         Unscaled = safe;
-        Tensor unitFinite;
-        if (safe)
+
+        // Small units on the CPU iterate on the host, where their weights are (HostIteration): a few microseconds of
+        // arithmetic each instead of hundreds of small device operations per measurement; unscaled, their norms and
+        // result rows are host values too.
+        _hostIteration = options.HostPath && Device.type == DeviceType.CPU && HostIteration.CanRun(stacked);
+        Tensor? unitFinite = null;
+        if (safe && _hostIteration)
+        {
+            _weights = stacked;
+            _hostFrobenius = HostIteration.Frobenius(stacked);
+        }
+        else if (safe)
         {
             _weights = stacked;
             var unitFrobenius = WeightRuns.Cat(stacked.Runs.Select(w => linalg.norm(w, [1, 2], false))).to(ScalarType.Float64);
@@ -94,7 +105,7 @@ internal sealed class Bucket
             _frobenius = unitFrobenius.pow(Scalars.Two).view(-1, _groups).sum(1).sqrt();
         }
 
-        _weightFinite = _groups == 1 ? unitFinite : unitFinite.view(-1, _groups).all(1);
+        _weightFinite = unitFinite is null ? null : _groups == 1 ? unitFinite : unitFinite.view(-1, _groups).all(1);
 
         // Warm start from each layer's previous basis; cold layers start from a random basis drawn from a private
         // generator seeded by (seed, layer name), never from torch's global one.
@@ -139,10 +150,6 @@ internal sealed class Bucket
         _planned = members.Select(i => Math.Max(options.PowerIterations, layers[i].State.IterationHint)).ToArray();
         _done = new int[members.Length];
         _next = _planned;
-
-        // Small units on the CPU iterate on the host, where their weights are (HostIteration): a few microseconds of
-        // arithmetic each instead of hundreds of small device operations per measurement.
-        _hostIteration = options.HostPath && Device.type == DeviceType.CPU && HostIteration.CanRun(_weights);
 
         // Input rows, (G, N, n) per layer. On the CPU they are host memory already: HostRows reads each layer's
         // capture where it is, after the read-back, instead of a stack and some fifteen small device operations (a
@@ -279,12 +286,19 @@ internal sealed class Bucket
             _done[j] += _next[j];
         }
 
-        var ritz = _hostIteration
-            ? HostIteration.Run(_weights, _basis, perUnit, _reference, _unitHasReference)
-            : SubspaceIteration.RayleighRitz(_weights, SubspaceIteration.Iterate(_weights, _basis, perUnit), _reference, _hasReference, onHost: _hostRows is not null);
-        _basis = ritz.Basis;
-        _leftVectors = ritz.U;
-        _rightVectors = ritz.V;
+        HostIteration.Result? host = null;
+        SubspaceIteration.Ritz ritz = default;
+        if (_hostIteration)
+        {
+            host = HostIteration.Run(_weights, _basis, perUnit, _reference, _unitHasReference);
+            (_basis, _leftVectors, _rightVectors) = (host.Basis, host.U, host.V);
+        }
+        else
+        {
+            ritz = SubspaceIteration.RayleighRitz(_weights, SubspaceIteration.Iterate(_weights, _basis, perUnit), _reference, _hasReference, onHost: _hostRows is not null);
+            (_basis, _leftVectors, _rightVectors) = (ritz.Basis, ritz.U, ritz.V);
+        }
+
         var columns = new Dictionary<ResultField, Tensor>();
         if (_sketch is null)
         {
@@ -319,8 +333,19 @@ internal sealed class Bucket
         if (_rows is not null)
         {
             _alignment ??= new RowAlignment(_rows, _workspace, _slot);
-            _alignment.Compute(ritz.V, columns);
+            _alignment.Compute(_rightVectors, columns);
         }
+
+        if (host is not null && _hostFrobenius is not null && _hostRows is not null)
+        {
+            // Every field of the host layout is a host value already: one tensor, no conversions.
+            Results = _layout.Pack(Size, HostColumns(host));
+            profile?.Add(CostProfile.Phase.Statistics, start);
+            return;
+        }
+
+        if (host is not null)
+            ritz = host.ToRitz();
 
         // Per layer: the block-diagonal operator's σ1 is the largest group σ1, its σ2 the second largest of all
         // groups' σ1 and σ2; the residual is the worst group's.
@@ -343,11 +368,24 @@ internal sealed class Bucket
             columns[ResultField.VectorFinite] = vectorFinite.view(-1, _groups).all(1);
         }
 
-        columns[ResultField.Frobenius] = _frobenius;
-        columns[ResultField.WeightFinite] = _weightFinite;
+        var frobenius = _frobenius ?? tensor(_hostFrobenius!);   // host norms, rows' fields on the device
+        columns[ResultField.Frobenius] = frobenius;
+        columns[ResultField.WeightFinite] = _weightFinite ?? frobenius.isfinite();
         Results = _layout.Pack(columns);
         profile?.Add(CostProfile.Phase.Statistics, start);
     }
+
+    /// <summary>The host layout's fields of an unscaled bucket with one group per layer (units are layers), from
+    /// <see cref="HostIteration"/>'s values and the host norms: what the device columns give, as host values.</summary>
+    private Dictionary<ResultField, double[]> HostColumns(HostIteration.Result host) => new()
+    {
+        [ResultField.Sigma1] = [.. host.Sigma1.Select(x => (double)x)],
+        [ResultField.Sigma2] = [.. host.Sigma2.Select(x => (double)x)],
+        [ResultField.Residual] = [.. host.Residual.Select(x => (double)x)],
+        [ResultField.VectorFinite] = [.. host.VectorFinite.Select(x => x ? 1.0 : 0.0)],
+        [ResultField.Frobenius] = _hostFrobenius!,
+        [ResultField.WeightFinite] = [.. _hostFrobenius!.Select(x => double.IsFinite(x) ? 1.0 : 0.0)],
+    };
 
     /// <summary>For a bucket on the CPU, computes on the host what the device computes elsewhere: the rows' values
     /// against the final v1 (<see cref="HostRows"/>) and each member's sketch distance (<see cref="HostSketch"/>); call

@@ -31,16 +31,41 @@ internal static class HostIteration
         return true;
     }
 
+    /// <summary>What <see cref="Run"/> gives: the tensors the bucket keeps (the Ritz basis, v1 as its first column,
+    /// u1 per run), and σ1, σ2, the residual and whether v1 is finite per unit, on the host.</summary>
+    public sealed record Result(Tensor Basis, Tensor V, IReadOnlyList<Tensor> U, float[] Sigma1, float[] Sigma2, float[] Residual, bool[] VectorFinite)
+    {
+        /// <summary>As <see cref="SubspaceIteration.Ritz"/> (three more tensors), for the bucket's device columns.</summary>
+        public SubspaceIteration.Ritz ToRitz() => new(Basis, V, tensor(Sigma1), tensor(Sigma2), tensor(Residual), U);
+    }
+
+    /// <summary>‖W‖_F of every unit in float64 (not finite when an entry is not), read where the weights are.</summary>
+    /// <param name="weights">The (L, m_r, n) float32 weights in runs, on the CPU.</param>
+    public static double[] Frobenius(WeightRuns weights)
+    {
+        var norms = new double[weights.Units];
+        for (int r = 0; r < weights.Runs.Count; r++)
+        {
+            var run = weights.Runs[r];
+            var w = HostMemory.Span<float>(run.is_contiguous() ? run : run.contiguous());
+            int size = (int)weights.Size(weights.Start(r), 1);
+            for (long i = 0; i < weights.Count(r); i++)
+                norms[weights.Start(r) + i] = Math.Sqrt(RowKernels.Squares(w.Slice((int)(i * size), size)));
+        }
+
+        return norms;
+    }
+
     /// <summary>Runs <paramref name="iterations"/>[u] steps of Q ← orth(WᵀW Q) on each unit u, then its
     /// Rayleigh–Ritz step: what <see cref="SubspaceIteration.Iterate(WeightRuns, Tensor, int[])"/> followed by
-    /// <see cref="SubspaceIteration.RayleighRitz(WeightRuns, Tensor, Tensor?, Tensor?, bool)"/> give, as new CPU
-    /// tensors.</summary>
+    /// <see cref="SubspaceIteration.RayleighRitz(WeightRuns, Tensor, Tensor?, Tensor?, bool)"/> give: new CPU tensors
+    /// and host values (<see cref="Result"/>).</summary>
     /// <param name="weights">The (L, m_r, n) float32 weights in runs, on the CPU.</param>
     /// <param name="basis">(L, n, k) float32 start basis (only read).</param>
     /// <param name="iterations">Steps per unit (L values, each ≥ 0).</param>
     /// <param name="reference">(L, n) the previous v1 of each unit, or <c>null</c> when no unit has one.</param>
     /// <param name="hasReference">Per unit whether it has a previous v1; <c>null</c> when all do (or none).</param>
-    public static SubspaceIteration.Ritz Run(WeightRuns weights, Tensor basis, int[] iterations, Tensor? reference, bool[]? hasReference)
+    public static Result Run(WeightRuns weights, Tensor basis, int[] iterations, Tensor? reference, bool[]? hasReference)
     {
         long units = weights.Units;
         int n = (int)basis.shape[1], k = (int)basis.shape[2];
@@ -50,6 +75,7 @@ internal static class HostIteration
         var sigma1 = new float[units];
         var sigma2 = new float[units];
         var residual = new float[units];
+        var finite = new bool[units];
         var left = new Tensor[weights.Runs.Count];
         var work = new Workspace(n, k, MaxRows(weights));
         for (int r = 0; r < weights.Runs.Count; r++)
@@ -69,13 +95,26 @@ internal static class HostIteration
                 bool warm = reference is not null && (hasReference is null || hasReference[unit]);
                 var result = work.RayleighRitz(weight, m, warm ? previous.Slice((int)(unit * n), n) : default, ritzBasis.AsSpan((int)(unit * n * k), n * k), u.AsSpan((int)(i * m), m));
                 (sigma1[unit], sigma2[unit], residual[unit]) = result;
+                finite[unit] = IsFinite(ritzBasis.AsSpan((int)(unit * n * k), n * k), k);
             }
 
             left[r] = tensor(u, [count, m]);
         }
 
         var ritz = tensor(ritzBasis, [units, n, k]);
-        return new SubspaceIteration.Ritz(ritz, ritz.select(2, 0), tensor(sigma1, [units]), tensor(sigma2, [units]), tensor(residual, [units]), left);
+        return new Result(ritz, ritz.select(2, 0), left, sigma1, sigma2, residual, finite);
+    }
+
+    /// <summary>Whether the first column of a row-major (n, k) basis (v1) is finite.</summary>
+    private static bool IsFinite(ReadOnlySpan<float> basis, int k)
+    {
+        for (int i = 0; i < basis.Length; i += k)
+        {
+            if (!float.IsFinite(basis[i]))
+                return false;
+        }
+
+        return true;
     }
 
     private static int MaxRows(WeightRuns weights)

@@ -41,7 +41,7 @@ internal enum ResultField
 }
 
 /// <summary>
-/// The one definition of the device-to-host result layout of a bucket: the device side hands <see cref="Pack"/> one
+/// The one definition of the device-to-host result layout of a bucket: the device side hands <see cref="Pack(IReadOnlyDictionary{ResultField, Tensor})"/> one
 /// (L) or (L, width) tensor per <see cref="ResultField"/> and the host side reads a field by name through
 /// <see cref="ResultRow"/>, so the two cannot disagree about positions; a missing or wrongly sized field throws at
 /// once.
@@ -122,6 +122,34 @@ internal sealed class ResultLayout
         return parts.Count == 1 ? parts[0] : cat(parts, 1);
     }
 
+    /// <summary>What <see cref="Pack(IReadOnlyDictionary{ResultField, Tensor})"/> gives, from values already on the host
+    /// (one array per field of width 1; per-row fields must have width 0, as in <see cref="ForHost"/>): one tensor
+    /// made from one array instead of a conversion per field and a stack.</summary>
+    /// <param name="layers">L.</param>
+    /// <param name="columns">Per field, its L values.</param>
+    /// <exception cref="InvalidOperationException">A field is missing, has the wrong length, or is wider than one
+    /// value.</exception>
+    public Tensor Pack(int layers, IReadOnlyDictionary<ResultField, double[]> columns)
+    {
+        var missing = Fields.Where(f => _widths[(int)f] > 0 && !columns.ContainsKey(f)).ToList();
+        if (missing.Count > 0)
+            throw new InvalidOperationException($"The result row lacks the field(s) {string.Join(", ", missing)}.");
+        var values = new double[layers * Width];
+        foreach (var field in Fields)
+        {
+            int width = _widths[(int)field];
+            if (width == 0)
+                continue;
+            var column = columns[field];
+            if (width != 1 || column.Length != layers)
+                throw new InvalidOperationException($"Result field {field} has {column.Length} values of width 1; expected ({layers}, {width}).");
+            for (int l = 0; l < layers; l++)
+                values[(l * Width) + _offsets[(int)field]] = column[l];
+        }
+
+        return tensor(values, [layers, Width]);
+    }
+
     /// <summary>Adds the pending one-value fields to <paramref name="parts"/> as one (L, count) block.</summary>
     private static void FlushScalars(List<Tensor> scalars, List<Tensor> parts)
     {
@@ -131,7 +159,7 @@ internal sealed class ResultLayout
         scalars.Clear();
     }
 
-    /// <summary>The row of layer <paramref name="index"/> in host values packed by <see cref="Pack"/>, starting at
+    /// <summary>The row of layer <paramref name="index"/> in host values packed by <see cref="Pack(IReadOnlyDictionary{ResultField, Tensor})"/>, starting at
     /// <paramref name="offset"/>.</summary>
     public ResultRow Row(double[] values, int offset, int index) => new(this, new ReadOnlySpan<double>(values, offset + (index * Width), Width));
 

@@ -128,6 +128,31 @@ internal static class RowKernels
         return DotTail(row, a, k, dot);
     }
 
+    /// <summary>Σ x² over the row in float64 (float32 values widened, exact, before they are squared): not finite when
+    /// an element is not.</summary>
+    public static double Squares(ReadOnlySpan<float> row)
+    {
+        int k = 0;
+        double squares = 0;
+        if (Vector256.IsHardwareAccelerated && row.Length >= Vector256<float>.Count)
+        {
+            ref float start = ref MemoryMarshal.GetReference(row);
+            Vector256<double> low = default, high = default;
+            for (; k <= row.Length - Vector256<float>.Count; k += Vector256<float>.Count)
+            {
+                var (lower, upper) = Vector256.Widen(Vector256.LoadUnsafe(ref start, (nuint)k));
+                low = Vector256.FusedMultiplyAdd(lower, lower, low);
+                high = Vector256.FusedMultiplyAdd(upper, upper, high);
+            }
+
+            squares = Vector256.Sum(low + high);
+        }
+
+        for (; k < row.Length; k++)
+            squares += (double)row[k] * row[k];
+        return squares;
+    }
+
     /// <summary>sum += factor · row in float64 (<paramref name="sum"/> at least as long as the row).</summary>
     public static void AddScaled(Span<double> sum, ReadOnlySpan<float> row, double factor)
     {

@@ -31,7 +31,7 @@ public sealed class HostIterationTests
         var reference = Layers.Randn([5, n], ScalarType.Float32, seed: n + 3);
         var referenceMask = tensor(hasReference);
 
-        var host = HostIteration.Run(runs, basis, counts, reference, hasReference);
+        var host = HostIteration.Run(runs, basis, counts, reference, hasReference).ToRitz();
         var device = SubspaceIteration.RayleighRitz(runs, SubspaceIteration.Iterate(runs, basis, counts), reference, referenceMask);
 
         AssertClose(device.V, host.V);
@@ -59,7 +59,7 @@ public sealed class HostIterationTests
         var runs = new WeightRuns(weight);
         var basis = linalg.qr(Layers.Randn([1, n, k], ScalarType.Float32, seed: 7)).Q.contiguous();
 
-        var ritz = HostIteration.Run(runs, basis, [40], reference: null, hasReference: null);
+        var ritz = HostIteration.Run(runs, basis, [40], reference: null, hasReference: null).ToRitz();
 
         var (v1, singular) = Reference.Svd(weight[0]);
         int largest = Enumerable.Range(0, n).MaxBy(i => Math.Abs(v1[i]));
@@ -86,8 +86,9 @@ public sealed class HostIterationTests
         var runs = new WeightRuns(cat([zeros(1, m, n), poisoned, random], 0));
         var basis = linalg.qr(Layers.Randn([3, n, k], ScalarType.Float32, seed: 13)).Q.contiguous();
 
-        var ritz = HostIteration.Run(runs, basis, [3, 3, 3], reference: null, hasReference: null);
-        var alone = HostIteration.Run(new WeightRuns(random), basis.narrow(0, 2, 1).contiguous(), [3], reference: null, hasReference: null);
+        var result = HostIteration.Run(runs, basis, [3, 3, 3], reference: null, hasReference: null);
+        var ritz = result.ToRitz();
+        var alone = HostIteration.Run(new WeightRuns(random), basis.narrow(0, 2, 1).contiguous(), [3], reference: null, hasReference: null).ToRitz();
 
         // Zero weight: σ = 0, residual 0, u1 = 0, a finite orthonormal basis.
         Assert.Equal(0f, ritz.Sigma1[0].item<float>());
@@ -96,6 +97,7 @@ public sealed class HostIterationTests
         AssertOrthonormal(ritz.Basis[0]);
         // Non-finite weight: its v1 is not finite (what the engine flags); nothing thrown.
         Assert.False(ritz.V[1].isfinite().all().item<bool>());
+        Assert.Equal(new[] { true, false, true }, result.VectorFinite);
         // The random unit: bit for bit what it gives alone.
         Assert.Equal(Reference.ToDoubles(alone.Basis[0].flatten()), Reference.ToDoubles(ritz.Basis[2].flatten()));
         Assert.Equal(alone.Sigma1[0].item<float>(), ritz.Sigma1[2].item<float>());
@@ -113,7 +115,7 @@ public sealed class HostIterationTests
         var weight = tensor(a, [3, 1]).matmul(tensor(b, [1, 5])).unsqueeze(0);
         var basis = linalg.qr(Layers.Randn([1, 5, 4], ScalarType.Float32, seed: 21)).Q.contiguous();
 
-        var ritz = HostIteration.Run(new WeightRuns(weight), basis, [2], reference: null, hasReference: null);
+        var ritz = HostIteration.Run(new WeightRuns(weight), basis, [2], reference: null, hasReference: null).ToRitz();
 
         Assert.Equal(6.0, ritz.Sigma1[0].item<float>(), 1e-5);
         Assert.Equal(0.0, ritz.Sigma2[0].item<float>(), 1e-3);
@@ -129,16 +131,34 @@ public sealed class HostIterationTests
         var weight = EngineHarness.GappedWeight(1, 9, 6, ScalarType.Float32, seed: 31);
         var runs = new WeightRuns(weight);
         var basis = linalg.qr(Layers.Randn([1, 6, 4], ScalarType.Float32, seed: 32)).Q.contiguous();
-        var cold = HostIteration.Run(runs, basis, [5], reference: null, hasReference: null);
+        var cold = HostIteration.Run(runs, basis, [5], reference: null, hasReference: null).ToRitz();
 
-        var same = HostIteration.Run(runs, basis, [5], reference: cold.V, hasReference: null);
-        var warm = HostIteration.Run(runs, basis, [5], reference: cold.V.neg(), hasReference: null);
-        var unmarked = HostIteration.Run(runs, basis, [5], reference: cold.V.neg(), hasReference: [false]);
+        var same = HostIteration.Run(runs, basis, [5], reference: cold.V, hasReference: null).ToRitz();
+        var warm = HostIteration.Run(runs, basis, [5], reference: cold.V.neg(), hasReference: null).ToRitz();
+        var unmarked = HostIteration.Run(runs, basis, [5], reference: cold.V.neg(), hasReference: [false]).ToRitz();
 
         AssertClose(cold.V, same.V, 0);
         AssertClose(cold.V.neg(), warm.V, 0);
         AssertClose(cold.U[0].neg(), warm.U[0], 0);
         AssertClose(cold.V, unmarked.V, 0);   // no reference for this unit: the cold rule
+    }
+
+    [Fact]
+    public void Frobenius_RunsWithFiniteZeroAndNonFiniteUnits_MatchesFloat64Norms()
+    {
+        using var scope = NewDisposeScope();
+        var first = Layers.Randn([2, 5, 9], ScalarType.Float32, seed: 41) * 1e3;
+        var second = cat([zeros(1, 3, 9), Layers.Randn([1, 3, 9], ScalarType.Float32, seed: 42), full([1, 3, 9], 2f)], 0);
+        second[1, 2, 8] = tensor(float.PositiveInfinity);
+
+        var norms = HostIteration.Frobenius(new WeightRuns(first, second));
+
+        Assert.Equal(5, norms.Length);
+        for (int u = 0; u < 2; u++)
+            Assert.Equal(first[u].to(ScalarType.Float64).norm().item<double>(), norms[u], 1e-9 * norms[u]);
+        Assert.Equal(0, norms[2]);
+        Assert.Equal(double.PositiveInfinity, norms[3]);
+        Assert.Equal(Math.Sqrt(27 * 4.0), norms[4], 1e-12);   // 27 entries of 2
     }
 
     [Fact]

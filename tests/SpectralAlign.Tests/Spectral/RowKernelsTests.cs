@@ -47,6 +47,27 @@ public sealed class RowKernelsTests
         AssertMatchesLoops(wide, (v, sum) => RowKernels.Scan(row, v, sum), a => RowKernels.Dot(row, a), sum => RowKernels.Accumulate<float>(sum, row), random);
     }
 
+    /// <summary>The vectorised sum of squares against a sequential float64 loop, over vector steps and tails; a
+    /// non-finite element makes it non-finite.</summary>
+    [Theory]
+    [InlineData(0)]
+    [InlineData(5)]
+    [InlineData(8)]
+    [InlineData(21)]
+    public void Squares_Float32Row_MatchesSequentialFloat64Loop(int length)
+    {
+        var random = new Random(length + 3);
+        var row = Enumerable.Range(0, length).Select(_ => (float)((random.NextDouble() - 0.5) * 1e20)).ToArray();
+        double expected = row.Sum(x => (double)x * x);
+
+        Assert.Equal(expected, RowKernels.Squares(row), Tolerance * (expected + 1e-300));
+        if (length > 0)
+        {
+            row[length - 1] = float.NaN;
+            Assert.True(double.IsNaN(RowKernels.Squares(row)));
+        }
+    }
+
     /// <summary>The vectorised scaled addition against a sequential float64 loop, over vector steps and tails.</summary>
     [Theory]
     [InlineData(1)]

@@ -265,6 +265,28 @@ public sealed class SpectralEngineTests
         Assert.Contains("RowDotVector", Assert.Throws<InvalidOperationException>(() => { layout.Pack(columns); }).Message, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public void ResultLayout_HostPack_SameTensorAsTheDevicePackAndFailsLoudly()
+    {
+        var layout = ResultLayout.ForHost();
+        using var scope = NewDisposeScope();
+        var fields = Enum.GetValues<ResultField>().Where(f => layout.FieldWidth(f) > 0).ToList();
+        var host = fields.ToDictionary(f => f, f => new[] { 0.5 + (int)f, -3.0 * (int)f, double.NaN });
+        var device = fields.ToDictionary(f => f, f => tensor(host[f]));
+
+        var packed = layout.Pack(3, host);
+
+        Assert.Equal(layout.Pack(device).data<double>().ToArray(), packed.data<double>().ToArray());
+        Assert.Equal(new long[] { 3, layout.Width }, packed.shape);
+        host[ResultField.Residual] = [1, 2];
+        Assert.Contains("Residual", Assert.Throws<InvalidOperationException>(() => { layout.Pack(3, host); }).Message, StringComparison.Ordinal);
+        host.Remove(ResultField.Residual);
+        Assert.Contains("Residual", Assert.Throws<InvalidOperationException>(() => { layout.Pack(3, host); }).Message, StringComparison.Ordinal);
+        var full = new ResultLayout(rowSlots: 2);   // per-row fields two values wide: not host values
+        var all = Enum.GetValues<ResultField>().ToDictionary(f => f, _ => new double[3]);
+        Assert.Contains("RowMaxAbs", Assert.Throws<InvalidOperationException>(() => { full.Pack(3, all); }).Message, StringComparison.Ordinal);
+    }
+
     /// <summary>The engine's namespace, as compiled, names no type of the library outside it except the measurement
     /// it returns (the public result types): no monitor, options, hook, detection or telemetry type, so that the
     /// engine is callable and testable with plain tensors. Checked on the compiled code, which also sees what a
