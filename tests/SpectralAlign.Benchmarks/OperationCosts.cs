@@ -23,7 +23,9 @@ internal static class OperationCosts
         var v = randn(layers, n);
         v = v / linalg.vector_norm(v, 2, [1], true);
         var w = randn(layers, m, n);
-        var q = linalg.qr(randn(layers, n, 4)).Q;
+        var q = linalg.qr(randn(layers, n, 4)).Q.contiguous();
+        var runs = new WeightRuns(w);
+        var oneStep = Enumerable.Repeat(1, layers).ToArray();
         var perLayer = Enumerable.Range(0, layers).Select(l => (Tensor?)h[l].unsqueeze(0)).ToList();
         var rowStack = new RowStack(perLayer, 1, n, h.device);
         // Host result rows of the bucket: |h|max = ‖hᵢ‖ = 1, hᵢ·v1 and hᵢ·S uniform in [−1, 1].
@@ -80,6 +82,8 @@ internal static class OperationCosts
             }),
             ($"one subspace step of ({layers}, {m}, {n}) weights, k = 4", () => _ = SubspaceIteration.Iterate(w, q, 1)),
             ($"Rayleigh–Ritz + residual + sign of the bucket", () => _ = SubspaceIteration.RayleighRitz(w, q, v, ones(layers, dtype: ScalarType.Bool))),
+            ($"one subspace step + Rayleigh–Ritz of ({layers}, {m}, {n}) weights, batched device operations (SubspaceIteration)", () => _ = SubspaceIteration.RayleighRitz(runs, SubspaceIteration.Iterate(runs, q, oneStep), v, null, onHost: true)),
+            ($"the same on the host, unit by unit (HostIteration, what CPU buckets of small weights use)", () => _ = HostIteration.Run(runs, q, oneStep, v, null)),
             ($"Linear {n} → {n} on 16 × 64 tokens, not watched (call)", () => _ = unwatched.call(tokens)),
             ($"the same, watched, on an unmeasured step (hook returns at once)", () => _ = idle.call(tokens)),
             ($"the same, watched, on a measured step (hook captures 256 of 1,024 rows; Take after)", () =>

@@ -143,6 +143,7 @@ internal static class HostIteration
         private readonly double[] _vectors = new double[k * k];
         private readonly double[] _v = new double[n];
         private readonly double[] _u = new double[maxRows];
+        private readonly double[] _wide = new double[k * maxRows];      // W Q by columns in float64
 
         /// <summary>Q from the (n, k) row-major float32 basis.</summary>
         public void Load(ReadOnlySpan<float> basis)
@@ -172,38 +173,31 @@ internal static class HostIteration
         public (float Sigma1, float Sigma2, float Residual) RayleighRitz(ReadOnlySpan<float> w, int m, ReadOnlySpan<float> reference, Span<float> basis, Span<float> u)
         {
             MatrixKernels.Times(w, m, n, _q, Padded(k), _y);
+            var y = _wide.AsSpan(0, k * m);   // W Q in float64, by columns
+            for (int j = 0; j < y.Length; j++)
+                y[j] = _y[j];
             for (int c = 0; c < k; c++)
             {
                 for (int d = 0; d <= c; d++)
-                {
-                    double dot = 0;
-                    for (int a = 0; a < m; a++)
-                        dot += (double)_y[(c * m) + a] * _y[(d * m) + a];
-                    _gram[(c * k) + d] = dot;
-                }
+                    _gram[(c * k) + d] = RowKernels.Dot(y.Slice(c * m, m), y.Slice(d * m, m));
             }
 
             SymmetricEigen.Decompose<double>(_gram, k, _values, _vectors);   // values ascending, vectors descending
 
-            // v1 = Q y with y the top eigenvector; its sign as SubspaceIteration's (the previous v1, else the
-            // largest-magnitude component positive).
-            Array.Clear(_v);
-            for (int d = 0; d < k; d++)
-            {
-                for (int i = 0; i < n; i++)
-                    _v[i] += _vectors[d * k] * _q[(d * n) + i];
-            }
-
-            double sign = reference.IsEmpty ? ColdSign(_v) : WarmSign(_v, reference);
+            // The Ritz vectors Q yc, v1 first with its sign as SubspaceIteration's (the previous v1, else the
+            // largest-magnitude component positive); written row-major (n, k).
+            var column = _v.AsSpan();
+            double sign = 1;
             for (int c = 0; c < k; c++)
             {
+                column.Clear();
+                for (int d = 0; d < k; d++)
+                    RowKernels.AddScaled(column, _q.AsSpan(d * n, n), _vectors[(d * k) + c]);
+                if (c == 0)
+                    sign = reference.IsEmpty ? ColdSign(column) : WarmSign(column, reference);
+                double scale = c == 0 ? sign : 1;
                 for (int i = 0; i < n; i++)
-                {
-                    double x = 0;
-                    for (int d = 0; d < k; d++)
-                        x += (double)_q[(d * n) + i] * _vectors[(d * k) + c];
-                    basis[(i * k) + c] = (float)(c == 0 ? sign * x : x);
-                }
+                    basis[(i * k) + c] = (float)(scale * column[i]);
             }
 
             // As float32 square roots of the clamped float32 values (SubspaceIteration's conversions).
@@ -216,21 +210,23 @@ internal static class HostIteration
             }
 
             // u1 = W v1 / σ1 = (W Q) y · sign / σ1; residual ‖Wᵀu1 − σ1 v1‖ / σ1, with v1 as stored.
-            double factor = sign / top;
-            for (int a = 0; a < m; a++)
+            var left = _u.AsSpan(0, m);
+            left.Clear();
+            for (int d = 0; d < k; d++)
             {
-                double x = 0;
-                for (int d = 0; d < k; d++)
-                    x += _y[(d * m) + a] * _vectors[d * k];
-                _u[a] = x * factor;
-                u[a] = (float)_u[a];
+                double weight = _vectors[d * k] * sign / top;
+                var yd = y.Slice(d * m, m);
+                for (int a = 0; a < m; a++)
+                    left[a] += weight * yd[a];
             }
 
-            for (int i = 0; i < n; i++)
-                _v[i] = -top * (double)basis[i * k];
             for (int a = 0; a < m; a++)
-                RowKernels.AddScaled(_v, w.Slice(a * n, n), _u[a]);
-            return (top, second, (float)(Math.Sqrt(RowKernels.Dot(_v, _v)) / top));
+                u[a] = (float)left[a];
+            for (int i = 0; i < n; i++)
+                column[i] = -top * (double)basis[i * k];
+            for (int a = 0; a < m; a++)
+                RowKernels.AddScaled(column, w.Slice(a * n, n), left[a]);
+            return (top, second, (float)(Math.Sqrt(RowKernels.Dot(column, column)) / top));
         }
 
         /// <summary>Q ← the orthonormal factor of the Householder QR of <c>_z</c> (n × k), with LAPACK's conventions
