@@ -232,8 +232,9 @@ internal sealed class Bucket
     /// <summary>Whether the weights are used without rescaling (see <see cref="IsSafeScale"/>).</summary>
     public bool Unscaled { get; }
 
-    /// <summary>The device results of the last <see cref="Compute"/>, (L, <see cref="ResultLayout.Width"/>) of this
-    /// bucket's <see cref="ResultLayout"/>.</summary>
+    /// <summary>The results of the last <see cref="Compute"/> to read back, (L, <see cref="ResultLayout.Width"/>) of this
+    /// bucket's <see cref="ResultLayout"/>, on the bucket's device (for a host bucket of unscaled weights, packed from
+    /// host values).</summary>
     public Tensor? Results { get; private set; }
 
     /// <summary>Whether the last measurement showed a finite weight in the range where unscaled float32 products

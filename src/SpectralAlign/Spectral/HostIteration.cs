@@ -7,10 +7,14 @@ namespace SpectralAlign.Spectral;
 /// units are small (at most <see cref="MaxUnitSize"/> weight entries each), computed on the host unit by unit where
 /// the weights are. For such units the arithmetic is a few microseconds, while the batched device operations cost
 /// about 5–10 µs each right after a training step and a measured step of the demo model issued hundreds of them
-/// (run splitting, QR, Rayleigh–Ritz). Float64 throughout (the float32 weights are widened, exactly), so the results
-/// agree with the device path to float32 rounding: Householder QR with LAPACK's sign convention
-/// (<c>geqrf</c>/<c>orgqr</c>), the k × k eigenproblems by <see cref="SymmetricEigen"/>, v1's sign fixed as there.
+/// (run splitting, QR, Rayleigh–Ritz). The products with W in float32 as BLAS computes them
+/// (<see cref="MatrixKernels"/>); the QR (Householder, with LAPACK's <c>geqrf</c>/<c>orgqr</c> sign convention), the
+/// Gram matrix, the k × k eigenproblems (<see cref="SymmetricEigen"/>), u1 and the residual in float64; v1's sign fixed
+/// as there. So the results agree with the device path to float32 rounding.
 /// </summary>
+/// <remarks>The spans read here are over the caller's tensors and over contiguous copies made here, which the
+/// caller's dispose scope (the engine's, around each measurement) keeps alive until it ends: call it inside
+/// one.</remarks>
 internal static class HostIteration
 {
     /// <summary>Largest m·n of a unit iterated on the host: beyond it one unit's products take longer than the
@@ -18,13 +22,16 @@ internal static class HostIteration
     public const long MaxUnitSize = 1 << 16;
 
     /// <summary>Whether <see cref="Run"/> takes the bucket: every unit at most <see cref="MaxUnitSize"/> entries, the
-    /// weights float32 on the CPU (where <see cref="WeightRuns.Stack"/> puts a CPU bucket's weights).</summary>
+    /// weights float32 on the CPU (where <see cref="WeightRuns.Stack"/> puts a CPU bucket's weights), and every run
+    /// within one host span (TorchSharp's host view of a tensor holds at most <see cref="int.MaxValue"/> bytes).</summary>
     public static bool CanRun(WeightRuns weights)
     {
         for (int r = 0; r < weights.Runs.Count; r++)
         {
             var run = weights.Runs[r];
-            if (run.device_type != TorchSharp.DeviceType.CPU || run.dtype != ScalarType.Float32 || weights.Size(weights.Start(r), 1) > MaxUnitSize)
+            long unit = weights.Size(weights.Start(r), 1);
+            if (run.device_type != TorchSharp.DeviceType.CPU || run.dtype != ScalarType.Float32 || unit > MaxUnitSize
+                || unit * weights.Count(r) > int.MaxValue / sizeof(float))
                 return false;
         }
 
@@ -290,16 +297,19 @@ internal static class HostIteration
         }
 
         /// <summary>−1 where v's largest-magnitude component (the first of equals) is negative, else +1.</summary>
+        /// <remarks>Judged on the values rounded to float32, as they are stored (and as the device path judges them):
+        /// components tied in float32 differ in float64 only by rounding noise, which must not pick the
+        /// sign.</remarks>
         private static double ColdSign(ReadOnlySpan<double> v)
         {
             int largest = 0;
             for (int i = 1; i < v.Length; i++)
             {
-                if (Math.Abs(v[i]) > Math.Abs(v[largest]))
+                if (Math.Abs((float)v[i]) > Math.Abs((float)v[largest]))
                     largest = i;
             }
 
-            return v[largest] < 0 ? -1 : 1;
+            return (float)v[largest] < 0 ? -1 : 1;
         }
     }
 }

@@ -156,6 +156,8 @@ internal static class RowKernels
     /// <summary>sum += factor · row in float64 (<paramref name="sum"/> at least as long as the row).</summary>
     public static void AddScaled(Span<double> sum, ReadOnlySpan<float> row, double factor)
     {
+        if (sum.Length < row.Length)
+            throw new ArgumentException("The sum is shorter than the row.", nameof(sum));
         int k = 0;
         if (Vector256.IsHardwareAccelerated && row.Length >= Vector256<float>.Count)
         {

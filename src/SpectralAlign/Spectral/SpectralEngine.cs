@@ -8,7 +8,8 @@ namespace SpectralAlign.Spectral;
 /// <see cref="Bucketing"/>), runs the stacked subspace iteration and the per-row products on the device, copies all
 /// results to the host in one transfer per device and summarises the distributions there. On the CPU, whose memory is
 /// the host's, the per-row products are computed on the host from the captured rows where they are
-/// (<see cref="HostRows"/>, after the read-back) instead of with device operations. The upstream alignments of
+/// (<see cref="HostRows"/>, after the read-back) instead of with device operations, and small weights iterate on the
+/// host too (<see cref="HostIteration"/>). The upstream alignments of
 /// linked layers (<see cref="LayerInput.Upstream"/>, <see cref="UpstreamLinks"/>) travel in the same transfer.
 /// A bucket keeps iterating (with further transfers) only while a residual is above the tolerance, which happens on
 /// cold starts and after abrupt weight changes.

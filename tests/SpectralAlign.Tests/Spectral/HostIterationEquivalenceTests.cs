@@ -236,7 +236,7 @@ public sealed class HostIterationEquivalenceTests
     /// these cases (review finding: e.g. W = a·(1, −1) keeps v1 = (−0.70710677, 0.70710677)).</summary>
     [Theory]
     [InlineData(false)]
-    [InlineData(true, Skip = "Review finding (HostIteration.cs:297, ColdSign on float64 values): the host path keeps v1 = (-0.70710677, 0.70710677) for W = a·(1, -1); unskip with the fix.")]
+    [InlineData(true)]
     public void Measure_ColdStartTiedLargestComponents_V1FollowsTheColdRule(bool hostPath)
     {
         (int M, float[] B)[] cases =

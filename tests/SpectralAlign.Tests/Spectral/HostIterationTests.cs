@@ -167,6 +167,10 @@ public sealed class HostIterationTests
         using var scope = NewDisposeScope();
         Assert.True(HostIteration.CanRun(new WeightRuns(zeros(2, 256, 256))));                      // 65,536 entries
         Assert.False(HostIteration.CanRun(new WeightRuns(zeros(2, 256, 256), zeros(1, 257, 256))));  // one unit above
+        // A run must fit one host span (int.MaxValue bytes): 8,191 units of 256 × 256 float32 do, 8,192 do not
+        // (expanded views: the shapes without the memory).
+        Assert.True(HostIteration.CanRun(new WeightRuns(zeros(1, 256, 256).expand(8191, 256, 256))));
+        Assert.False(HostIteration.CanRun(new WeightRuns(zeros(1, 256, 256).expand(8192, 256, 256))));
     }
 
     private static void AssertOrthonormal(Tensor basis)

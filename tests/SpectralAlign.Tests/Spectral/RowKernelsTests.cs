@@ -88,6 +88,10 @@ public sealed class RowKernelsTests
             Assert.Equal(expected[i], sum[i], Tolerance * (Math.Abs(expected[i]) + 2));   // one fused rounding each
     }
 
+    [Fact]
+    public void AddScaled_SumShorterThanTheRow_Throws() =>
+        Assert.Throws<ArgumentException>(() => RowKernels.AddScaled(new double[8], new float[9], 1));
+
     /// <summary>The vectorised float32 squared distance against a sequential float64 loop, over vector steps and tails.</summary>
     [Theory]
     [InlineData(0)]
