@@ -300,54 +300,57 @@ internal sealed class Bucket
             (_basis, _leftVectors, _rightVectors) = (ritz.Basis, ritz.U, ritz.V);
         }
 
-        var columns = new Dictionary<ResultField, Tensor>();
         if (_sketch is null)
-        {
-            // (WΩ)ᵀ = ΩᵀWᵀ of the true weight per run (the narrow factor on the left), and ‖(W_t − W_prev)Ω‖²_F / r
-            // per layer.
-            // Unscaled weights (‖W‖_F ≤ 1e12) keep the float32 product: the difference of two nearby float32 sketches
-            // is exact (Sterbenz), and the norm's float32 rounding is far below the estimate's own spread (about
-            // √(2/r)); rescaled weights go to float64 with their scale.
-            var products = _weights.SharedTimes(_projection.t());
-            if (_scale is null)
-            {
-                _sketch = products;
-            }
-            else
-            {
-                var scale = _weights.Parts(_scale.view(-1, 1, 1));
-                _sketch = [.. products.Select((sketch, r) => sketch.to(ScalarType.Float64).mul_(scale[r]))];
-            }
-
-            // On the CPU the host sums the differences where the sketches are (HostSketch, in CompleteOnHost).
-            if (_hostRows is null)
-            {
-                var squared = WeightRuns.Cat(_sketch.Select((sketch, r) => linalg.norm(sketch - _previousSketch[r], [1, 2], false).to(ScalarType.Float64))).pow_(Scalars.Two);
-                _updateSquared = (_groups == 1 ? squared : squared.view(-1, _groups).sum([1])).div_(UpdateSketch.ColumnCount);
-            }
-        }
-
-        if (_updateSquared is not null)
-            columns[ResultField.UpdateSquared] = _updateSquared;
+            Sketch();
         profile?.Add(CostProfile.Phase.Iteration, start);
         start = profile is null ? 0 : CostProfile.Now;
+        var columns = new Dictionary<ResultField, Tensor>();
+        if (_updateSquared is not null)
+            columns[ResultField.UpdateSquared] = _updateSquared;
         if (_rows is not null)
         {
             _alignment ??= new RowAlignment(_rows, _workspace, _slot);
             _alignment.Compute(_rightVectors, columns);
         }
 
-        if (host is not null && _hostFrobenius is not null && _hostRows is not null)
+        // Every field of an unscaled host bucket's host layout is a host value already: one tensor, no conversions.
+        Results = host is not null && _hostFrobenius is not null && _hostRows is not null
+            ? _layout.Pack(Size, HostColumns(host))
+            : _layout.Pack(AddSpectralColumns(columns, host?.ToRitz() ?? ritz));
+        profile?.Add(CostProfile.Phase.Statistics, start);
+    }
+
+    /// <summary>The update sketch of this measurement, per run, and (off the CPU) the squared sketch distance per
+    /// layer.</summary>
+    private void Sketch()
+    {
+        // (WΩ)ᵀ = ΩᵀWᵀ of the true weight per run (the narrow factor on the left), and ‖(W_t − W_prev)Ω‖²_F / r
+        // per layer.
+        // Unscaled weights (‖W‖_F ≤ 1e12) keep the float32 product: the difference of two nearby float32 sketches
+        // is exact (Sterbenz), and the norm's float32 rounding is far below the estimate's own spread (about
+        // √(2/r)); rescaled weights go to float64 with their scale.
+        var products = _weights.SharedTimes(_projection.t());
+        if (_scale is null)
         {
-            // Every field of the host layout is a host value already: one tensor, no conversions.
-            Results = _layout.Pack(Size, HostColumns(host));
-            profile?.Add(CostProfile.Phase.Statistics, start);
-            return;
+            _sketch = products;
+        }
+        else
+        {
+            var scale = _weights.Parts(_scale.view(-1, 1, 1));
+            _sketch = [.. products.Select((sketch, r) => sketch.to(ScalarType.Float64).mul_(scale[r]))];
         }
 
-        if (host is not null)
-            ritz = host.ToRitz();
+        // On the CPU the host sums the differences where the sketches are (HostSketch, in CompleteOnHost).
+        if (_hostRows is null)
+        {
+            var squared = WeightRuns.Cat(_sketch.Select((sketch, r) => linalg.norm(sketch - _previousSketch[r], [1, 2], false).to(ScalarType.Float64))).pow_(Scalars.Two);
+            _updateSquared = (_groups == 1 ? squared : squared.view(-1, _groups).sum([1])).div_(UpdateSketch.ColumnCount);
+        }
+    }
 
+    /// <summary>Adds the spectral fields of the device layout to <paramref name="columns"/>, from the Ritz pairs.</summary>
+    private Dictionary<ResultField, Tensor> AddSpectralColumns(Dictionary<ResultField, Tensor> columns, SubspaceIteration.Ritz ritz)
+    {
         // Per layer: the block-diagonal operator's σ1 is the largest group σ1, its σ2 the second largest of all
         // groups' σ1 and σ2; the residual is the worst group's.
         var sigma1 = _scale is null ? ritz.Sigma1.to(ScalarType.Float64) : ritz.Sigma1.to(ScalarType.Float64) * _scale;
@@ -372,8 +375,7 @@ internal sealed class Bucket
         var frobenius = _frobenius ?? tensor(_hostFrobenius!);   // host norms, rows' fields on the device
         columns[ResultField.Frobenius] = frobenius;
         columns[ResultField.WeightFinite] = _weightFinite ?? frobenius.isfinite();
-        Results = _layout.Pack(columns);
-        profile?.Add(CostProfile.Phase.Statistics, start);
+        return columns;
     }
 
     /// <summary>The host layout's fields of an unscaled bucket with one group per layer (units are layers), from
